@@ -1,0 +1,67 @@
+"""Typed errors raised by the core.
+
+The core never formats replies for Discord or the shell; it raises one of these with enough
+context (what and where) for the CLI and the Discord adapter to say something useful.
+"""
+
+from __future__ import annotations
+
+
+class NewsbotError(Exception):
+    """Base of every error the core raises on purpose (as opposed to bugs)."""
+
+
+class ArticleError(NewsbotError):
+    """A problem with one article file, located as ``PATH:LINE``."""
+
+    def __init__(self, path: str, line: int, problem: str) -> None:
+        super().__init__(f"{path}:{line}: {problem}")
+        self.path = path
+        self.line = line
+        self.problem = problem
+
+
+class ConfigError(NewsbotError):
+    """The config file or environment is invalid; the message names the file and key."""
+
+
+class NotFound(NewsbotError):
+    """A queue item (or other record) the caller named does not exist."""
+
+    def __init__(self, what: str, key: object) -> None:
+        super().__init__(f"{what} {key} not found")
+        self.what = what
+        self.key = key
+
+
+class InvalidTransition(NewsbotError):
+    """A moderation change that the item's current state does not allow."""
+
+    def __init__(self, article_id: int, current: str, wanted: str) -> None:
+        super().__init__(f"item {article_id} is {current}; it cannot become {wanted}")
+        self.article_id = article_id
+        self.current = current
+        self.wanted = wanted
+
+
+class PermissionDenied(NewsbotError):
+    """The acting user may not do this; nothing was changed."""
+
+
+class TemplateProblem(NewsbotError):
+    """A template failed to load or render; the message names the template file and line."""
+
+    def __init__(self, template: str, line: int | None, problem: str) -> None:
+        where = f"{template}:{line}" if line else template
+        super().__init__(f"{where}: {problem}")
+        self.template = template
+        self.line = line
+        self.problem = problem
+
+
+class StoreError(NewsbotError):
+    """The database cannot be used (locked, read-only, full); nothing was half-written."""
+
+
+class PublishError(NewsbotError):
+    """A digest could not be delivered; its items stay queued."""

@@ -1,0 +1,3 @@
+"""Shared fixtures: real temp SQLite files, the shipped seeds, the loopback Discord double."""
+
+from __future__ import annotations
