@@ -1,0 +1,134 @@
+"""The records the queue store hands out: frozen, Discord-free, backend-independent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.articles import Article
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PUBLISHED = "published"
+
+
+class Outcome(StrEnum):
+    """What storing one parsed article did."""
+
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """An article in the queue with its moderation state."""
+
+    id: int
+    article: Article
+    status: Status
+    created_at: datetime
+    updated_at: datetime
+    submitted_by: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    published_at: datetime | None = None  # first successful delivery
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    article_id: int
+    action: str
+    actor: str
+    at: datetime
+    from_status: str | None
+    to_status: str | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueQuery:
+    """A filter over the queue, shared by ``newsbot queue``, ``/news queue`` and selection."""
+
+    statuses: tuple[Status, ...] = ()
+    topic: str | None = None
+    search: str | None = None
+    limit: int | None = None
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a digest channel wants from the approved items (DESIGN §4)."""
+
+    channel: int | None
+    topics: tuple[str, ...] = ()
+    min_quality: int | None = None
+    providers: tuple[str, ...] = ()  # names or domains, lower-case
+    published_after: datetime | None = None  # max_age cut-off on the article's own time
+    order: tuple[str, ...] = ("quality", "newest")
+    limit: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One message of a digest as written before sending; ``message_id`` once accepted."""
+
+    position: int
+    payload: dict[str, Any]
+    nonce: str
+    item_ids: tuple[int, ...]
+    message_id: int | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    """A digest in the outbox: items and rendered messages fixed before the first send."""
+
+    id: int
+    channel_id: int
+    key: str
+    status: str  # pending, done, failed
+    created_at: datetime
+    trigger: str
+    messages: tuple[OutboxMessage, ...] = field(default=())
+    error: str | None = None
+
+    @property
+    def unsent(self) -> tuple[OutboxMessage, ...]:
+        return tuple(m for m in self.messages if m.message_id is None)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    article_id: int
+    channel_id: int
+    message_id: int
+    digest_id: int | None
+    delivered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPost:
+    article_id: int
+    channel_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSchedule:
+    """A schedule set from Discord; it wins over the config file."""
+
+    channel_id: int
+    cron: str | None
+    timezone: str
+    updated_by: str
+    updated_at: datetime
