@@ -136,7 +136,9 @@ def http_url_problem(value: str) -> str | None:
 
 
 # Characters that render as nothing (or reorder text) and so can disguise a URL.
-_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u00ad")
+_INVISIBLE = frozenset(
+    "\u200b\u200c\u200d\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u00ad"
+)
 
 
 class _Doc:
@@ -226,9 +228,7 @@ def _load(path: str, front: str) -> tuple[Any, dict[str, int], int]:
             key = key_node.value
             if isinstance(key, str):
                 if key in lines:
-                    raise ArticleError(
-                        path, key_node.start_mark.line + 1, f"{key}: duplicate key"
-                    )
+                    raise ArticleError(path, key_node.start_mark.line + 1, f"{key}: duplicate key")
                 lines[key] = key_node.start_mark.line + 1
     return data, lines, start
 
@@ -275,7 +275,7 @@ def parse_datetime(value: object) -> datetime | None:
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
-        dt = datetime(value.year, value.month, value.day)
+        dt = datetime(value.year, value.month, value.day, tzinfo=UTC)
     elif isinstance(value, str):
         try:
             dt = datetime.fromisoformat(value.strip())
@@ -373,8 +373,9 @@ def _related(doc: _Doc, own_url: str, warn: Callable[[str], None]) -> tuple[Rela
     for index, item in enumerate(value):
         where = f"related[{index + 1}]"
         if not isinstance(item, dict):
-            raise doc.error("related", f"entry {index + 1}: expected a mapping, got "
-                            f"{_type_name(item)}")
+            raise doc.error(
+                "related", f"entry {index + 1}: expected a mapping, got {_type_name(item)}"
+            )
         url = item.get("webUrl")
         if url is None or (isinstance(url, str) and not url.strip()):
             warn(f"{where}: no webUrl; entry dropped")
@@ -400,7 +401,8 @@ def _related(doc: _Doc, own_url: str, warn: Callable[[str], None]) -> tuple[Rela
                 excerpt=excerpt[:MAX_EXCERPT] if isinstance(excerpt, str) else "",
                 provider=_provider(doc, "related", item.get("provider")),
                 published_at=parse_datetime(item.get("publishedDateTime")),
-                quality=quality if isinstance(quality, int) and not isinstance(quality, bool)
+                quality=quality
+                if isinstance(quality, int) and not isinstance(quality, bool)
                 else None,
                 image=images[0].url if images else None,
             )
@@ -435,8 +437,9 @@ def parse_article(path: str, raw: bytes) -> Article:
     """
     text = decode(path, raw)
     if "\x00" in text:
-        raise ArticleError(path, text.count("\n", 0, text.index("\x00")) + 1,
-                           "contains NUL bytes (a binary file?)")
+        raise ArticleError(
+            path, text.count("\n", 0, text.index("\x00")) + 1, "contains NUL bytes (a binary file?)"
+        )
     yaml_text, front, body = split_front_matter(path, text)
     data, lines, start = _load(path, yaml_text)
     if not isinstance(data, dict):
@@ -447,7 +450,7 @@ def parse_article(path: str, raw: bytes) -> Article:
     warnings: list[str] = []
 
     def warn(message: str) -> None:
-        warnings.append(f"{path}:{doc.line('related')}: {message}")
+        warnings.append(f"{path}:{doc.line('related')}: warning: {message}")
 
     title = _str(doc, "title", required=True, limit=MAX_TITLE).strip()
     web_url = _str(doc, "webUrl", required=True)
@@ -465,8 +468,12 @@ def parse_article(path: str, raw: bytes) -> Article:
         type=_str(doc, "type", limit=200),
         provider=_provider(doc, "provider", data.get("provider")),
         topics=_topics(doc),
-        images=_images(doc, "images", data.get("images"), lambda m: warnings.append(
-            f"{path}:{doc.line('images')}: {m}")),
+        images=_images(
+            doc,
+            "images",
+            data.get("images"),
+            lambda m: warnings.append(f"{path}:{doc.line('images')}: warning: {m}"),
+        ),
         quality=_int(doc, "quality"),
         heat=_int(doc, "heat"),
         published=_bool(doc, "published"),
@@ -476,8 +483,6 @@ def parse_article(path: str, raw: bytes) -> Article:
         source_hash=source_hash(raw),
     )
     related = _related(doc, url, warn)
-    for message in warnings:
-        log.warning("%s", message)
     return replace(article, related=related, warnings=tuple(warnings))
 
 

@@ -181,8 +181,19 @@ def _duration(reader: _Reader, key: str) -> timedelta | None:
 
 
 _DIGEST_KEYS = {
-    "channel", "schedule", "timezone", "template", "max_items", "topics", "min_quality",
-    "providers", "max_age", "order", "related_limit", "title", "post_empty",
+    "channel",
+    "schedule",
+    "timezone",
+    "template",
+    "max_items",
+    "topics",
+    "min_quality",
+    "providers",
+    "max_age",
+    "order",
+    "related_limit",
+    "title",
+    "post_empty",
 }
 
 
@@ -220,8 +231,14 @@ def _digest(reader: _Reader) -> DigestChannel:
 
 
 _TOP_KEYS = {
-    "database", "templates", "guild", "moderator_roles", "review_channel", "auto_approve",
-    "digests", "catch_up_grace",
+    "database",
+    "templates",
+    "guild",
+    "moderator_roles",
+    "review_channel",
+    "auto_approve",
+    "digests",
+    "catch_up_grace",
 }
 
 
@@ -235,8 +252,9 @@ def parse_settings(data: Any, source: str, base: Path) -> Settings:
     reader.unknown(_TOP_KEYS)
     auto = data.get("auto_approve") or {}
     if not isinstance(auto, dict):
-        raise reader.fail("auto_approve", f"expected a mapping like {{min_quality: 60}}, got "
-                          f"{auto!r}")
+        raise reader.fail(
+            "auto_approve", f"expected a mapping like {{min_quality: 60}}, got {auto!r}"
+        )
     auto_reader = _Reader(source, auto, "auto_approve.")
     auto_reader.unknown({"min_quality"})
     digests_raw = data.get("digests") or []

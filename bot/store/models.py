@@ -73,6 +73,7 @@ class Selection:
     min_quality: int | None = None
     providers: tuple[str, ...] = ()  # names or domains, lower-case
     published_after: datetime | None = None  # max_age cut-off on the article's own time
+    republish_after: datetime | None = None  # items first published elsewhere since then
     order: tuple[str, ...] = ("quality", "newest")
     limit: int = 10
 

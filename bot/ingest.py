@@ -1,0 +1,173 @@
+"""Walk article files and folders, parse them, and store them in batches; report the result.
+
+A bad file never stops the batch: it is reported as ``PATH:LINE: problem`` and the good files
+are still stored. Files whose bytes are already stored are counted as unchanged without being
+parsed again, which keeps a re-ingest of a large feed cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from bot.articles import Article, parse_article, source_hash
+from bot.errors import ArticleError
+from bot.store import Outcome, Store
+
+log = logging.getLogger(__name__)
+
+ARTICLE_SUFFIXES = (".md", ".markdown")
+BATCH = 500
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(slots=True)
+class IngestReport:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    new_ids: list[int] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.rejected} rejected"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One article's bytes and the name it is reported under."""
+
+    name: str
+    data: bytes | None = None
+    error: str | None = None
+
+
+def find_files(paths: Iterable[str | Path]) -> Iterator[Path | str]:
+    """Files named directly, and article files under folders (recursively, sorted, skipping
+    hidden entries). A path that does not exist is yielded as a string to be reported."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith(".") and name.lower().endswith(ARTICLE_SUFFIXES):
+                        yield Path(root) / name
+        elif path.exists():
+            yield path
+        else:
+            yield str(raw)
+
+
+def read_sources(paths: Sequence[Path | str], stdin: BinaryIO | None = None) -> list[Source]:
+    """Read every file; unreadable ones carry their error instead of their bytes."""
+    sources: list[Source] = []
+    for path in paths:
+        if isinstance(path, str):
+            if path == "-" and stdin is not None:
+                sources.append(Source("<stdin>", stdin.read()))
+            else:
+                sources.append(Source(path, error=f"{path}:1: no such file or directory"))
+            continue
+        try:
+            with path.open("rb") as handle:
+                # Read one byte past the limit so the parser can say the file is too large
+                # without reading all of a huge file into memory.
+                data = handle.read(1024 * 1024 + 1)
+                if len(data) > 1024 * 1024:
+                    size = path.stat().st_size
+                    sources.append(
+                        Source(
+                            str(path),
+                            error=f"{path}:1: file too large ({size:,} bytes; at most 1 MiB)",
+                        )
+                    )
+                    continue
+        except OSError as exc:
+            sources.append(Source(str(path), error=f"{path}:1: cannot read ({exc.strerror})"))
+            continue
+        sources.append(Source(str(path), data))
+    return sources
+
+
+def _parse_batch(
+    sources: Sequence[Source], known: set[str]
+) -> tuple[list[Article], list[str], list[str], int]:
+    """Parse what is not stored already; returns (articles, errors, warnings, unchanged)."""
+    articles: list[Article] = []
+    errors: list[str] = []
+    warnings: list[str] = []
+    unchanged = 0
+    for source in sources:
+        if source.error is not None or source.data is None:
+            errors.append(source.error or f"{source.name}:1: unreadable")
+            continue
+        if source_hash(source.data) in known:
+            unchanged += 1
+            continue
+        try:
+            article = parse_article(source.name, source.data)
+        except ArticleError as exc:
+            errors.append(str(exc))
+            continue
+        articles.append(article)
+        warnings.extend(article.warnings)
+    return articles, errors, warnings, unchanged
+
+
+async def ingest(
+    store: Store,
+    paths: Sequence[str | Path],
+    *,
+    actor: str = "ingest",
+    auto_approve_min_quality: int | None = None,
+    stdin: BinaryIO | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Store every good article under ``paths``; bad ones are reported, never fatal."""
+    files = list(find_files(paths))
+    report = IngestReport()
+    done = 0
+    for start in range(0, len(files), BATCH):
+        batch = files[start : start + BATCH]
+        # File reading and YAML parsing are blocking; keep them off the event loop so a bot
+        # running in the same process keeps answering.
+        sources = await asyncio.to_thread(read_sources, batch, stdin)
+        hashes = [source_hash(s.data) for s in sources if s.data is not None]
+        known = await store.known_hashes(hashes)
+        articles, errors, warnings, unchanged = await asyncio.to_thread(
+            _parse_batch, sources, known
+        )
+        report.errors.extend(errors)
+        report.warnings.extend(warnings)
+        report.rejected += len(errors)
+        report.unchanged += unchanged
+        if articles:
+            results = await store.upsert_articles(
+                articles, actor=actor, auto_approve_min_quality=auto_approve_min_quality
+            )
+            for item_id, outcome in results:
+                if outcome is Outcome.NEW:
+                    report.new += 1
+                    report.new_ids.append(item_id)
+                elif outcome is Outcome.UPDATED:
+                    report.updated += 1
+                else:
+                    report.unchanged += 1
+        done += len(batch)
+        if progress is not None:
+            progress(done, len(files))
+    log.info("ingest: %s", report.summary)
+    return report

@@ -1,0 +1,133 @@
+"""The Store protocol: everything the core asks of the queue's database.
+
+The SQLite implementation is the only one today; the protocol is written so that a PostgreSQL
+implementation could satisfy it (no SQLite types leak out, every call is async, every
+multi-step change is one method so the backend can make it one transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.articles import Article
+from bot.store.models import (
+    AuditEntry,
+    Delivery,
+    DigestRecord,
+    Outcome,
+    QueueItem,
+    QueueQuery,
+    ReviewPost,
+    Selection,
+    Status,
+    StoredSchedule,
+)
+
+# An outbox message before it is written: payload, nonce and the ids of the items it carries.
+NewMessage = tuple[dict[str, Any], str, tuple[int, ...]]
+
+
+class Store(Protocol):
+    async def close(self) -> None: ...
+
+    # --- articles -------------------------------------------------------------------------
+    async def known_hashes(self, hashes: Sequence[str]) -> set[str]:
+        """Which of these source hashes are stored already (re-ingest skips parsing them)."""
+        ...
+
+    async def upsert_articles(
+        self,
+        articles: Sequence[Article],
+        *,
+        actor: str,
+        auto_approve_min_quality: int | None = None,
+    ) -> list[tuple[int, Outcome]]:
+        """Insert new articles and update unpublished ones, in one transaction."""
+        ...
+
+    async def submit(self, article: Article, *, submitted_by: str) -> tuple[QueueItem, bool]:
+        """Queue a suggested article as pending; returns (item, created)."""
+        ...
+
+    async def get(self, article_id: int, *, with_related: bool = True) -> QueueItem: ...
+
+    async def list_items(self, query: QueueQuery) -> list[QueueItem]: ...
+
+    async def count_items(self, query: QueueQuery) -> int: ...
+
+    async def count_by_status(self) -> dict[Status, int]: ...
+
+    # --- moderation -----------------------------------------------------------------------
+    async def transition(
+        self,
+        article_id: int,
+        to: Status,
+        *,
+        allowed_from: tuple[Status, ...],
+        actor: str,
+        reason: str | None = None,
+    ) -> QueueItem:
+        """Change one item's state if it is in ``allowed_from``; audit it; atomically."""
+        ...
+
+    async def transition_all(
+        self, from_status: Status, to: Status, *, actor: str, reason: str | None = None
+    ) -> list[int]: ...
+
+    async def audit(self, article_id: int) -> list[AuditEntry]: ...
+
+    # --- digests, outbox and deliveries ---------------------------------------------------
+    async def select_for_digest(self, selection: Selection) -> list[QueueItem]: ...
+
+    async def create_digest(
+        self, channel_id: int, key: str, trigger: str, messages: Sequence[NewMessage]
+    ) -> tuple[DigestRecord, bool]:
+        """Write a digest and its messages in one transaction; returns (digest, created). A
+        digest with the same key is returned as it is, never written twice."""
+        ...
+
+    async def get_digest(self, digest_id: int) -> DigestRecord: ...
+
+    async def unfinished_digests(self, channel_id: int | None = None) -> list[DigestRecord]: ...
+
+    async def record_sent(
+        self, digest_id: int, position: int, message_id: int, at: datetime
+    ) -> None:
+        """Record an accepted message and mark its items published to the channel."""
+        ...
+
+    async def finish_digest(
+        self, digest_id: int, status: str, error: str | None = None
+    ) -> None: ...
+
+    async def deliveries(self, article_id: int) -> list[Delivery]: ...
+
+    # --- review channel -------------------------------------------------------------------
+    async def unreviewed_pending(self, limit: int) -> list[QueueItem]: ...
+
+    async def record_review_post(
+        self, article_id: int, channel_id: int, message_id: int
+    ) -> None: ...
+
+    async def review_post(self, article_id: int) -> ReviewPost | None: ...
+
+    # --- schedules ------------------------------------------------------------------------
+    async def schedules(self) -> list[StoredSchedule]: ...
+
+    async def set_schedule(
+        self, channel_id: int, cron: str | None, timezone: str, *, actor: str
+    ) -> StoredSchedule: ...
+
+    async def clear_schedule(self, channel_id: int) -> bool: ...
+
+    async def last_scheduled_run(self, channel_id: int) -> datetime | None: ...
+
+    async def claim_scheduled_run(self, channel_id: int, scheduled_for: datetime) -> bool:
+        """Record that the run (channel, scheduled time) is being done; False if it was."""
+        ...
+
+    async def finish_scheduled_run(
+        self, channel_id: int, scheduled_for: datetime, outcome: str, digest_id: int | None
+    ) -> None: ...

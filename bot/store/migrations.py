@@ -1,0 +1,153 @@
+"""Ordered schema migrations for the SQLite store.
+
+Each migration is applied in one transaction together with the row recording it in
+``schema_migrations``, so a crash mid-migration leaves the database at the previous version.
+Never edit a released migration; append a new one.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+Migration = tuple[int, str, tuple[str, ...]]
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    (
+        1,
+        "queue, audit, outbox, deliveries, review posts, schedules",
+        (
+            """
+            CREATE TABLE articles (
+                id INTEGER PRIMARY KEY,
+                url TEXT NOT NULL UNIQUE,
+                web_url TEXT NOT NULL,
+                title TEXT NOT NULL,
+                excerpt TEXT NOT NULL DEFAULT '',
+                published_at TEXT,
+                category TEXT NOT NULL DEFAULT '',
+                type TEXT NOT NULL DEFAULT '',
+                provider_name TEXT,
+                provider_domain TEXT,
+                topics TEXT NOT NULL DEFAULT '[]',
+                images TEXT NOT NULL DEFAULT '[]',
+                quality INTEGER,
+                heat INTEGER,
+                source_published INTEGER NOT NULL DEFAULT 0,
+                source TEXT NOT NULL,
+                body TEXT NOT NULL DEFAULT '',
+                source_hash TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN
+                    ('pending', 'approved', 'rejected', 'published')),
+                reason TEXT,
+                submitted_by TEXT,
+                decided_by TEXT,
+                decided_at TEXT,
+                first_published_at TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX articles_status ON articles (status, quality DESC, published_at DESC)",
+            "CREATE INDEX articles_source_hash ON articles (source_hash)",
+            """
+            CREATE TABLE related (
+                article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                url TEXT NOT NULL,
+                title TEXT NOT NULL,
+                excerpt TEXT NOT NULL DEFAULT '',
+                provider_name TEXT,
+                provider_domain TEXT,
+                published_at TEXT,
+                quality INTEGER,
+                image TEXT,
+                PRIMARY KEY (article_id, position)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE audit_log (
+                id INTEGER PRIMARY KEY,
+                article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+                action TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                from_status TEXT,
+                to_status TEXT,
+                reason TEXT,
+                at TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX audit_log_article ON audit_log (article_id, id)",
+            """
+            CREATE TABLE digests (
+                id INTEGER PRIMARY KEY,
+                channel_id INTEGER NOT NULL,
+                key TEXT NOT NULL UNIQUE,
+                trigger TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+                error TEXT,
+                created_at TEXT NOT NULL,
+                finished_at TEXT
+            )
+            """,
+            "CREATE INDEX digests_unfinished ON digests (status, channel_id)",
+            """
+            CREATE TABLE digest_messages (
+                digest_id INTEGER NOT NULL REFERENCES digests (id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                payload TEXT NOT NULL,
+                nonce TEXT NOT NULL,
+                message_id INTEGER,
+                sent_at TEXT,
+                PRIMARY KEY (digest_id, position)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE digest_items (
+                digest_id INTEGER NOT NULL REFERENCES digests (id) ON DELETE CASCADE,
+                article_id INTEGER NOT NULL REFERENCES articles (id),
+                position INTEGER NOT NULL,
+                message_position INTEGER NOT NULL,
+                PRIMARY KEY (digest_id, article_id)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE deliveries (
+                article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+                channel_id INTEGER NOT NULL,
+                message_id INTEGER NOT NULL,
+                digest_id INTEGER REFERENCES digests (id),
+                delivered_at TEXT NOT NULL,
+                PRIMARY KEY (article_id, channel_id)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX deliveries_channel ON deliveries (channel_id)",
+            """
+            CREATE TABLE review_posts (
+                article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+                channel_id INTEGER NOT NULL,
+                message_id INTEGER NOT NULL,
+                posted_at TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE schedules (
+                channel_id INTEGER PRIMARY KEY,
+                cron TEXT,
+                timezone TEXT NOT NULL,
+                updated_by TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE schedule_runs (
+                channel_id INTEGER NOT NULL,
+                scheduled_for TEXT NOT NULL,
+                digest_id INTEGER REFERENCES digests (id),
+                outcome TEXT NOT NULL,
+                ran_at TEXT NOT NULL,
+                PRIMARY KEY (channel_id, scheduled_for)
+            ) WITHOUT ROWID
+            """,
+        ),
+    ),
+)

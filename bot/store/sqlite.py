@@ -1,0 +1,979 @@
+"""The SQLite implementation of the Store: the only module in newsbot that writes SQL.
+
+One connection writes (its worker thread serialises calls; an asyncio lock keeps each
+multi-statement change in one ``BEGIN IMMEDIATE`` transaction), a second one reads, so that
+listing the queue for a slash command never waits behind a large ingest. WAL lets both work at
+once; foreign keys are on. Every value goes in as a parameter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.articles import Article, Image, Provider, Related
+from bot.errors import InvalidTransition, NotFound, StoreError
+from bot.store.base import NewMessage
+from bot.store.migrations import MIGRATIONS
+from bot.store.models import (
+    AuditEntry,
+    Delivery,
+    DigestRecord,
+    OutboxMessage,
+    Outcome,
+    QueueItem,
+    QueueQuery,
+    ReviewPost,
+    Selection,
+    Status,
+    StoredSchedule,
+)
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 500  # stays well under SQLite's limit of bound parameters per statement
+_BUSY_TIMEOUT_MS = 5_000
+
+_ITEM_COLUMNS = (
+    "id, url, web_url, title, excerpt, published_at, category, type, provider_name, "
+    "provider_domain, topics, images, quality, heat, source_published, source, body, "
+    "source_hash, status, reason, submitted_by, decided_by, decided_at, first_published_at, "
+    "created_at, updated_at"
+)
+
+_ORDER_SQL = {
+    "quality": "quality IS NULL, quality DESC",
+    "heat": "heat IS NULL, heat DESC",
+    "newest": "published_at IS NULL, published_at DESC",
+}
+
+
+def _ts(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a fixed width, so text order is time order."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _placeholders(count: int) -> str:
+    return ",".join("?" * count)
+
+
+def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        hint = "another process holds a lock on it; try again when it is done"
+    elif "readonly" in text or "read-only" in text:
+        hint = "the file or its folder is read-only"
+    elif "disk is full" in text or "full" in text:
+        hint = "the disk is full"
+    else:
+        hint = "see the error above"
+    return StoreError(f"{path}: database error: {text} ({hint}); nothing was changed")
+
+
+def _article_row(article: Article) -> tuple[Any, ...]:
+    images = [
+        {"url": i.url, "width": i.width, "height": i.height, "title": i.title}
+        for i in article.images
+    ]
+    provider = article.provider
+    return (
+        article.web_url,
+        article.title,
+        article.excerpt,
+        _ts(article.published_at),
+        article.category,
+        article.type,
+        provider.name if provider else None,
+        provider.domain if provider else None,
+        json.dumps(list(article.topics), ensure_ascii=False),
+        json.dumps(images, ensure_ascii=False),
+        article.quality,
+        article.heat,
+        int(article.published),
+        article.source,
+        article.body,
+        article.source_hash,
+    )
+
+
+def _related_rows(article_id: int, article: Article) -> list[tuple[Any, ...]]:
+    return [
+        (
+            article_id,
+            position,
+            r.url,
+            r.title,
+            r.excerpt,
+            r.provider.name if r.provider else None,
+            r.provider.domain if r.provider else None,
+            _ts(r.published_at),
+            r.quality,
+            r.image,
+        )
+        for position, r in enumerate(article.related)
+    ]
+
+
+def _item(row: sqlite3.Row | tuple[Any, ...], related: tuple[Related, ...] = ()) -> QueueItem:
+    (
+        item_id,
+        url,
+        web_url,
+        title,
+        excerpt,
+        published_at,
+        category,
+        type_,
+        provider_name,
+        provider_domain,
+        topics,
+        images,
+        quality,
+        heat,
+        source_published,
+        source,
+        body,
+        source_hash,
+        status,
+        reason,
+        submitted_by,
+        decided_by,
+        decided_at,
+        first_published_at,
+        created_at,
+        updated_at,
+    ) = tuple(row)
+    provider = Provider(provider_name or "", provider_domain or "") if provider_name else None
+    article = Article(
+        url=url,
+        web_url=web_url,
+        title=title,
+        excerpt=excerpt,
+        published_at=_dt(published_at),
+        category=category,
+        type=type_,
+        provider=provider,
+        topics=tuple(json.loads(topics)),
+        images=tuple(Image(**image) for image in json.loads(images)),
+        quality=quality,
+        heat=heat,
+        published=bool(source_published),
+        related=related,
+        source=source,
+        body=body,
+        source_hash=source_hash,
+    )
+    return QueueItem(
+        id=item_id,
+        article=article,
+        status=Status(status),
+        created_at=_dt(created_at) or _now(),
+        updated_at=_dt(updated_at) or _now(),
+        submitted_by=submitted_by,
+        decided_by=decided_by,
+        decided_at=_dt(decided_at),
+        reason=reason,
+        published_at=_dt(first_published_at),
+    )
+
+
+class SQLiteStore:
+    """The queue in one SQLite file. Open with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._lock = asyncio.Lock()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    @classmethod
+    async def open(cls, path: Path | str) -> SQLiteStore:
+        path = Path(path)
+        try:
+            writer = await cls._connect(path)
+        except sqlite3.Error as exc:
+            raise _store_error(exc, path) from None
+        try:
+            await writer.execute("PRAGMA journal_mode = WAL")
+            await writer.execute("PRAGMA synchronous = NORMAL")
+            store = cls(path, writer, writer)
+            await store._migrate()
+            store._reader = await cls._connect(path)
+            await store._reader.execute("PRAGMA query_only = ON")
+        except sqlite3.Error as exc:
+            await writer.close()
+            raise _store_error(exc, path) from None
+        return store
+
+    @staticmethod
+    async def _connect(path: Path) -> aiosqlite.Connection:
+        connection = await aiosqlite.connect(path, isolation_level=None, timeout=0)
+        await connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
+        await connection.execute("PRAGMA foreign_keys = ON")
+        return connection
+
+    async def close(self) -> None:
+        if self._reader is not self._writer:
+            await self._reader.close()
+        await self._writer.close()
+
+    async def _migrate(self) -> None:
+        await self._writer.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        async with self._writer.execute("SELECT version FROM schema_migrations") as cursor:
+            applied = {row[0] async for row in cursor}
+        newest = max((version for version, _, _ in MIGRATIONS), default=0)
+        if applied and max(applied) > newest:
+            raise StoreError(
+                f"{self.path}: database schema version {max(applied)} is newer than this "
+                f"newsbot knows ({newest}); upgrade newsbot"
+            )
+        for version, name, statements in MIGRATIONS:
+            if version in applied:
+                continue
+            async with self._transaction() as db:
+                for statement in statements:
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, _ts(_now())),
+                )
+            log.info("database %s migrated to version %d (%s)", self.path, version, name)
+
+    async def schema_version(self) -> int:
+        async with self._reader.execute("SELECT max(version) FROM schema_migrations") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction on the writer; rolled back on any error."""
+        async with self._lock:
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise _store_error(exc, self.path) from None
+            try:
+                yield self._writer
+                await self._writer.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    await self._writer.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("rollback failed on %s", self.path)
+                if isinstance(exc, sqlite3.Error):
+                    raise _store_error(exc, self.path) from None
+                raise
+
+    async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            async with self._reader.execute(sql, params) as cursor:
+                return [tuple(row) for row in await cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise _store_error(exc, self.path) from None
+
+    # --- articles ----------------------------------------------------------------------------
+    async def known_hashes(self, hashes: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        for chunk in _chunks(list(hashes)):
+            rows = await self._read(
+                "SELECT source_hash FROM articles"
+                f" WHERE source_hash IN ({_placeholders(len(chunk))})",
+                chunk,
+            )
+            known.update(row[0] for row in rows)
+        return known
+
+    async def upsert_articles(
+        self,
+        articles: Sequence[Article],
+        *,
+        actor: str,
+        auto_approve_min_quality: int | None = None,
+    ) -> list[tuple[int, Outcome]]:
+        results: list[tuple[int, Outcome]] = []
+        now = _ts(_now())
+        async with self._transaction() as db:
+            for chunk in _chunks(articles):
+                urls = [a.url for a in chunk]
+                async with db.execute(
+                    "SELECT url, id, status, source_hash FROM articles"
+                    f" WHERE url IN ({_placeholders(len(urls))})",
+                    urls,
+                ) as cursor:
+                    existing = {row[0]: (row[1], row[2], row[3]) async for row in cursor}
+                for article in chunk:
+                    found = existing.get(article.url)
+                    if found is None:
+                        item_id = await self._insert(
+                            db, article, actor, now, auto_approve_min_quality
+                        )
+                        existing[article.url] = (item_id, "", article.source_hash)
+                        results.append((item_id, Outcome.NEW))
+                        continue
+                    item_id, status, stored_hash = found
+                    if stored_hash == article.source_hash or status == Status.PUBLISHED:
+                        results.append((item_id, Outcome.UNCHANGED))
+                        continue
+                    await self._update(db, item_id, status, article, actor, now)
+                    existing[article.url] = (item_id, status, article.source_hash)
+                    results.append((item_id, Outcome.UPDATED))
+        return results
+
+    async def _insert(
+        self,
+        db: aiosqlite.Connection,
+        article: Article,
+        actor: str,
+        now: str | None,
+        auto_approve_min_quality: int | None,
+        submitted_by: str | None = None,
+    ) -> int:
+        status = Status.PENDING
+        if article.published:
+            status = Status.PUBLISHED
+        elif (
+            auto_approve_min_quality is not None
+            and article.quality is not None
+            and article.quality >= auto_approve_min_quality
+        ):
+            status = Status.APPROVED
+        cursor = await db.execute(
+            "INSERT INTO articles (url, web_url, title, excerpt, published_at, category, type,"
+            " provider_name, provider_domain, topics, images, quality, heat, source_published,"
+            " source, body, source_hash, status, submitted_by, decided_by, decided_at,"
+            " first_published_at, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                article.url,
+                *_article_row(article),
+                status.value,
+                submitted_by,
+                "auto-approve" if status == Status.APPROVED else None,
+                now if status == Status.APPROVED else None,
+                now if status == Status.PUBLISHED else None,
+                now,
+                now,
+            ),
+        )
+        item_id = cursor.lastrowid
+        assert item_id is not None
+        await cursor.close()
+        if article.related:
+            await db.executemany(
+                "INSERT INTO related (article_id, position, url, title, excerpt, provider_name,"
+                " provider_domain, published_at, quality, image)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _related_rows(item_id, article),
+            )
+        audit: list[tuple[Any, ...]] = [
+            (
+                item_id,
+                "submitted" if submitted_by else "ingested",
+                submitted_by or actor,
+                None,
+                Status.PENDING.value,
+                None,
+                now,
+            )
+        ]
+        if status == Status.APPROVED:
+            audit.append(
+                (
+                    item_id,
+                    "approved",
+                    "auto-approve",
+                    Status.PENDING.value,
+                    status.value,
+                    f"quality >= {auto_approve_min_quality}",
+                    now,
+                )
+            )
+        elif status == Status.PUBLISHED:
+            audit.append(
+                (
+                    item_id,
+                    "published",
+                    actor,
+                    Status.PENDING.value,
+                    status.value,
+                    "published: true in the article file",
+                    now,
+                )
+            )
+        await db.executemany(
+            "INSERT INTO audit_log (article_id, action, actor, from_status, to_status, reason, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            audit,
+        )
+        return item_id
+
+    async def _update(
+        self,
+        db: aiosqlite.Connection,
+        item_id: int,
+        status: str,
+        article: Article,
+        actor: str,
+        now: str | None,
+    ) -> None:
+        await db.execute(
+            "UPDATE articles SET web_url = ?, title = ?, excerpt = ?, published_at = ?,"
+            " category = ?, type = ?, provider_name = ?, provider_domain = ?, topics = ?,"
+            " images = ?, quality = ?, heat = ?, source_published = ?, source = ?, body = ?,"
+            " source_hash = ?, updated_at = ? WHERE id = ?",
+            (*_article_row(article), now, item_id),
+        )
+        await db.execute("DELETE FROM related WHERE article_id = ?", (item_id,))
+        if article.related:
+            await db.executemany(
+                "INSERT INTO related (article_id, position, url, title, excerpt, provider_name,"
+                " provider_domain, published_at, quality, image)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _related_rows(item_id, article),
+            )
+        entries: list[tuple[Any, ...]] = [(item_id, "updated", actor, status, status, None, now)]
+        if article.published:
+            await db.execute(
+                "UPDATE articles SET status = 'published',"
+                " first_published_at = coalesce(first_published_at, ?) WHERE id = ?",
+                (now, item_id),
+            )
+            entries.append(
+                (
+                    item_id,
+                    "published",
+                    actor,
+                    status,
+                    Status.PUBLISHED.value,
+                    "published: true in the article file",
+                    now,
+                )
+            )
+        await db.executemany(
+            "INSERT INTO audit_log (article_id, action, actor, from_status, to_status, reason, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            entries,
+        )
+
+    async def submit(self, article: Article, *, submitted_by: str) -> tuple[QueueItem, bool]:
+        async with self._transaction() as db:
+            async with db.execute("SELECT id FROM articles WHERE url = ?", (article.url,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                item_id = await self._insert(
+                    db, article, submitted_by, _ts(_now()), None, submitted_by=submitted_by
+                )
+                created = True
+            else:
+                item_id, created = row[0], False
+        return await self.get(item_id), created
+
+    async def _related_for(self, ids: Sequence[int]) -> dict[int, list[Related]]:
+        related: dict[int, list[Related]] = {i: [] for i in ids}
+        for chunk in _chunks(list(ids)):
+            rows = await self._read(
+                "SELECT article_id, url, title, excerpt, provider_name, provider_domain,"
+                " published_at, quality, image FROM related"
+                f" WHERE article_id IN ({_placeholders(len(chunk))})"
+                " ORDER BY article_id, position",
+                chunk,
+            )
+            for (
+                article_id,
+                url,
+                title,
+                excerpt,
+                provider_name,
+                provider_domain,
+                published_at,
+                quality,
+                image,
+            ) in rows:
+                related[article_id].append(
+                    Related(
+                        title=title,
+                        url=url,
+                        excerpt=excerpt,
+                        provider=Provider(provider_name or "", provider_domain or "")
+                        if provider_name or provider_domain
+                        else None,
+                        published_at=_dt(published_at),
+                        quality=quality,
+                        image=image,
+                    )
+                )
+        return related
+
+    async def _items(self, rows: list[tuple[Any, ...]], with_related: bool) -> list[QueueItem]:
+        if not with_related:
+            return [_item(row) for row in rows]
+        related = await self._related_for([row[0] for row in rows])
+        return [_item(row, tuple(related[row[0]])) for row in rows]
+
+    async def get(self, article_id: int, *, with_related: bool = True) -> QueueItem:
+        rows = await self._read(
+            f"SELECT {_ITEM_COLUMNS} FROM articles WHERE id = ?",
+            (article_id,),
+        )
+        if not rows:
+            raise NotFound("item", article_id)
+        return (await self._items(rows, with_related))[0]
+
+    @staticmethod
+    def _where(query: QueueQuery) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if query.statuses:
+            clauses.append(f"status IN ({_placeholders(len(query.statuses))})")
+            params.extend(s.value for s in query.statuses)
+        if query.topic:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM json_each(articles.topics) WHERE lower(value) = lower(?))"
+            )
+            params.append(query.topic)
+        if query.search:
+            digits = query.search.strip().lstrip("#")
+            if digits.isdigit():
+                clauses.append("(id = ? OR title LIKE ? ESCAPE '\\')")
+                params.append(int(digits))
+            else:
+                clauses.append("title LIKE ? ESCAPE '\\'")
+            escaped = query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            params.append(f"%{escaped}%")
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    async def list_items(self, query: QueueQuery) -> list[QueueItem]:
+        where, params = self._where(query)
+        sql = f"SELECT {_ITEM_COLUMNS} FROM articles{where} ORDER BY id"
+        if query.limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params += [query.limit, query.offset]
+        return await self._items(await self._read(sql, params), with_related=False)
+
+    async def count_items(self, query: QueueQuery) -> int:
+        where, params = self._where(query)
+        rows = await self._read(f"SELECT count(*) FROM articles{where}", params)
+        return int(rows[0][0])
+
+    async def count_by_status(self) -> dict[Status, int]:
+        rows = await self._read("SELECT status, count(*) FROM articles GROUP BY status")
+        counts = dict.fromkeys(Status, 0)
+        counts.update({Status(status): count for status, count in rows})
+        return counts
+
+    async def export_items(self) -> list[QueueItem]:
+        """Every item with the fields export needs (source and body), in id order."""
+        return await self.list_items(QueueQuery())
+
+    # --- moderation --------------------------------------------------------------------------
+    async def transition(
+        self,
+        article_id: int,
+        to: Status,
+        *,
+        allowed_from: tuple[Status, ...],
+        actor: str,
+        reason: str | None = None,
+    ) -> QueueItem:
+        now = _ts(_now())
+        async with self._transaction() as db:
+            async with db.execute("SELECT status FROM articles WHERE id = ?", (article_id,)) as c:
+                row = await c.fetchone()
+            if row is None:
+                raise NotFound("item", article_id)
+            current = Status(row[0])
+            if current not in allowed_from:
+                raise InvalidTransition(article_id, current.value, to.value)
+            await db.execute(
+                "UPDATE articles SET status = ?, reason = ?, decided_by = ?, decided_at = ?,"
+                " updated_at = ? WHERE id = ?",
+                (to.value, reason, actor, now, now, article_id),
+            )
+            await db.execute(
+                "INSERT INTO audit_log (article_id, action, actor, from_status, to_status,"
+                " reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (article_id, to.value, actor, current.value, to.value, reason, now),
+            )
+        return await self.get(article_id)
+
+    async def transition_all(
+        self, from_status: Status, to: Status, *, actor: str, reason: str | None = None
+    ) -> list[int]:
+        now = _ts(_now())
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT id FROM articles WHERE status = ? ORDER BY id", (from_status.value,)
+            ) as cursor:
+                ids = [row[0] async for row in cursor]
+            await db.execute(
+                "UPDATE articles SET status = ?, reason = ?, decided_by = ?, decided_at = ?,"
+                " updated_at = ? WHERE status = ?",
+                (to.value, reason, actor, now, now, from_status.value),
+            )
+            await db.executemany(
+                "INSERT INTO audit_log (article_id, action, actor, from_status, to_status,"
+                " reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(i, to.value, actor, from_status.value, to.value, reason, now) for i in ids],
+            )
+        return ids
+
+    async def audit(self, article_id: int) -> list[AuditEntry]:
+        rows = await self._read(
+            "SELECT id, article_id, action, actor, at, from_status, to_status, reason"
+            " FROM audit_log WHERE article_id = ? ORDER BY id",
+            (article_id,),
+        )
+        return [
+            AuditEntry(
+                id=r[0],
+                article_id=r[1],
+                action=r[2],
+                actor=r[3],
+                at=_dt(r[4]) or _now(),
+                from_status=r[5],
+                to_status=r[6],
+                reason=r[7],
+            )
+            for r in rows
+        ]
+
+    # --- digests -----------------------------------------------------------------------------
+    async def select_for_digest(self, selection: Selection) -> list[QueueItem]:
+        clauses = ["status IN ('approved', 'published')"]
+        params: list[Any] = []
+        if selection.channel is not None:
+            # Items go to each channel once; an item already published elsewhere is still
+            # news here, but only within max_age (published_after).
+            clauses.append(
+                "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = articles.id"
+                " AND d.channel_id = ?)"
+            )
+            params.append(selection.channel)
+            # Nor is an item offered twice while an unfinished digest already carries it.
+            clauses.append(
+                "NOT EXISTS (SELECT 1 FROM digest_items i JOIN digests g ON g.id = i.digest_id"
+                " WHERE i.article_id = articles.id AND g.channel_id = ? AND g.status = 'pending')"
+            )
+            params.append(selection.channel)
+        # Items already published elsewhere are still news here while they are recent; items
+        # that arrived as ``published: true`` never are. Without a channel (a default preview)
+        # nothing was delivered to it, so only approved items count.
+        if selection.channel is not None and selection.republish_after is not None:
+            clauses[0] = (
+                "(status = 'approved' OR (status = 'published' AND source_published = 0"
+                " AND first_published_at >= ?))"
+            )
+            params.insert(0, _ts(selection.republish_after))
+        else:
+            clauses[0] = "status = 'approved'"
+        if selection.topics:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM json_each(articles.topics) WHERE lower(value) IN"
+                f" ({_placeholders(len(selection.topics))}))"
+            )
+            params.extend(t.lower() for t in selection.topics)
+        if selection.min_quality is not None:
+            clauses.append("quality >= ?")
+            params.append(selection.min_quality)
+        if selection.providers:
+            marks = _placeholders(len(selection.providers))
+            clauses.append(
+                f"(lower(provider_name) IN ({marks}) OR lower(provider_domain) IN ({marks}))"
+            )
+            params.extend(selection.providers)
+            params.extend(selection.providers)
+        if selection.published_after is not None:
+            clauses.append("(published_at IS NULL OR published_at >= ?)")
+            params.append(_ts(selection.published_after))
+        order = ", ".join(_ORDER_SQL[key] for key in selection.order if key in _ORDER_SQL)
+        sql = (
+            f"SELECT {_ITEM_COLUMNS} FROM articles WHERE {' AND '.join(clauses)}"
+            f" ORDER BY {order + ', ' if order else ''}id LIMIT ?"
+        )
+        params.append(selection.limit)
+        return await self._items(await self._read(sql, params), with_related=True)
+
+    async def create_digest(
+        self, channel_id: int, key: str, trigger: str, messages: Sequence[NewMessage]
+    ) -> tuple[DigestRecord, bool]:
+        now = _ts(_now())
+        async with self._transaction() as db:
+            async with db.execute("SELECT id FROM digests WHERE key = ?", (key,)) as cursor:
+                row = await cursor.fetchone()
+            if row is not None:
+                digest_id, created = int(row[0]), False
+            else:
+                cursor = await db.execute(
+                    "INSERT INTO digests (channel_id, key, trigger, status, created_at)"
+                    " VALUES (?, ?, ?, 'pending', ?)",
+                    (channel_id, key, trigger, now),
+                )
+                digest_id, created = int(cursor.lastrowid or 0), True
+                await cursor.close()
+                await db.executemany(
+                    "INSERT INTO digest_messages (digest_id, position, payload, nonce)"
+                    " VALUES (?, ?, ?, ?)",
+                    [
+                        (digest_id, position, json.dumps(payload, ensure_ascii=False), nonce)
+                        for position, (payload, nonce, _) in enumerate(messages)
+                    ],
+                )
+                item_rows = []
+                order = 0
+                for position, (_, _, item_ids) in enumerate(messages):
+                    for item_id in item_ids:
+                        item_rows.append((digest_id, item_id, order, position))
+                        order += 1
+                await db.executemany(
+                    "INSERT INTO digest_items (digest_id, article_id, position, message_position)"
+                    " VALUES (?, ?, ?, ?)",
+                    item_rows,
+                )
+        return await self.get_digest(digest_id), created
+
+    async def get_digest(self, digest_id: int) -> DigestRecord:
+        rows = await self._read(
+            "SELECT id, channel_id, key, status, created_at, trigger, error FROM digests"
+            " WHERE id = ?",
+            (digest_id,),
+        )
+        if not rows:
+            raise NotFound("digest", digest_id)
+        return (await self._digests(rows))[0]
+
+    async def _digests(self, rows: list[tuple[Any, ...]]) -> list[DigestRecord]:
+        digests = []
+        for digest_id, channel_id, key, status, created_at, trigger, error in rows:
+            items: dict[int, list[int]] = {}
+            for article_id, message_position in await self._read(
+                "SELECT article_id, message_position FROM digest_items WHERE digest_id = ?"
+                " ORDER BY position",
+                (digest_id,),
+            ):
+                items.setdefault(message_position, []).append(article_id)
+            messages = tuple(
+                OutboxMessage(
+                    position=position,
+                    payload=json.loads(payload),
+                    nonce=nonce,
+                    item_ids=tuple(items.get(position, ())),
+                    message_id=message_id,
+                    sent_at=_dt(sent_at),
+                )
+                for position, payload, nonce, message_id, sent_at in await self._read(
+                    "SELECT position, payload, nonce, message_id, sent_at FROM digest_messages"
+                    " WHERE digest_id = ? ORDER BY position",
+                    (digest_id,),
+                )
+            )
+            digests.append(
+                DigestRecord(
+                    id=digest_id,
+                    channel_id=channel_id,
+                    key=key,
+                    status=status,
+                    created_at=_dt(created_at) or _now(),
+                    trigger=trigger,
+                    messages=messages,
+                    error=error,
+                )
+            )
+        return digests
+
+    async def unfinished_digests(self, channel_id: int | None = None) -> list[DigestRecord]:
+        if channel_id is None:
+            rows = await self._read(
+                "SELECT id, channel_id, key, status, created_at, trigger, error FROM digests"
+                " WHERE status = 'pending' ORDER BY id"
+            )
+        else:
+            rows = await self._read(
+                "SELECT id, channel_id, key, status, created_at, trigger, error FROM digests"
+                " WHERE status = 'pending' AND channel_id = ? ORDER BY id",
+                (channel_id,),
+            )
+        return await self._digests(rows)
+
+    async def record_sent(
+        self, digest_id: int, position: int, message_id: int, at: datetime
+    ) -> None:
+        when = _ts(at)
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE digest_messages SET message_id = ?, sent_at = ?"
+                " WHERE digest_id = ? AND position = ? AND message_id IS NULL",
+                (message_id, when, digest_id, position),
+            )
+            async with db.execute(
+                "SELECT i.article_id, g.channel_id FROM digest_items i"
+                " JOIN digests g ON g.id = i.digest_id"
+                " WHERE i.digest_id = ? AND i.message_position = ?",
+                (digest_id, position),
+            ) as cursor:
+                rows = [tuple(row) async for row in cursor]
+            await db.executemany(
+                "INSERT OR IGNORE INTO deliveries"
+                " (article_id, channel_id, message_id, digest_id, delivered_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (article_id, channel, message_id, digest_id, when)
+                    for article_id, channel in rows
+                ],
+            )
+            ids = [row[0] for row in rows]
+            for chunk in _chunks(ids):
+                marks = _placeholders(len(chunk))
+                await db.execute(
+                    "INSERT INTO audit_log (article_id, action, actor, from_status, to_status,"
+                    " reason, at) SELECT id, 'published', 'publisher', status, 'published', ?, ?"
+                    f" FROM articles WHERE id IN ({marks}) AND status = 'approved'",
+                    (f"digest {digest_id} message {message_id}", when, *chunk),
+                )
+                await db.execute(
+                    "UPDATE articles SET status = 'published',"
+                    " first_published_at = coalesce(first_published_at, ?), updated_at = ?"
+                    f" WHERE id IN ({marks}) AND status = 'approved'",
+                    (when, when, *chunk),
+                )
+
+    async def finish_digest(self, digest_id: int, status: str, error: str | None = None) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE digests SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+                (status, error, _ts(_now()), digest_id),
+            )
+
+    async def deliveries(self, article_id: int) -> list[Delivery]:
+        rows = await self._read(
+            "SELECT article_id, channel_id, message_id, digest_id, delivered_at FROM deliveries"
+            " WHERE article_id = ? ORDER BY delivered_at, channel_id",
+            (article_id,),
+        )
+        return [
+            Delivery(
+                article_id=r[0],
+                channel_id=r[1],
+                message_id=r[2],
+                digest_id=r[3],
+                delivered_at=_dt(r[4]) or _now(),
+            )
+            for r in rows
+        ]
+
+    # --- review channel ----------------------------------------------------------------------
+    async def unreviewed_pending(self, limit: int) -> list[QueueItem]:
+        rows = await self._read(
+            f"SELECT {_ITEM_COLUMNS} FROM articles WHERE status = 'pending' AND NOT EXISTS"
+            " (SELECT 1 FROM review_posts r WHERE r.article_id = articles.id)"
+            " ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return await self._items(rows, with_related=True)
+
+    async def record_review_post(self, article_id: int, channel_id: int, message_id: int) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO review_posts (article_id, channel_id, message_id,"
+                " posted_at) VALUES (?, ?, ?, ?)",
+                (article_id, channel_id, message_id, _ts(_now())),
+            )
+
+    async def review_post(self, article_id: int) -> ReviewPost | None:
+        rows = await self._read(
+            "SELECT article_id, channel_id, message_id FROM review_posts WHERE article_id = ?",
+            (article_id,),
+        )
+        return ReviewPost(*rows[0]) if rows else None
+
+    # --- schedules ---------------------------------------------------------------------------
+    async def schedules(self) -> list[StoredSchedule]:
+        rows = await self._read(
+            "SELECT channel_id, cron, timezone, updated_by, updated_at FROM schedules"
+            " ORDER BY channel_id"
+        )
+        return [
+            StoredSchedule(
+                channel_id=r[0],
+                cron=r[1],
+                timezone=r[2],
+                updated_by=r[3],
+                updated_at=_dt(r[4]) or _now(),
+            )
+            for r in rows
+        ]
+
+    async def set_schedule(
+        self, channel_id: int, cron: str | None, timezone: str, *, actor: str
+    ) -> StoredSchedule:
+        now = _now()
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO schedules (channel_id, cron, timezone, updated_by, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET"
+                " cron = excluded.cron, timezone = excluded.timezone,"
+                " updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                (channel_id, cron, timezone, actor, _ts(now)),
+            )
+        return StoredSchedule(channel_id, cron, timezone, actor, now)
+
+    async def clear_schedule(self, channel_id: int) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute("DELETE FROM schedules WHERE channel_id = ?", (channel_id,))
+            removed = cursor.rowcount > 0
+            await cursor.close()
+        return removed
+
+    async def last_scheduled_run(self, channel_id: int) -> datetime | None:
+        rows = await self._read(
+            "SELECT max(scheduled_for) FROM schedule_runs WHERE channel_id = ?", (channel_id,)
+        )
+        return _dt(rows[0][0]) if rows and rows[0][0] else None
+
+    async def claim_scheduled_run(self, channel_id: int, scheduled_for: datetime) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT OR IGNORE INTO schedule_runs (channel_id, scheduled_for, outcome, ran_at)"
+                " VALUES (?, ?, 'running', ?)",
+                (channel_id, _ts(scheduled_for), _ts(_now())),
+            )
+            claimed = cursor.rowcount > 0
+            await cursor.close()
+        return claimed
+
+    async def finish_scheduled_run(
+        self, channel_id: int, scheduled_for: datetime, outcome: str, digest_id: int | None
+    ) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE schedule_runs SET outcome = ?, digest_id = ?, ran_at = ?"
+                " WHERE channel_id = ? AND scheduled_for = ?",
+                (outcome, digest_id, _ts(_now()), channel_id, _ts(scheduled_for)),
+            )
