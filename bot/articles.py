@@ -442,10 +442,12 @@ def parse_article(path: str, raw: bytes) -> Article:
         )
     yaml_text, front, body = split_front_matter(path, text)
     data, lines, start = _load(path, yaml_text)
-    if not isinstance(data, dict):
+    if data is not None and not isinstance(data, dict):
         raise ArticleError(
             path, start, f"front matter must be a mapping of fields, got {_type_name(data)}"
         )
+    if data is None:
+        raise ArticleError(path, 1, "front matter is empty")
     doc = _Doc(path, data, lines, start)
     warnings: list[str] = []
 

@@ -1,0 +1,240 @@
+"""The queue store, tested through the Store protocol over a real SQLite file.
+
+The ``store`` fixture is the only place that names SQLite, so a second backend can run this
+same suite by adding itself to the fixture's params.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import moderation
+from bot.articles import Article, Provider, Related, parse_article
+from bot.errors import InvalidTransition, NotFound, StoreError
+from bot.store import Outcome, QueueQuery, Selection, SQLiteStore, Status, Store
+
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def make_article(n: int, **changes: object) -> Article:
+    base = Article(
+        url=f"https://news.example/{n}",
+        web_url=f"https://news.example/{n}",
+        title=f"Story {n}",
+        excerpt=f"Excerpt {n}",
+        published_at=NOW - timedelta(hours=n),
+        provider=Provider("Example News", "news.example"),
+        topics=("AI",) if n % 2 else ("Climate",),
+        quality=n,
+        heat=n * 10,
+        related=(Related(title=f"Other {n}", url=f"https://other.example/{n}"),),
+        source=f"---\ntitle: Story {n}\n---\n",
+        source_hash=f"hash-{n}",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await SQLiteStore.open(tmp_path / "queue.db")
+    yield opened
+    await opened.close()
+
+
+async def test_new_articles_are_pending_with_related_and_audit(store: Store) -> None:
+    results = await store.upsert_articles([make_article(1), make_article(2)], actor="test")
+    assert [outcome for _, outcome in results] == [Outcome.NEW, Outcome.NEW]
+    item = await store.get(results[0][0])
+    assert item.status is Status.PENDING
+    assert item.article.title == "Story 1"
+    assert item.article.related[0].url == "https://other.example/1"
+    assert item.article.published_at == NOW - timedelta(hours=1)
+    assert [(e.action, e.actor) for e in await store.audit(item.id)] == [("ingested", "test")]
+
+
+async def test_reingest_is_unchanged_or_updated_never_duplicated(store: Store) -> None:
+    [(item_id, _)] = await store.upsert_articles([make_article(1)], actor="t")
+    assert await store.upsert_articles([make_article(1)], actor="t") == [
+        (item_id, Outcome.UNCHANGED)
+    ]
+    changed = make_article(1, title="Story 1 (updated)", source_hash="hash-1b", related=())
+    assert await store.upsert_articles([changed], actor="t") == [(item_id, Outcome.UPDATED)]
+    item = await store.get(item_id)
+    assert item.article.title == "Story 1 (updated)"
+    assert item.article.related == ()
+    assert await store.count_items(QueueQuery()) == 1
+
+
+async def test_published_items_are_not_updated_by_reingest(store: Store) -> None:
+    [(item_id, _)] = await store.upsert_articles([make_article(1, published=True)], actor="t")
+    assert (await store.get(item_id)).status is Status.PUBLISHED
+    changed = make_article(1, title="Rewritten", source_hash="other")
+    assert await store.upsert_articles([changed], actor="t") == [(item_id, Outcome.UNCHANGED)]
+    assert (await store.get(item_id)).article.title == "Story 1"
+
+
+async def test_auto_approve_policy(store: Store) -> None:
+    results = await store.upsert_articles(
+        [make_article(30), make_article(80)], actor="t", auto_approve_min_quality=50
+    )
+    statuses = [(await store.get(i)).status for i, _ in results]
+    assert statuses == [Status.PENDING, Status.APPROVED]
+    approved = await store.get(results[1][0])
+    assert approved.decided_by == "auto-approve"
+
+
+async def test_state_machine(store: Store) -> None:
+    [(a, _), (b, _)] = await store.upsert_articles([make_article(1), make_article(2)], actor="t")
+    item = await moderation.approve(store, a, actor="mod")
+    assert item.status is Status.APPROVED and item.decided_by == "mod"
+    with pytest.raises(InvalidTransition, match="item 1 is approved; it cannot become approved"):
+        await moderation.approve(store, a, actor="mod2")
+    rejected = await moderation.reject(store, b, actor="mod", reason="  off   topic ")
+    assert rejected.status is Status.REJECTED and rejected.reason == "off topic"
+    with pytest.raises(InvalidTransition):
+        await moderation.approve(store, b, actor="mod")
+    with pytest.raises(NotFound, match="item 99 not found"):
+        await moderation.approve(store, 99, actor="mod")
+    audit = await store.audit(b)
+    assert [(e.action, e.from_status, e.to_status, e.reason) for e in audit][-1] == (
+        "rejected", "pending", "rejected", "off topic",
+    )
+    assert (await moderation.reopen(store, b, actor="mod")).status is Status.PENDING
+
+
+async def test_approve_all_only_touches_pending(store: Store) -> None:
+    ids = [i for i, _ in await store.upsert_articles([make_article(n) for n in range(1, 5)],
+                                                     actor="t")]
+    await moderation.reject(store, ids[0], actor="m", reason=None)
+    approved = await moderation.approve_all(store, actor="m")
+    assert approved == ids[1:]
+    counts = await store.count_by_status()
+    assert counts[Status.APPROVED] == 3 and counts[Status.REJECTED] == 1
+
+
+async def test_queue_filters(store: Store) -> None:
+    await store.upsert_articles([make_article(n) for n in range(1, 7)], actor="t")
+    await moderation.approve(store, 2, actor="m")
+    assert [i.id for i in await store.list_items(QueueQuery(statuses=(Status.APPROVED,)))] == [2]
+    assert [i.id for i in await store.list_items(QueueQuery(topic="ai"))] == [1, 3, 5]
+    assert [i.id for i in await store.list_items(QueueQuery(search="story 4"))] == [4]
+    assert [i.id for i in await store.list_items(QueueQuery(limit=2, offset=2))] == [3, 4]
+    assert await store.count_items(QueueQuery(topic="Climate")) == 3
+
+
+async def test_selection_orders_filters_and_skips_delivered(store: Store) -> None:
+    ids = [i for i, _ in await store.upsert_articles([make_article(n) for n in range(1, 7)],
+                                                     actor="t")]
+    await moderation.approve_all(store, actor="m")
+    selection = Selection(channel=10, limit=3)
+    assert [i.id for i in await store.select_for_digest(selection)] == [6, 5, 4]
+    ai_only = replace(selection, topics=("AI",), min_quality=2)
+    assert [i.id for i in await store.select_for_digest(ai_only)] == [5, 3]
+    newest = replace(selection, order=("newest",))
+    assert [i.id for i in await store.select_for_digest(newest)] == [1, 2, 3]
+    digest, created = await store.create_digest(
+        10, "key-1", "test", [({"content": "a"}, "nonce-0", (ids[5], ids[4]))]
+    )
+    assert created
+    # Items held by an unfinished digest are not offered again to the same channel.
+    assert [i.id for i in await store.select_for_digest(selection)] == [4, 3, 2]
+    sent_at = datetime.now(UTC)
+    await store.record_sent(digest.id, 0, 555, sent_at)
+    await store.finish_digest(digest.id, "done")
+    assert (await store.get(ids[5])).status is Status.PUBLISHED
+    assert [(d.channel_id, d.message_id) for d in await store.deliveries(ids[5])] == [(10, 555)]
+    assert [i.id for i in await store.select_for_digest(selection)] == [4, 3, 2]
+    # Another channel still gets recently published items, but not old ones.
+    other = Selection(channel=20, limit=3, republish_after=sent_at - timedelta(hours=1))
+    assert [i.id for i in await store.select_for_digest(other)] == [6, 5, 4]
+    stale = replace(other, republish_after=sent_at + timedelta(hours=1))
+    assert [i.id for i in await store.select_for_digest(stale)] == [4, 3, 2]
+
+
+async def test_outbox_is_written_once_and_resumable(store: Store) -> None:
+    ids = [i for i, _ in await store.upsert_articles([make_article(n) for n in (1, 2)], actor="t")]
+    await moderation.approve_all(store, actor="m")
+    messages = [({"content": "p1"}, "n1", (ids[0],)), ({"content": "p2"}, "n2", (ids[1],))]
+    digest, created = await store.create_digest(7, "k", "command", messages)
+    again, created_again = await store.create_digest(7, "k", "command", messages)
+    assert created and not created_again and again.id == digest.id
+    assert [m.nonce for m in digest.unsent] == ["n1", "n2"]
+    await store.record_sent(digest.id, 0, 1001, NOW)
+    # Recording the same part twice keeps the first message id.
+    await store.record_sent(digest.id, 0, 9999, NOW)
+    [unfinished] = await store.unfinished_digests()
+    assert [(m.position, m.message_id) for m in unfinished.messages] == [(0, 1001), (1, None)]
+    assert [m.item_ids for m in unfinished.unsent] == [(ids[1],)]
+    assert (await store.get(ids[0])).status is Status.PUBLISHED
+    assert (await store.get(ids[1])).status is Status.APPROVED
+    await store.finish_digest(digest.id, "failed", "403 Missing Permissions")
+    assert await store.unfinished_digests() == []
+
+
+async def test_review_posts_and_schedules(store: Store) -> None:
+    ids = [i for i, _ in await store.upsert_articles([make_article(n) for n in (1, 2)], actor="t")]
+    assert [i.id for i in await store.unreviewed_pending(10)] == ids
+    await store.record_review_post(ids[0], 5, 500)
+    assert [i.id for i in await store.unreviewed_pending(10)] == [ids[1]]
+    post = await store.review_post(ids[0])
+    assert post is not None and post.message_id == 500
+    await store.set_schedule(5, "0 9 * * *", "Europe/Berlin", actor="mod")
+    [schedule] = await store.schedules()
+    assert (schedule.cron, schedule.timezone, schedule.updated_by) == (
+        "0 9 * * *", "Europe/Berlin", "mod",
+    )
+    run = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+    assert await store.claim_scheduled_run(5, run)
+    assert not await store.claim_scheduled_run(5, run)
+    assert await store.last_scheduled_run(5) == run
+    assert await store.clear_schedule(5) and not await store.clear_schedule(5)
+
+
+async def test_submitting_a_known_url_returns_the_existing_item(store: Store) -> None:
+    item, created = await store.submit(make_article(1), submitted_by="discord:1")
+    assert created and item.submitted_by == "discord:1" and item.status is Status.PENDING
+    again, created_again = await store.submit(make_article(1), submitted_by="discord:2")
+    assert not created_again and again.id == item.id
+
+
+async def test_migrations_are_recorded_and_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    first = await SQLiteStore.open(path)
+    assert await first.schema_version() == 1
+    await first.close()
+    second = await SQLiteStore.open(path)
+    await second.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    await (await SQLiteStore.open(path)).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO schema_migrations VALUES (99, 'future', '')")
+    with pytest.raises(StoreError, match="schema version 99 is newer"):
+        await SQLiteStore.open(path)
+
+
+async def test_a_failed_batch_leaves_nothing_half_written(store: Store) -> None:
+    good = make_article(1)
+    bad = make_article(2, title=None)  # violates NOT NULL inside the same transaction
+    with pytest.raises(StoreError):
+        await store.upsert_articles([good, bad], actor="t")
+    assert await store.count_items(QueueQuery()) == 0
+
+
+async def test_seed_round_trip_through_the_store(store: Store) -> None:
+    path = Path(__file__).resolve().parent.parent / "seeds" / "ibm-facial-recognition.md"
+    article = parse_article(str(path), path.read_bytes())
+    [(item_id, _)] = await store.upsert_articles([article], actor="t")
+    stored = (await store.get(item_id)).article
+    assert replace(stored, warnings=()) == article
