@@ -65,3 +65,16 @@ class StoreError(NewsbotError):
 
 class PublishError(NewsbotError):
     """A digest could not be delivered; its items stay queued."""
+
+
+class DeliveryError(PublishError):
+    """Discord refused or failed a message. ``permanent`` errors (4xx: missing access, unknown
+    channel, invalid body) stop the digest; the others are retried."""
+
+    def __init__(
+        self, message: str, *, permanent: bool, status: int | None = None, code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.status = status
+        self.code = code
