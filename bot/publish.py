@@ -6,15 +6,20 @@ preview shows exactly what would be posted. Delivery goes through the outbox (DE
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.app import App
 from bot.config import DigestChannel
+from bot.errors import DeliveryError
 from bot.pack import PackedMessage
-from bot.store import QueueItem, Selection
+from bot.poster import Poster
+from bot.store import DigestRecord, QueueItem, Selection
 
 log = logging.getLogger(__name__)
 
@@ -77,4 +82,209 @@ async def plan_digest(
     )
     return DigestPlan(
         channel=digest.channel, digest=digest, items=items, messages=messages, key=key
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """What one publish of one channel did, for the command reply, the log and the CLI."""
+
+    channel: int
+    status: str  # posted, nothing, failed, retry_later
+    digest_id: int | None = None
+    messages: int = 0
+    items: int = 0
+    message_ids: tuple[int, ...] = ()
+    error: str | None = None
+
+    @property
+    def summary(self) -> str:
+        if self.status == "posted":
+            return (
+                f"posted {self.items} item{'s' if self.items != 1 else ''} in {self.messages}"
+                f" message{'s' if self.messages != 1 else ''} to <#{self.channel}>"
+            )
+        if self.status == "nothing":
+            return f"nothing new for <#{self.channel}>"
+        if self.status == "retry_later":
+            return f"<#{self.channel}>: Discord is failing ({self.error}); will retry"
+        return f"<#{self.channel}>: failed: {self.error}"
+
+
+def nonce_for(ref: str, position: int) -> str:
+    """One nonce per message, derived from the digest so a re-send reuses it (≤ 25 chars)."""
+    return f"nb{ref}.{position}"[:25]
+
+
+class Publisher:
+    """Delivers digests through a Poster, exactly once per item and channel (DESIGN §5).
+
+    One publish per channel runs at a time (a lock per channel); channels publish
+    concurrently, so Discord's global limit rather than one channel's paces a fan-out.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        poster: Poster,
+        *,
+        retries: int = 3,
+        backoff: timedelta = timedelta(seconds=2),
+    ) -> None:
+        self.app = app
+        self.poster = poster
+        self.retries = retries
+        self.backoff = backoff
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def _lock(self, channel: int) -> asyncio.Lock:
+        return self._locks.setdefault(channel, asyncio.Lock())
+
+    async def resume_unfinished(self) -> list[PublishResult]:
+        """Finish every digest a previous run left half-sent (called on start)."""
+        digests = await self.app.store.unfinished_digests()
+        channels = sorted({d.channel_id for d in digests})
+        results = await asyncio.gather(*(self._resume_channel(c) for c in channels))
+        return [r for group in results for r in group]
+
+    async def _resume_channel(self, channel: int) -> list[PublishResult]:
+        async with self._lock(channel):
+            return [
+                await self._deliver(digest, resumed=True)
+                for digest in await self.app.store.unfinished_digests(channel)
+            ]
+
+    async def publish(self, channel: int, *, trigger: str = "command") -> PublishResult:
+        """Resume anything unfinished for the channel, then post its next digest."""
+        async with self._lock(channel):
+            resumed = [
+                await self._deliver(digest, resumed=True)
+                for digest in await self.app.store.unfinished_digests(channel)
+            ]
+            blocked = next((r for r in resumed if r.status in ("failed", "retry_later")), None)
+            if blocked is not None:
+                return blocked
+            plan = await plan_digest(self.app, channel)
+            if not plan.messages:
+                done = [r for r in resumed if r.status == "posted"]
+                return done[-1] if done else PublishResult(channel=channel, status="nothing")
+            outbox = [
+                (message.payload, nonce_for(plan.key, position), plan.item_ids(message))
+                for position, message in enumerate(plan.messages)
+            ]
+            key = f"{plan.key}@{self.app.clock.now().isoformat(timespec='microseconds')}"
+            digest, _ = await self.app.store.create_digest(channel, key, trigger, outbox)
+            log.info(
+                "digest %d for channel %d: %d items in %d messages (%s)",
+                digest.id,
+                channel,
+                len(plan.items),
+                len(outbox),
+                trigger,
+            )
+            return await self._deliver(digest, resumed=False)
+
+    async def publish_many(
+        self, channels: Sequence[int], *, trigger: str = "command"
+    ) -> list[PublishResult]:
+        return list(await asyncio.gather(*(self.publish(c, trigger=trigger) for c in channels)))
+
+    async def _deliver(self, digest: DigestRecord, *, resumed: bool) -> PublishResult:
+        store, channel = self.app.store, digest.channel_id
+        sent_ids = [m.message_id for m in digest.messages if m.message_id is not None]
+        for index, message in enumerate(digest.unsent):
+            # Only the first unsent part of a resumed digest can have been sent without being
+            # recorded (parts go out one by one): look for it before sending it again, since
+            # Discord only honours the nonce for a few minutes.
+            if resumed and index == 0:
+                found = await self.poster.find_recent(
+                    channel, str(message.payload.get("content", "")), digest.created_at
+                )
+                if found is not None:
+                    log.info(
+                        "digest %d part %d was already posted as %d; recorded",
+                        digest.id,
+                        message.position,
+                        found,
+                    )
+                    await store.record_sent(
+                        digest.id, message.position, found, self.app.clock.now()
+                    )
+                    sent_ids.append(found)
+                    continue
+            try:
+                message_id = await self._send(channel, message.payload, message.nonce)
+            except DeliveryError as exc:
+                if not exc.permanent:
+                    log.warning(
+                        "digest %d for channel %d left for later: %s", digest.id, channel, exc
+                    )
+                    return PublishResult(
+                        channel=channel, status="retry_later", digest_id=digest.id, error=str(exc)
+                    )
+                log.error("digest %d for channel %d failed: %s", digest.id, channel, exc)
+                await store.finish_digest(digest.id, "failed", str(exc))
+                await self._report_failure(digest, exc)
+                return PublishResult(
+                    channel=channel, status="failed", digest_id=digest.id, error=str(exc)
+                )
+            await store.record_sent(digest.id, message.position, message_id, self.app.clock.now())
+            sent_ids.append(message_id)
+        await store.finish_digest(digest.id, "done")
+        items = sum(len(m.item_ids) for m in digest.messages)
+        return PublishResult(
+            channel=channel,
+            status="posted",
+            digest_id=digest.id,
+            messages=len(digest.messages),
+            items=items,
+            message_ids=tuple(sent_ids),
+        )
+
+    async def _send(self, channel: int, payload: dict[str, Any], nonce: str) -> int:
+        """Send with our own backoff on top of discord.py's retries, for outages longer than
+        its ~25 s of 5xx retries."""
+        attempt = 0
+        while True:
+            try:
+                return await self.poster.send(channel, payload, nonce)
+            except DeliveryError as exc:
+                attempt += 1
+                if exc.permanent or attempt > self.retries:
+                    raise
+                delay = self.backoff * (2 ** (attempt - 1))
+                log.warning("channel %d: %s; retrying in %s", channel, exc, delay)
+                await self.app.clock.sleep_until(self.app.clock.now() + delay)
+
+    async def _report_failure(self, digest: DigestRecord, exc: DeliveryError) -> None:
+        """Tell the moderators, in the review channel, what failed and how to fix it."""
+        review = self.app.settings.review_channel
+        if review is None or review == digest.channel_id:
+            return
+        items = sum(len(m.item_ids) for m in digest.unsent)
+        content = failure_report(digest.channel_id, exc, items)
+        try:
+            await self.poster.send(
+                review,
+                {"content": content, "allowed_mentions": {"parse": []}},
+                f"nbreport{digest.id}",
+            )
+        except DeliveryError:
+            log.exception("could not report the failure of digest %d", digest.id)
+
+
+_FIXES = {
+    50001: "give the bot View Channel in that channel",
+    50013: "give the bot Send Messages and Embed Links in that channel",
+    10003: "the channel no longer exists; remove it from `digests` in the config",
+    50035: "a template produced a message Discord refuses; run `newsbot check-templates`",
+}
+
+
+def failure_report(channel: int, exc: DeliveryError, items: int) -> str:
+    fix = _FIXES.get(exc.code or 0, "check the bot's permissions and the channel id")
+    return (
+        f"**Digest for <#{channel}> failed.** Discord answered: {exc}\n"
+        f"{items} item{'s' if items != 1 else ''} stay approved and will go out with the next"
+        f" digest. To fix: {fix}."
     )
