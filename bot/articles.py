@@ -499,3 +499,17 @@ def export_text(article: Article, *, published: bool) -> str:
         dumped = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1_000_000)
         front = f"---\n{dumped}---\n"
     return front + article.body
+
+
+def submitted_article(url: str, title: str, *, where: str) -> Article:
+    """An article suggested by a user (``/news submit``): validated like a file, with a
+    front-matter source so it exports like any other. Nothing is fetched over the network."""
+    url, title = url.strip(), " ".join(title.split())
+    source = yaml.safe_dump(
+        {"title": title, "webUrl": url, "published": False},
+        sort_keys=False,
+        allow_unicode=True,
+        width=1_000_000,
+    )
+    raw = f"---\n{source}---\n".encode()
+    return parse_article(where, raw)
