@@ -120,6 +120,28 @@ def _article_row(article: Article) -> tuple[Any, ...]:
     )
 
 
+_INSERT_RELATED = (
+    "INSERT INTO related (article_id, position, url, title, excerpt, provider_name,"
+    " provider_domain, published_at, quality, image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_AUDIT = (
+    "INSERT INTO audit_log (article_id, action, actor, from_status, to_status, reason, at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _initial_status(article: Article, auto_approve_min_quality: int | None) -> Status:
+    if article.published:
+        return Status.PUBLISHED
+    if (
+        auto_approve_min_quality is not None
+        and article.quality is not None
+        and article.quality >= auto_approve_min_quality
+    ):
+        return Status.APPROVED
+    return Status.PENDING
+
+
 def _related_rows(article_id: int, article: Article) -> list[tuple[Any, ...]]:
     return [
         (
@@ -321,152 +343,168 @@ class SQLiteStore:
         results: list[tuple[int, Outcome]] = []
         now = _ts(_now())
         async with self._transaction() as db:
+            # Whole chunks go through executemany: each call is a round trip to aiosqlite's
+            # thread, and per-row calls made ingest three times slower than parsing.
             for chunk in _chunks(articles):
-                urls = [a.url for a in chunk]
-                async with db.execute(
-                    "SELECT url, id, status, source_hash FROM articles"
-                    f" WHERE url IN ({_placeholders(len(urls))})",
-                    urls,
-                ) as cursor:
-                    existing = {row[0]: (row[1], row[2], row[3]) async for row in cursor}
-                for article in chunk:
-                    found = existing.get(article.url)
-                    if found is None:
-                        item_id = await self._insert(
-                            db, article, actor, now, auto_approve_min_quality
-                        )
-                        existing[article.url] = (item_id, "", article.source_hash)
-                        results.append((item_id, Outcome.NEW))
-                        continue
-                    item_id, status, stored_hash = found
-                    if stored_hash == article.source_hash or status == Status.PUBLISHED:
-                        results.append((item_id, Outcome.UNCHANGED))
-                        continue
-                    await self._update(db, item_id, status, article, actor, now)
-                    existing[article.url] = (item_id, status, article.source_hash)
-                    results.append((item_id, Outcome.UPDATED))
+                results.extend(
+                    await self._upsert_chunk(db, chunk, actor, now, auto_approve_min_quality)
+                )
         return results
 
-    async def _insert(
+    async def _upsert_chunk(
         self,
         db: aiosqlite.Connection,
-        article: Article,
+        chunk: Sequence[Article],
+        actor: str,
+        now: str | None,
+        auto_approve_min_quality: int | None,
+    ) -> list[tuple[int, Outcome]]:
+        urls = list({a.url: None for a in chunk})
+        async with db.execute(
+            "SELECT url, id, status, source_hash FROM articles"
+            f" WHERE url IN ({_placeholders(len(urls))})",
+            urls,
+        ) as cursor:
+            existing = {row[0]: (row[1], row[2], row[3]) async for row in cursor}
+        # The last file wins when one batch names the same URL twice.
+        latest = {a.url: a for a in chunk}
+        fresh = [latest[url] for url in urls if url not in existing]
+        ids = await self._insert_many(db, fresh, actor, now, auto_approve_min_quality)
+        updates: list[tuple[int, str, Article]] = []
+        results: list[tuple[int, Outcome]] = []
+        seen: set[str] = set()
+        for article in chunk:
+            if article.url in ids:
+                outcome = Outcome.UNCHANGED if article.url in seen else Outcome.NEW
+                seen.add(article.url)
+                results.append((ids[article.url], outcome))
+                continue
+            item_id, status, stored_hash = existing[article.url]
+            if stored_hash == article.source_hash or status == Status.PUBLISHED:
+                results.append((item_id, Outcome.UNCHANGED))
+                continue
+            if article is latest[article.url]:
+                updates.append((item_id, status, article))
+            existing[article.url] = (item_id, status, article.source_hash)
+            results.append((item_id, Outcome.UPDATED))
+        if updates:
+            await self._update_many(db, updates, actor, now)
+        return results
+
+    async def _insert_many(
+        self,
+        db: aiosqlite.Connection,
+        articles: Sequence[Article],
         actor: str,
         now: str | None,
         auto_approve_min_quality: int | None,
         submitted_by: str | None = None,
-    ) -> int:
-        status = Status.PENDING
-        if article.published:
-            status = Status.PUBLISHED
-        elif (
-            auto_approve_min_quality is not None
-            and article.quality is not None
-            and article.quality >= auto_approve_min_quality
-        ):
-            status = Status.APPROVED
-        cursor = await db.execute(
+    ) -> dict[str, int]:
+        """Insert new articles with their related coverage and audit; returns url -> id."""
+        if not articles:
+            return {}
+        statuses = [_initial_status(a, auto_approve_min_quality) for a in articles]
+        await db.executemany(
             "INSERT INTO articles (url, web_url, title, excerpt, published_at, category, type,"
             " provider_name, provider_domain, topics, images, quality, heat, source_published,"
             " source, body, source_hash, status, submitted_by, decided_by, decided_at,"
             " first_published_at, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                article.url,
-                *_article_row(article),
-                status.value,
-                submitted_by,
-                "auto-approve" if status == Status.APPROVED else None,
-                now if status == Status.APPROVED else None,
-                now if status == Status.PUBLISHED else None,
-                now,
-                now,
-            ),
+            [
+                (
+                    article.url,
+                    *_article_row(article),
+                    status.value,
+                    submitted_by,
+                    "auto-approve" if status == Status.APPROVED else None,
+                    now if status == Status.APPROVED else None,
+                    now if status == Status.PUBLISHED else None,
+                    now,
+                    now,
+                )
+                for article, status in zip(articles, statuses, strict=True)
+            ],
         )
-        item_id = cursor.lastrowid
-        assert item_id is not None
-        await cursor.close()
-        if article.related:
-            await db.executemany(
-                "INSERT INTO related (article_id, position, url, title, excerpt, provider_name,"
-                " provider_domain, published_at, quality, image)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _related_rows(item_id, article),
-            )
-        audit: list[tuple[Any, ...]] = [
-            (
-                item_id,
-                "submitted" if submitted_by else "ingested",
-                submitted_by or actor,
-                None,
-                Status.PENDING.value,
-                None,
-                now,
-            )
-        ]
-        if status == Status.APPROVED:
+        urls = [a.url for a in articles]
+        async with db.execute(
+            f"SELECT url, id FROM articles WHERE url IN ({_placeholders(len(urls))})", urls
+        ) as cursor:
+            ids = {row[0]: row[1] async for row in cursor}
+        related = [row for a in articles for row in _related_rows(ids[a.url], a)]
+        if related:
+            await db.executemany(_INSERT_RELATED, related)
+        audit: list[tuple[Any, ...]] = []
+        for article, status in zip(articles, statuses, strict=True):
+            item_id = ids[article.url]
             audit.append(
                 (
                     item_id,
-                    "approved",
-                    "auto-approve",
+                    "submitted" if submitted_by else "ingested",
+                    submitted_by or actor,
+                    None,
                     Status.PENDING.value,
-                    status.value,
-                    f"quality >= {auto_approve_min_quality}",
+                    None,
                     now,
                 )
             )
-        elif status == Status.PUBLISHED:
-            audit.append(
-                (
-                    item_id,
-                    "published",
-                    actor,
-                    Status.PENDING.value,
-                    status.value,
-                    "published: true in the article file",
-                    now,
+            if status == Status.APPROVED:
+                audit.append(
+                    (
+                        item_id,
+                        "approved",
+                        "auto-approve",
+                        Status.PENDING.value,
+                        status.value,
+                        f"quality >= {auto_approve_min_quality}",
+                        now,
+                    )
                 )
-            )
-        await db.executemany(
-            "INSERT INTO audit_log (article_id, action, actor, from_status, to_status, reason, at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            audit,
-        )
-        return item_id
+            elif status == Status.PUBLISHED:
+                audit.append(
+                    (
+                        item_id,
+                        "published",
+                        actor,
+                        Status.PENDING.value,
+                        status.value,
+                        "published: true in the article file",
+                        now,
+                    )
+                )
+        await db.executemany(_INSERT_AUDIT, audit)
+        return ids
 
-    async def _update(
+    async def _update_many(
         self,
         db: aiosqlite.Connection,
-        item_id: int,
-        status: str,
-        article: Article,
+        updates: Sequence[tuple[int, str, Article]],
         actor: str,
         now: str | None,
     ) -> None:
-        await db.execute(
+        await db.executemany(
             "UPDATE articles SET web_url = ?, title = ?, excerpt = ?, published_at = ?,"
             " category = ?, type = ?, provider_name = ?, provider_domain = ?, topics = ?,"
             " images = ?, quality = ?, heat = ?, source_published = ?, source = ?, body = ?,"
             " source_hash = ?, updated_at = ? WHERE id = ?",
-            (*_article_row(article), now, item_id),
+            [(*_article_row(article), now, item_id) for item_id, _, article in updates],
         )
-        await db.execute("DELETE FROM related WHERE article_id = ?", (item_id,))
-        if article.related:
+        await db.executemany(
+            "DELETE FROM related WHERE article_id = ?", [(item_id,) for item_id, _, _ in updates]
+        )
+        related = [row for item_id, _, a in updates for row in _related_rows(item_id, a)]
+        if related:
+            await db.executemany(_INSERT_RELATED, related)
+        audit: list[tuple[Any, ...]] = [
+            (item_id, "updated", actor, status, status, None, now) for item_id, status, _ in updates
+        ]
+        published = [(item_id, status) for item_id, status, a in updates if a.published]
+        if published:
             await db.executemany(
-                "INSERT INTO related (article_id, position, url, title, excerpt, provider_name,"
-                " provider_domain, published_at, quality, image)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _related_rows(item_id, article),
-            )
-        entries: list[tuple[Any, ...]] = [(item_id, "updated", actor, status, status, None, now)]
-        if article.published:
-            await db.execute(
                 "UPDATE articles SET status = 'published',"
                 " first_published_at = coalesce(first_published_at, ?) WHERE id = ?",
-                (now, item_id),
+                [(now, item_id) for item_id, _ in published],
             )
-            entries.append(
+            audit.extend(
                 (
                     item_id,
                     "published",
@@ -476,22 +514,19 @@ class SQLiteStore:
                     "published: true in the article file",
                     now,
                 )
+                for item_id, status in published
             )
-        await db.executemany(
-            "INSERT INTO audit_log (article_id, action, actor, from_status, to_status, reason, at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            entries,
-        )
+        await db.executemany(_INSERT_AUDIT, audit)
 
     async def submit(self, article: Article, *, submitted_by: str) -> tuple[QueueItem, bool]:
         async with self._transaction() as db:
             async with db.execute("SELECT id FROM articles WHERE url = ?", (article.url,)) as cur:
                 row = await cur.fetchone()
             if row is None:
-                item_id = await self._insert(
-                    db, article, submitted_by, _ts(_now()), None, submitted_by=submitted_by
+                ids = await self._insert_many(
+                    db, [article], submitted_by, _ts(_now()), None, submitted_by=submitted_by
                 )
-                created = True
+                item_id, created = ids[article.url], True
             else:
                 item_id, created = row[0], False
         return await self.get(item_id), created

@@ -1,0 +1,63 @@
+"""Ingest speed against a parse-only floor (run by hand: ``python bench/ingest.py``).
+
+The floor is what any ingest must do: read each file and parse its YAML with libyaml. Targets:
+ingest ≤ 1.5x the floor; a second ingest of the same files ≤ 1.2x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.ingest import find_files, ingest  # noqa: E402
+from bot.store import SQLiteStore  # noqa: E402
+from tests.factory import write_corpus  # noqa: E402
+
+
+def parse_floor(folder: Path) -> float:
+    start = time.perf_counter()
+    for path in find_files([folder]):
+        assert isinstance(path, Path)
+        text = path.read_bytes().decode("utf-8")
+        front = text.split("\n---\n", 1)[0]
+        yaml.load(front, Loader=yaml.CSafeLoader)  # noqa: S506 - the safe C loader
+    return time.perf_counter() - start
+
+
+async def timed_ingest(folder: Path, db: Path) -> tuple[float, str]:
+    store = await SQLiteStore.open(db)
+    try:
+        start = time.perf_counter()
+        report = await ingest(store, [folder])
+        return time.perf_counter() - start, report.summary
+    finally:
+        await store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--files", type=int, default=10_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "feed"
+        write_corpus(folder, args.files)
+        parse_floor(folder)  # warm the page cache so both sides read from memory
+        floor = min(parse_floor(folder) for _ in range(3))
+        first, summary = asyncio.run(timed_ingest(folder, Path(tmp) / "q.db"))
+        second, summary2 = asyncio.run(timed_ingest(folder, Path(tmp) / "q.db"))
+    print(f"files:            {args.files:,}")
+    print(f"parse-only floor: {floor:.2f} s")
+    print(f"ingest:           {first:.2f} s  ({summary})  ratio {first / floor:.2f}x (target ≤ 1.5x)")
+    print(f"re-ingest:        {second:.2f} s  ({summary2})  ratio {second / floor:.2f}x (target ≤ 1.2x)")
+
+
+if __name__ == "__main__":
+    main()
