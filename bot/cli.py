@@ -448,7 +448,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         settings = load_settings(args.config, args.db)
-        return asyncio.run(args.handler(args, settings))
+        code: int = asyncio.run(args.handler(args, settings))
+        return code
     except NewsbotError as exc:
         print(f"newsbot: error: {exc}", file=sys.stderr)
         return 1

@@ -7,8 +7,12 @@ from pathlib import Path
 
 TOPICS = ["AI", "Climate", "Space", "Security", "Energy", "Robotics", "Privacy", "Biotech"]
 OUTLETS = [
-    ("Reuters", "reuters.com"), ("BBC News", "bbc.co.uk"), ("Le Monde", "lemonde.fr"),
-    ("Der Spiegel", "spiegel.de"), ("Ars Technica", "arstechnica.com"), ("NHK", "nhk.or.jp"),
+    ("Reuters", "reuters.com"),
+    ("BBC News", "bbc.co.uk"),
+    ("Le Monde", "lemonde.fr"),
+    ("Der Spiegel", "spiegel.de"),
+    ("Ars Technica", "arstechnica.com"),
+    ("NHK", "nhk.or.jp"),
 ]
 WORDS = (
     "grid battery model launch orbit policy court study vaccine chip export climate sensor "
@@ -28,8 +32,8 @@ def article_text(n: int, rng: random.Random) -> str:
     outlet, domain = OUTLETS[n % len(OUTLETS)]
     words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(20, 60)))
     related = "".join(
-        f"  - title: \"Coverage {n}-{r}\"\n"
-        f"    webUrl: \"https://{OUTLETS[(n + r + 1) % len(OUTLETS)][1]}/story/{n}-{r}\"\n"
+        f'  - title: "Coverage {n}-{r}"\n'
+        f'    webUrl: "https://{OUTLETS[(n + r + 1) % len(OUTLETS)][1]}/story/{n}-{r}"\n'
         f"    provider:\n      name: {OUTLETS[(n + r + 1) % len(OUTLETS)][0]}\n"
         f"      domain: {OUTLETS[(n + r + 1) % len(OUTLETS)][1]}\n"
         f"    quality: {rng.randint(10, 90)}\n"
@@ -39,10 +43,10 @@ def article_text(n: int, rng: random.Random) -> str:
     return (
         "---\n"
         "category: news\n"
-        f"title: \"Generated story {n} about {rng.choice(WORDS)}\"\n"
-        f"excerpt: \"{words}\"\n"
+        f'title: "Generated story {n} about {rng.choice(WORDS)}"\n'
+        f'excerpt: "{words}"\n'
         f"publishedDateTime: 2026-11-{1 + n % 25:02d}T{n % 24:02d}:00:00Z\n"
-        f"webUrl: \"https://{domain}/news/{n}\"\n"
+        f'webUrl: "https://{domain}/news/{n}"\n'
         "type: article\n"
         f"quality: {rng.randint(1, 99)}\n"
         f"heat: {rng.randint(-1, 500)}\n"
@@ -50,7 +54,7 @@ def article_text(n: int, rng: random.Random) -> str:
         f"provider:\n  name: {outlet}\n  domain: {domain}\n"
         f"topics:\n  - {TOPICS[n % len(TOPICS)]}\n  - {TOPICS[(n * 7) % len(TOPICS)]}\n"
         "images:\n"
-        f"  - url: \"https://img.{domain}/{n}.jpg\"\n    width: 640\n    height: 360\n"
+        f'  - url: "https://img.{domain}/{n}.jpg"\n    width: 640\n    height: 360\n'
         f"{related_block}---\n"
     )
 

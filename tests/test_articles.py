@@ -16,13 +16,7 @@ from bot.errors import ArticleError
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED_FILES = sorted(SEEDS.glob("*.md"))
 
-GOOD = (
-    "---\n"
-    "title: A title\n"
-    "webUrl: https://example.com/a\n"
-    "quality: 50\n"
-    "---\n"
-)
+GOOD = "---\ntitle: A title\nwebUrl: https://example.com/a\nquality: 50\n---\n"
 
 
 def doc(*lines: str) -> bytes:
@@ -52,7 +46,10 @@ def test_the_example_article_is_read_completely() -> None:
     assert article.quality == 54 and article.heat == -1 and article.published is False
     assert article.published_at == datetime(2020, 6, 10, 10, 4, tzinfo=UTC)
     assert [r.provider.name for r in article.related if r.provider] == [
-        "CNET", "Forbes", "The Guardian", "Nature",
+        "CNET",
+        "Forbes",
+        "The Guardian",
+        "Nature",
     ]
     assert article.thumbnail is not None and article.thumbnail.startswith("https://ca-times")
     assert "secured:" in article.source
@@ -64,56 +61,96 @@ def test_the_example_article_is_read_completely() -> None:
         (b"", "bad.md:1: empty file"),
         (b"   \n\n", "bad.md:1: empty file"),
         (b"title: x\n", "bad.md:1: not a front-matter document (the first line must be '---')"),
-        (b"---\ntitle: x\n", "bad.md:1: front matter is not closed (no '---' line after the "
-         "opening one)"),
+        (
+            b"---\ntitle: x\n",
+            "bad.md:1: front matter is not closed (no '---' line after the opening one)",
+        ),
         (b"---\n---\n", "bad.md:1: front matter is empty"),
-        (b"---\ntitle: [unclosed\nwebUrl: x\n---\n",
-         "bad.md:3: YAML syntax error: did not find expected ',' or ']'"),
+        (
+            b"---\ntitle: [unclosed\nwebUrl: x\n---\n",
+            "bad.md:3: YAML syntax error: did not find expected ',' or ']'",
+        ),
         (doc("- a", "- b"), "bad.md:2: front matter must be a mapping of fields, got a list"),
         (doc("webUrl: https://e.com/"), "bad.md:2: title: missing (required)"),
         (doc("title:", "webUrl: https://e.com/"), "bad.md:2: title: must not be empty"),
         (doc("title: '  '", "webUrl: https://e.com/"), "bad.md:2: title: must not be empty"),
-        (doc("title: [a, b]", "webUrl: https://e.com/"),
-         "bad.md:2: title: expected a string, got a list"),
+        (
+            doc("title: [a, b]", "webUrl: https://e.com/"),
+            "bad.md:2: title: expected a string, got a list",
+        ),
         (doc("title: x"), "bad.md:2: title: missing (required)".replace("title", "webUrl")),
-        (doc("title: x", "webUrl: 'javascript:alert(1)'"),
-         "bad.md:3: webUrl: 'javascript:alert(1)' is not an http(s) URL"),
-        (doc("title: x", "webUrl: ftp://e.com/f"),
-         "bad.md:3: webUrl: 'ftp://e.com/f' is not an http(s) URL"),
-        (doc("title: x", "webUrl: /relative/path"),
-         "bad.md:3: webUrl: '/relative/path' is not an http(s) URL"),
-        (doc("title: x", "webUrl: 'https://e.com/a b'"),
-         "bad.md:3: webUrl: 'https://e.com/a b' contains whitespace"),
-        (doc("title: x", "webUrl: \"https://e\\u200b.com/\""),
-         "bad.md:3: webUrl: 'https://e\\u200b.com/' contains control or invisible characters"),
-        (doc("title: x", "webUrl: https://e.com/", "quality: high"),
-         "bad.md:4: quality: expected an integer, got a string ('high')"),
-        (doc("title: x", "webUrl: https://e.com/", "heat: 1.5"),
-         "bad.md:4: heat: expected an integer, got a number (1.5)"),
-        (doc("title: x", "webUrl: https://e.com/", "topics: AI"),
-         "bad.md:4: topics: expected a list of strings, got a string"),
-        (doc("title: x", "webUrl: https://e.com/", "topics: [AI, {a: b}]"),
-         "bad.md:4: topics: entry 2: expected a string, got a mapping"),
-        (doc("title: x", "webUrl: https://e.com/", "publishedDateTime: yesterday"),
-         "bad.md:4: publishedDateTime: not an ISO 8601 timestamp ('yesterday')"),
-        (doc("title: x", "webUrl: https://e.com/", "published: maybe"),
-         "bad.md:4: published: expected true or false, got a string ('maybe')"),
-        (doc("title: x", "webUrl: https://e.com/", "provider: [a]"),
-         "bad.md:4: provider: expected a mapping with name and domain, got a list"),
-        (doc("title: x", "webUrl: https://e.com/", "related: nope"),
-         "bad.md:4: related: expected a list of articles, got a string"),
-        (doc("title: " + "x" * 1001, "webUrl: https://e.com/"),
-         "bad.md:2: title: too long (1,001 characters; at most 1,000)"),
-        (doc("title: x", "webUrl: https://e.com/", "excerpt: " + "y" * 20_001),
-         "bad.md:4: excerpt: too long (20,001 characters; at most 20,000)"),
+        (
+            doc("title: x", "webUrl: 'javascript:alert(1)'"),
+            "bad.md:3: webUrl: 'javascript:alert(1)' is not an http(s) URL",
+        ),
+        (
+            doc("title: x", "webUrl: ftp://e.com/f"),
+            "bad.md:3: webUrl: 'ftp://e.com/f' is not an http(s) URL",
+        ),
+        (
+            doc("title: x", "webUrl: /relative/path"),
+            "bad.md:3: webUrl: '/relative/path' is not an http(s) URL",
+        ),
+        (
+            doc("title: x", "webUrl: 'https://e.com/a b'"),
+            "bad.md:3: webUrl: 'https://e.com/a b' contains whitespace",
+        ),
+        (
+            doc("title: x", 'webUrl: "https://e\\u200b.com/"'),
+            "bad.md:3: webUrl: 'https://e\\u200b.com/' contains control or invisible characters",
+        ),
+        (
+            doc("title: x", "webUrl: https://e.com/", "quality: high"),
+            "bad.md:4: quality: expected an integer, got a string ('high')",
+        ),
+        (
+            doc("title: x", "webUrl: https://e.com/", "heat: 1.5"),
+            "bad.md:4: heat: expected an integer, got a number (1.5)",
+        ),
+        (
+            doc("title: x", "webUrl: https://e.com/", "topics: AI"),
+            "bad.md:4: topics: expected a list of strings, got a string",
+        ),
+        (
+            doc("title: x", "webUrl: https://e.com/", "topics: [AI, {a: b}]"),
+            "bad.md:4: topics: entry 2: expected a string, got a mapping",
+        ),
+        (
+            doc("title: x", "webUrl: https://e.com/", "publishedDateTime: yesterday"),
+            "bad.md:4: publishedDateTime: not an ISO 8601 timestamp ('yesterday')",
+        ),
+        (
+            doc("title: x", "webUrl: https://e.com/", "published: maybe"),
+            "bad.md:4: published: expected true or false, got a string ('maybe')",
+        ),
+        (
+            doc("title: x", "webUrl: https://e.com/", "provider: [a]"),
+            "bad.md:4: provider: expected a mapping with name and domain, got a list",
+        ),
+        (
+            doc("title: x", "webUrl: https://e.com/", "related: nope"),
+            "bad.md:4: related: expected a list of articles, got a string",
+        ),
+        (
+            doc("title: " + "x" * 1001, "webUrl: https://e.com/"),
+            "bad.md:2: title: too long (1,001 characters; at most 1,000)",
+        ),
+        (
+            doc("title: x", "webUrl: https://e.com/", "excerpt: " + "y" * 20_001),
+            "bad.md:4: excerpt: too long (20,001 characters; at most 20,000)",
+        ),
         (doc("title: x", "title: y", "webUrl: https://e.com/"), "bad.md:3: title: duplicate key"),
         (b"---\ntitle: caf\xe9\n---\n", "bad.md:2: not valid UTF-8 (byte 0xe9 at offset 14)"),
         (b"---\ntitle: x\x00\n---\n", "bad.md:2: contains NUL bytes (a binary file?)"),
-        (b"---\n" + b"x: " + b"a" * (1024 * 1024) + b"\n---\n",
-         "bad.md:1: file too large (1,048,588 bytes; at most 1 MiB)"),
-        (doc("title: !!python/object:os.system x", "webUrl: https://e.com/"),
-         "bad.md:2: YAML syntax error: could not determine a constructor for the tag "
-         "'tag:yaml.org,2002:python/object:os.system'"),
+        (
+            b"---\n" + b"x: " + b"a" * (1024 * 1024) + b"\n---\n",
+            "bad.md:1: file too large (1,048,588 bytes; at most 1 MiB)",
+        ),
+        (
+            doc("title: !!python/object:os.system x", "webUrl: https://e.com/"),
+            "bad.md:2: YAML syntax error: could not determine a constructor for the tag "
+            "'tag:yaml.org,2002:python/object:os.system'",
+        ),
     ],
 )
 def test_bad_input_is_reported_with_file_line_and_field(raw: bytes, message: str) -> None:
@@ -168,15 +205,17 @@ def test_canonical_url(url: str, canonical: str) -> None:
 
 def test_offset_timestamps_are_stored_as_utc() -> None:
     article = parse_article(
-        "a.md", doc("title: x", "webUrl: https://e.com/", "publishedDateTime: 2026-11-01T10:00:00+01:00")
+        "a.md",
+        doc("title: x", "webUrl: https://e.com/", "publishedDateTime: 2026-11-01T10:00:00+01:00"),
     )
     assert article.published_at == datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 yaml_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -185,8 +224,20 @@ yaml_values = st.recursive(
 @given(
     st.dictionaries(
         st.sampled_from(
-            ["title", "webUrl", "excerpt", "quality", "heat", "topics", "images", "related",
-             "provider", "published", "publishedDateTime", "other"]
+            [
+                "title",
+                "webUrl",
+                "excerpt",
+                "quality",
+                "heat",
+                "topics",
+                "images",
+                "related",
+                "provider",
+                "published",
+                "publishedDateTime",
+                "other",
+            ]
         ),
         yaml_values,
     )

@@ -42,8 +42,17 @@ def test_ingest_seeds_then_queue_json(tmp_path: Path) -> None:
     assert (tmp_path / "newsbot.db").exists()
     listed = json.loads(newsbot("queue", "--json", cwd=tmp_path).stdout)
     assert len(listed) == seeds
-    required = {"id", "status", "title", "url", "provider", "quality", "heat", "topics",
-                "published_at"}
+    required = {
+        "id",
+        "status",
+        "title",
+        "url",
+        "provider",
+        "quality",
+        "heat",
+        "topics",
+        "published_at",
+    }
     assert all(required <= set(entry) for entry in listed)
     ibm = next(e for e in listed if "IBM" in e["title"])
     assert ibm["provider"] == "Los Angeles Times" and ibm["topics"] == ["Computer Vision", "AI"]
@@ -54,14 +63,25 @@ def test_ingest_seeds_then_queue_json(tmp_path: Path) -> None:
 def test_db_flag_env_and_config_precedence(tmp_path: Path) -> None:
     config = tmp_path / "conf.yaml"
     config.write_text("database: from-config.db\n")
-    newsbot("ingest", str(SEEDS / "ibm-facial-recognition.md"), "--config", str(config),
-            cwd=tmp_path)
+    newsbot(
+        "ingest", str(SEEDS / "ibm-facial-recognition.md"), "--config", str(config), cwd=tmp_path
+    )
     assert (tmp_path / "from-config.db").exists()
-    newsbot("ingest", str(SEEDS / "ibm-facial-recognition.md"), cwd=tmp_path,
-            env={"NEWSBOT_CONFIG": str(config), "NEWSBOT_DB": str(tmp_path / "env.db")})
+    newsbot(
+        "ingest",
+        str(SEEDS / "ibm-facial-recognition.md"),
+        cwd=tmp_path,
+        env={"NEWSBOT_CONFIG": str(config), "NEWSBOT_DB": str(tmp_path / "env.db")},
+    )
     assert (tmp_path / "env.db").exists()
-    newsbot("ingest", str(SEEDS / "ibm-facial-recognition.md"), "--db", str(tmp_path / "f.db"),
-            cwd=tmp_path, env={"NEWSBOT_DB": str(tmp_path / "env.db")})
+    newsbot(
+        "ingest",
+        str(SEEDS / "ibm-facial-recognition.md"),
+        "--db",
+        str(tmp_path / "f.db"),
+        cwd=tmp_path,
+        env={"NEWSBOT_DB": str(tmp_path / "env.db")},
+    )
     assert (tmp_path / "f.db").exists()
 
 
@@ -81,8 +101,10 @@ def test_config_errors_name_file_and_key(tmp_path: Path) -> None:
 
 def test_moderation_from_the_shell(tmp_path: Path) -> None:
     newsbot("ingest", str(SEEDS), cwd=tmp_path)
-    pending = [e["id"] for e in json.loads(newsbot("queue", "--json", "--status", "pending",
-                                                   cwd=tmp_path).stdout)]
+    pending = [
+        e["id"]
+        for e in json.loads(newsbot("queue", "--json", "--status", "pending", cwd=tmp_path).stdout)
+    ]
     result = newsbot("approve", str(pending[0]), cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.startswith(f"approved {pending[0]}: ")
     again = newsbot("approve", str(pending[0]), cwd=tmp_path)

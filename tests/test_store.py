@@ -103,14 +103,18 @@ async def test_state_machine(store: Store) -> None:
         await moderation.approve(store, 99, actor="mod")
     audit = await store.audit(b)
     assert [(e.action, e.from_status, e.to_status, e.reason) for e in audit][-1] == (
-        "rejected", "pending", "rejected", "off topic",
+        "rejected",
+        "pending",
+        "rejected",
+        "off topic",
     )
     assert (await moderation.reopen(store, b, actor="mod")).status is Status.PENDING
 
 
 async def test_approve_all_only_touches_pending(store: Store) -> None:
-    ids = [i for i, _ in await store.upsert_articles([make_article(n) for n in range(1, 5)],
-                                                     actor="t")]
+    ids = [
+        i for i, _ in await store.upsert_articles([make_article(n) for n in range(1, 5)], actor="t")
+    ]
     await moderation.reject(store, ids[0], actor="m", reason=None)
     approved = await moderation.approve_all(store, actor="m")
     assert approved == ids[1:]
@@ -129,8 +133,9 @@ async def test_queue_filters(store: Store) -> None:
 
 
 async def test_selection_orders_filters_and_skips_delivered(store: Store) -> None:
-    ids = [i for i, _ in await store.upsert_articles([make_article(n) for n in range(1, 7)],
-                                                     actor="t")]
+    ids = [
+        i for i, _ in await store.upsert_articles([make_article(n) for n in range(1, 7)], actor="t")
+    ]
     await moderation.approve_all(store, actor="m")
     selection = Selection(channel=10, limit=3)
     assert [i.id for i in await store.select_for_digest(selection)] == [6, 5, 4]
@@ -187,7 +192,9 @@ async def test_review_posts_and_schedules(store: Store) -> None:
     await store.set_schedule(5, "0 9 * * *", "Europe/Berlin", actor="mod")
     [schedule] = await store.schedules()
     assert (schedule.cron, schedule.timezone, schedule.updated_by) == (
-        "0 9 * * *", "Europe/Berlin", "mod",
+        "0 9 * * *",
+        "Europe/Berlin",
+        "mod",
     )
     run = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
     assert await store.claim_scheduled_run(5, run)

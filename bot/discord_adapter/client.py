@@ -133,6 +133,8 @@ class NewsBot(commands.Bot):
         self.startup_error: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
+        # Set once start-up checks passed (or failed): lets callers wait for a usable bot.
+        self.started = asyncio.Event()
 
     # --- start-up ----------------------------------------------------------------------------
     async def setup_hook(self) -> None:
@@ -158,9 +160,11 @@ class NewsBot(commands.Bot):
         if problem is not None:
             self.startup_error = problem
             log.error("%s", problem)
+            self.started.set()
             await self.close()
             return
         self.spawn(self._start_background(), "start-up work")
+        self.started.set()
 
     def check_channels(self) -> str | None:
         """A clear message if the config names a channel the bot cannot see or post in."""

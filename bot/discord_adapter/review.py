@@ -45,7 +45,7 @@ class ReviewButton(
     async def from_custom_id(
         cls,
         interaction: discord.Interaction[Any],
-        item: discord.ui.Button[Any],
+        item: discord.ui.Item[Any],
         match: re.Match[str],
     ) -> ReviewButton:
         return cls(match["action"], int(match["id"]))
@@ -90,7 +90,10 @@ class RejectModal(discord.ui.Modal, title="Reject item"):
             await interaction.response.send_message(f"Rejected item {item.id}.", ephemeral=True)
             await bot.refresh_review_message(item)
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+    # Modal's own on_error narrows BaseView's signature; matching Modal's is what discord.py calls.
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction[Any], error: Exception
+    ) -> None:
         await handle_interaction_error(interaction, error)
 
 

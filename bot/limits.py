@@ -1,0 +1,58 @@
+"""Discord's hard limits (DESIGN §6): the one place they are written.
+
+Everything that renders, packs, posts or registers commands imports its numbers from here.
+Lengths are counted with :func:`length`, which counts UTF-16 code units: never fewer than the
+code points or characters Discord counts, so a payload measured within a limit here is within
+it on Discord too, whichever way Discord counts a character outside the Basic Multilingual Plane.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Messages
+CONTENT_MAX: Final = 2_000
+"""Characters in a message's ``content``."""
+EMBEDS_PER_MESSAGE: Final = 10
+EMBEDS_TOTAL_MAX: Final = 6_000
+"""Characters of all embeds of one message together (title, description, field names and
+values, footer text, author name)."""
+
+# Embeds
+EMBED_TITLE_MAX: Final = 256
+EMBED_DESCRIPTION_MAX: Final = 4_096
+EMBED_FIELDS_MAX: Final = 25
+EMBED_FIELD_NAME_MAX: Final = 256
+EMBED_FIELD_VALUE_MAX: Final = 1_024
+EMBED_FOOTER_MAX: Final = 2_048
+EMBED_AUTHOR_MAX: Final = 256
+
+# Rate limits (obey the X-RateLimit-* headers and retry_after on 429; these are the usual values)
+MESSAGES_PER_CHANNEL_WINDOW: Final = 5
+MESSAGES_PER_CHANNEL_WINDOW_SECONDS: Final = 5.0
+GLOBAL_REQUESTS_PER_SECOND: Final = 50
+
+# Interactions
+INTERACTION_RESPONSE_SECONDS: Final = 3.0
+"""The first response (or a defer) must arrive within this."""
+INTERACTION_FOLLOWUP_SECONDS: Final = 15 * 60
+
+# Components
+CUSTOM_ID_MAX: Final = 100
+ACTION_ROWS_MAX: Final = 5
+BUTTONS_PER_ROW_MAX: Final = 5
+
+# Slash commands
+COMMAND_NAME_MAX: Final = 32
+COMMAND_DESCRIPTION_MAX: Final = 100
+COMMAND_OPTIONS_MAX: Final = 25
+
+# Message nonce (enforce_nonce deduplication)
+NONCE_MAX: Final = 25
+
+
+def length(text: str) -> int:
+    """The length of ``text`` as measured against the limits above (UTF-16 code units)."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2

@@ -1,0 +1,220 @@
+"""Discord-Markdown escaping and the http(s)-only URL filter (DESIGN §5: text from articles is
+escaped, only http(s) URLs are ever linked).
+
+:func:`escape_markdown` turns any text into Discord Markdown that shows exactly that text and
+cannot format, link, ping or embed anything:
+
+- these characters get a backslash everywhere: ``\\ * _ ~ ` | [ ] ( ) < >`` (emphasis, code,
+  spoilers, masked links, quotes, and every ``<...>`` form: ``<@id>``, ``<@&id>``, ``<#id>``,
+  ``<t:...>``, ``<:emoji:id>``, ``</command:id>``, ``<https://...>``);
+- at the start of a line: ``#`` (headings), ``-`` (lists and ``-#`` subtext), ``+`` and
+  ``1.`` (lists);
+- ``:`` before ``//`` (so ``https://...`` in text is not turned into a link);
+- ``@everyone`` and ``@here`` get a zero-width space after the ``@`` (Discord parses those
+  without angle brackets; the substring never appears in the output);
+- control characters, bidi overrides/isolates/marks and the byte-order mark are removed; tabs
+  become spaces, ``\\r\\n``, ``\\r`` and the Unicode line/paragraph separators become ``\\n``.
+
+A backslash before a punctuation character is Discord's escape (``\\*`` shows ``*``), so the
+output renders as the cleaned input: :func:`unescape_markdown` (what Discord shows) of the output
+is the cleaned input plus the invisible zero-width spaces. The tests check exactly that
+property, and that no unescaped special character or mention survives, with hypothesis.
+
+:func:`safe_url` passes only absolute http(s) URLs with a host and returns them in a form that
+cannot break out of ``<...>``, ``(...)`` or ``[...](...)``.
+
+:func:`masked_link` builds ``[label](<url>)``. Discord turns escaping off inside a masked link's
+label (the backslashes would show, discord-api-docs#6185), so a label is used as it is only when
+it holds nothing Markdown could act on; otherwise the escaped label is followed by a small
+``[↗](<url>)`` link. Either way the label shows literally and the link is the safe URL.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Final
+from urllib.parse import quote, urlsplit
+
+MAX_URL: Final = 2_048
+
+ZWSP: Final = "\u200b"
+
+_REMOVED: Final = (
+    [cp for cp in range(0x20) if cp not in (0x09, 0x0A, 0x0D)]
+    + [0x7F, *range(0x80, 0xA0)]
+    + [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF]
+)
+_CLEAN: Final[dict[int, str | None]] = {cp: None for cp in _REMOVED} | {
+    0x09: " ",
+    0x0D: "\n",
+    0x2028: "\n",
+    0x2029: "\n",
+}
+_NEEDS_CLEAN: Final = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff]"
+)
+_SPECIAL: Final = re.compile(r"[\\*_~`|\[\]()<>]")
+
+_MASS_MENTION: Final = re.compile(r"@(?=everyone|here)", re.IGNORECASE)
+_LINE_START: Final = re.compile(r"^([^\S\n]*)(?:([#+-])|(\d+)\.)", re.MULTILINE)
+_UNESCAPE: Final = re.compile(r"\\([^0-9A-Za-z\s])")
+_ANGLE_FORM: Final = re.compile(r"<(?=[@#:/]|[at]:)")
+_LABEL_UNSAFE: Final = re.compile(r"[\\*_~`|\[\]<>]|://|@(?:everyone|here)", re.IGNORECASE)
+LINK_ARROW: Final = "↗"
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control, bidi and marker characters, with newlines normalised."""
+    if _NEEDS_CLEAN.search(text) is None:
+        return text
+    return text.replace("\r\n", "\n").translate(_CLEAN)
+
+
+def _line_start(match: re.Match[str]) -> str:
+    lead, mark, number = match.groups()
+    if mark is not None:
+        return f"{lead}\\{mark}"
+    return f"{lead}{number}\\."
+
+
+# Digests render the same titles, outlets and links again and again (previews, publishing,
+# checks), so the pure functions below keep their last results for short inputs.
+_CACHED_INPUT: Final = 1_024
+_CACHE_SIZE: Final = 4_096
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` as Discord Markdown that displays literally (see the module docstring)."""
+    if len(text) <= _CACHED_INPUT:
+        return _escape_cached(text)
+    return _escape(text)
+
+
+def _escape(text: str) -> str:
+    out = _SPECIAL.sub(r"\\\g<0>", clean_text(text))
+    if "@" in out:
+        out = _MASS_MENTION.sub("@" + ZWSP, out)
+    if "://" in out:
+        out = out.replace("://", "\\://")
+    return _LINE_START.sub(_line_start, out)
+
+
+_escape_cached: Final = lru_cache(maxsize=_CACHE_SIZE)(_escape)
+
+
+def unescape_markdown(text: str) -> str:
+    """What Discord shows for escaped text: a backslash before punctuation is dropped.
+
+    The exact inverse of :func:`escape_markdown` on cleaned text (zero-width spaces aside).
+    """
+    if "\\" not in text:
+        return text
+    return _UNESCAPE.sub(r"\1", text)
+
+
+def neutralize(text: str) -> str:
+    """Clean plain text (no Markdown is rendered where it goes, e.g. an embed's author name or
+    footer) so that it still cannot show or fire a mention: a zero-width space follows the ``@``
+    of ``@everyone``/``@here`` and the ``<`` of every ``<@...>``-like form."""
+    out = clean_text(text)
+    if "@" in out:
+        out = _MASS_MENTION.sub("@" + ZWSP, out)
+    if "<" in out:
+        out = _ANGLE_FORM.sub("<" + ZWSP, out)
+    return out
+
+
+def masked_link(label: str, url: object) -> str:
+    """A masked link ``[label](<url>)`` that shows ``label`` literally; just the escaped label
+    when ``url`` is not a safe http(s) URL (see the module docstring)."""
+    if isinstance(url, str) and len(label) <= _CACHED_INPUT:
+        return _masked_link_cached(label, url)
+    return _masked_link(label, url)
+
+
+def _masked_link(label: str, url: object) -> str:
+    text = " ".join(clean_text(label).split())
+    link = safe_url(url)
+    if link is None:
+        return escape_markdown(text)
+    if not text:
+        return f"[link](<{link}>)"
+    if _LABEL_UNSAFE.search(text):
+        return f"{escape_markdown(text)} [{LINK_ARROW}](<{link}>)"
+    return f"[{text}](<{link}>)"
+
+
+_masked_link_cached: Final = lru_cache(maxsize=_CACHE_SIZE)(_masked_link)
+
+
+# RFC 3986 reserved and unreserved characters that are harmless inside <...>, (...) and [...]:
+# parentheses, brackets, angle brackets, quotes, backticks, pipes, braces, backslashes, spaces
+# and every non-ASCII character are percent-encoded.
+_URL_SAFE: Final = "/:@!$&'*+,;=-._~%?"
+_FAST_URL: Final = re.compile(
+    r"https?://[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?(?::[1-9][0-9]{0,3})?"
+    r"(?:[/?][A-Za-z0-9/:@!$&'*+,;=._~%?-]*)?(?:#[A-Za-z0-9/:@!$&'*+,;=._~%?-]*)?"
+)
+_HOST: Final = re.compile(r"[a-z0-9._-]+|\[[0-9a-f:.]+\]")
+_BAD_CATEGORIES: Final = frozenset(("Cc", "Cf", "Co", "Cs", "Cn"))
+
+
+def _bad_char(ch: str) -> bool:
+    # Cc control, Cf format (zero-width and bidi), Co private use, Cs surrogates, Cn unassigned.
+    return ch.isspace() or ch == "\\" or unicodedata.category(ch) in _BAD_CATEGORIES
+
+
+def safe_url(url: object) -> str | None:
+    """``url`` if it is an absolute http(s) URL with a host, in a form safe to put inside
+    ``<...>`` or a masked link; None otherwise.
+
+    Refused: other schemes, no host, user info (``https://good.example@evil.example``), a bad
+    port, whitespace, control, zero-width or bidi characters, backslashes, more than 2,048
+    characters. The scheme and host are lower-cased (the host IDNA-encoded when it is not
+    ASCII) and the rest is percent-encoded where needed, so ``(``, ``)``, ``<``, ``>``, ``[``,
+    ``]`` and spaces never appear literally.
+    """
+    if not isinstance(url, str) or not url or len(url) > MAX_URL:
+        return None
+    if _FAST_URL.fullmatch(url):  # already in the form _safe_url produces
+        return url
+    return _safe_url_cached(url)
+
+
+def _safe_url(url: str) -> str | None:
+    plain_ascii = url.isascii() and url.isprintable() and " " not in url and "\\" not in url
+    if not plain_ascii and any(_bad_char(ch) for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or parts.username is not None or parts.password is not None:
+        return None
+    host = parts.hostname
+    if not host:
+        return None
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    host = host.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if not _HOST.fullmatch(host):
+        return None
+    netloc = host if port is None else f"{host}:{port}"
+    out = f"{scheme}://{netloc}{quote(parts.path, safe=_URL_SAFE)}"
+    if parts.query:
+        out += "?" + quote(parts.query, safe=_URL_SAFE)
+    if parts.fragment:
+        out += "#" + quote(parts.fragment, safe=_URL_SAFE)
+    return out if len(out) <= MAX_URL else None
+
+
+_safe_url_cached: Final = lru_cache(maxsize=_CACHE_SIZE)(_safe_url)

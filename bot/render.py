@@ -1,0 +1,1080 @@
+"""Digest rendering: the Jinja2 environment, the views templates see, and the block protocol.
+
+**Environment.** An :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment` with
+``StrictUndefined`` (a typo is an error with file and line) and autoescape off (the output is
+Discord Markdown, not HTML). Templates are looked up in the operator's folder first, then in the
+built-ins (the ``templates/`` folder, shipped as the package ``bot.templates``); the built-ins
+are also reachable as ``default:NAME`` so an override can ``{% extends "default:digest.md.j2" %}``
+and replace one block. A partial such as ``_item.md.j2`` in the operator's folder replaces the
+built-in one everywhere, also inside the built-in digest templates.
+
+**Names.** ``DigestChannel.template`` is a short name: ``digest`` means ``digest.md.j2``,
+``embed`` means ``embed.j2``; in general ``NAME`` is looked up as ``NAME.md.j2``, then
+``NAME.j2``. A name ending in ``.j2`` is used as it is (``default:`` prefix allowed).
+
+**Escaping cannot be forgotten.** Templates never see an Article: they get views whose text is
+already escaped for Discord Markdown (a ``str`` subclass, :class:`Md`) and whose links already
+passed :func:`~bot.markdown.safe_url` (:class:`SafeUrl`, or None when the article has no usable
+link). Filters: ``|md`` escapes anything else (and leaves escaped text alone), ``|url`` passes
+only http(s) URLs (else ``""``), ``label|link(url)`` makes a masked link ``[label](<url>)``
+whose label shows literally (Discord shows backslashes inside a label, so never write
+``[{{ text }}](...)`` by hand; see :func:`~bot.markdown.masked_link`), ``|plain`` gives text with
+the escapes removed and mentions still neutralised, for places that render no Markdown,
+``|shorten(n)`` cuts text to ``n`` characters at a word boundary with ``…`` (before escaping,
+so it never cuts an escape).
+
+**Block protocol.** A digest template is rendered once; only the output of these blocks is used
+(anything outside them is ignored):
+
+- ``header`` (once, starts the first message) and ``footer`` (once, ends the last message);
+- ``item``: a ``scoped`` block inside ``{% for item in items %}``, rendered for every item, in
+  order. Its text is the item's Markdown (text digest) unless it contains embed blocks:
+- ``embed_title``, ``embed_description``, ``embed_author``, ``embed_footer``, ``embed_color``
+  (``#RRGGBB``), ``embed_related_name`` and ``embed_related`` (one field), nested in ``item``:
+  then the item is one embed and its other text is ignored. Discord renders no Markdown in an
+  embed's title, author and footer, so newsbot turns those three into plain text (escapes
+  removed, mentions still neutralised). The embed's ``url`` (the article's link),
+  ``thumbnail`` (its first usable image) and ``timestamp`` (its time) are set by newsbot.
+
+Each protocol block is wrapped (through ``Context.blocks``) so that its output is bracketed by
+private-use marker characters, which escaped text can never contain; the output is split at the
+markers. An item too large for one message is re-rendered shorter through the same block
+(:func:`bot.pack.fit_item`), then :func:`bot.pack.pack` makes the messages.
+
+**Safety.** Sandbox violations, undefined names, syntax errors, missing templates and runtime
+errors all become :class:`~bot.errors.TemplateProblem` naming the template file and line. Every
+loop iteration and call counts against a per-render budget (and a time limit), ``range`` is
+capped, ``*`` and ``**`` cannot build huge values, and the output is capped: a template mistake
+cannot spin forever. (This guards against mistakes; like Jinja's sandbox it is no hard boundary
+against a template author who sets out to exhaust memory.)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Generic, TypeVar, overload
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+    nodes,
+)
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from bot import limits
+from bot.articles import Article, Provider, Related, canonical_url
+from bot.config import DigestChannel
+from bot.errors import TemplateProblem
+from bot.markdown import (
+    clean_text,
+    escape_markdown,
+    masked_link,
+    neutralize,
+    safe_url,
+    unescape_markdown,
+)
+from bot.pack import (
+    Cut,
+    PackedMessage,
+    RenderedItem,
+    allowed_mentions,
+    check_ref,
+    content_budget,
+    fit_item,
+    fits_alone,
+    pack,
+    shorten_text,
+)
+
+__all__ = ["Md", "PackedMessage", "Renderer", "SafeUrl", "builtin_templates", "template_file"]
+
+log = logging.getLogger(__name__)
+
+MAX_STEPS: Final = 1_000_000
+"""Loop iterations plus calls one render may make."""
+MAX_SECONDS: Final = 5.0
+MAX_OUTPUT: Final = 2_000_000
+"""Characters one render may produce."""
+MAX_RANGE: Final = 10_000
+MAX_SEQUENCE: Final = 100_000
+"""Largest string or list ``*`` may build."""
+MAX_OUTLET: Final = 100
+MAX_RELATED_TITLE: Final = 200
+
+PROTOCOL_BLOCKS: Final = (
+    "header",
+    "item",
+    "footer",
+    "embed_title",
+    "embed_description",
+    "embed_author",
+    "embed_footer",
+    "embed_color",
+    "embed_related_name",
+    "embed_related",
+)
+_EMBED_BLOCKS: Final = frozenset(PROTOCOL_BLOCKS[3:])
+_TOP_BLOCKS: Final = frozenset(("header", "footer"))
+_COLOR: Final = re.compile(r"#?([0-9a-fA-F]{6})")
+_BIG_WIDTH: Final = re.compile(r"%[^a-zA-Z%]*[0-9]{5,}|\{[^{}]*[0-9]{5,}[^{}]*\}")
+
+
+class Md(str):
+    """Text that is already escaped for Discord Markdown (safe to put anywhere in a message)."""
+
+    __slots__ = ()
+
+
+class SafeUrl(str):
+    """A URL that passed :func:`~bot.markdown.safe_url` (http(s), safe inside ``<...>``)."""
+
+    __slots__ = ()
+
+
+_EMPTY: Final = Md("")
+
+
+def _md(value: object) -> Md:
+    if isinstance(value, Md):
+        return value
+    if value is None:
+        return _EMPTY
+    return Md(escape_markdown(str(value)))
+
+
+def _url(value: object) -> SafeUrl:
+    if isinstance(value, SafeUrl):
+        return value
+    return SafeUrl(safe_url(value) or "")
+
+
+def _plain(value: object) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    return _plain_cached(text) if len(text) <= 1_024 else neutralize(unescape_markdown(text))
+
+
+@lru_cache(maxsize=4_096)
+def _plain_cached(text: str) -> str:
+    return neutralize(unescape_markdown(text))
+
+
+def _link(label: object, url: object) -> Md:
+    raw = unescape_markdown(label) if isinstance(label, Md) else str(label or "")
+    return Md(masked_link(raw, url))
+
+
+def _shorten(value: object, length: int = 400) -> Md:
+    if isinstance(value, Md) and len(value) <= length:  # the raw text is never longer
+        return value
+    raw = unescape_markdown(value) if isinstance(value, Md) else clean_text(str(value))
+    return Md(escape_markdown(shorten_text(raw, max(int(length), 0))))
+
+
+def _finalize(value: object) -> object:
+    return "" if value is None else value
+
+
+# ---------------------------------------------------------------------------------------------
+# Views: what templates see. Text is Md (escaped), links SafeUrl or None. Fields are computed
+# when a template first reads them (most templates read a few), then kept.
+
+_T = TypeVar("_T")
+
+
+class _lazy(Generic[_T]):  # lower case: used like @property
+    """A property computed once per instance, then stored in the instance ``__dict__``."""
+
+    def __init__(self, compute: Callable[[Any], _T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> _lazy[_T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type[Any]) -> _T: ...
+    def __get__(self, obj: object, owner: type[Any]) -> _lazy[_T] | _T:
+        if obj is None:
+            return self
+        value = self.compute(obj)
+        obj.__dict__[self.name] = value
+        return value
+
+
+def _collapse(text: str) -> str:
+    return " ".join(clean_text(text).split())
+
+
+def _host(url: str) -> str:
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")
+
+
+def _outlet_name(provider: Provider | None, url: str) -> str:
+    name = (provider.name if provider else "") or (provider.domain if provider else "")
+    return shorten_text(_collapse(name or _host(url)), MAX_OUTLET)
+
+
+def _domain(provider: Provider | None, url: str) -> str:
+    return _collapse((provider.domain if provider else "") or _host(url))
+
+
+def _local(when: datetime | None, tz: tzinfo) -> datetime | None:
+    return None if when is None else when.astimezone(tz)
+
+
+def _day(local: datetime | None) -> Md:
+    return _EMPTY if local is None else Md(f"{local.day} {local:%b %Y}")
+
+
+class RelatedView:
+    """Another outlet's coverage of the item, as templates see it."""
+
+    def __init__(self, entry: Related, tz: tzinfo) -> None:
+        self._entry = entry
+        self._tz = tz
+
+    @_lazy
+    def title(self) -> Md:
+        return _md(shorten_text(_collapse(self._entry.title), MAX_RELATED_TITLE))
+
+    @_lazy
+    def url(self) -> SafeUrl:
+        return SafeUrl(safe_url(self._entry.url) or "")
+
+    @_lazy
+    def outlet(self) -> Md:
+        """The outlet's name (or its domain when the article names none)."""
+        return _md(_outlet_name(self._entry.provider, self._entry.url))
+
+    @_lazy
+    def domain(self) -> Md:
+        return _md(_domain(self._entry.provider, self._entry.url))
+
+    @_lazy
+    def excerpt(self) -> Md:
+        return _md(_collapse(self._entry.excerpt))
+
+    @_lazy
+    def published(self) -> datetime | None:
+        """The time, in the digest's time zone."""
+        return _local(self._entry.published_at, self._tz)
+
+    @_lazy
+    def date(self) -> Md:
+        """The day, like ``10 Jun 2020``."""
+        return _day(self.published)
+
+    @_lazy
+    def quality(self) -> int | None:
+        return self._entry.quality
+
+
+class ItemView:
+    """One article of the digest, as templates see it."""
+
+    def __init__(self, source: _Source, tz: tzinfo, number: int, cut: Cut) -> None:
+        self._source = source
+        self._tz = tz
+        self._cut = cut
+        self.index = source.index
+        """Position of the article in the list being rendered (0-based)."""
+        self.number = number
+        """Position in the digest as readers see it (1-based)."""
+
+    @_lazy
+    def title(self) -> Md:
+        cut = self._cut.title
+        title = self._source.title
+        return _md(title if cut is None else shorten_text(title, cut))
+
+    @_lazy
+    def url(self) -> SafeUrl | None:
+        """The article's link, or None when it has none that is safe (or links are cut)."""
+        link = safe_url(self._source.article.web_url) if self._cut.links else None
+        return SafeUrl(link) if link else None
+
+    @_lazy
+    def excerpt(self) -> Md:
+        cut = self._cut.excerpt
+        excerpt = self._source.excerpt
+        return _md(excerpt if cut is None else shorten_text(excerpt, cut))
+
+    @_lazy
+    def outlet(self) -> Md:
+        """The outlet's name (or its domain when the article names none)."""
+        article = self._source.article
+        return _md(_outlet_name(article.provider, article.web_url))
+
+    @_lazy
+    def domain(self) -> Md:
+        article = self._source.article
+        return _md(_domain(article.provider, article.web_url))
+
+    @_lazy
+    def published(self) -> datetime | None:
+        """The article's time, in the digest's time zone."""
+        return _local(self._source.article.published_at, self._tz)
+
+    @_lazy
+    def date(self) -> Md:
+        """The day, like ``10 Jun 2020`` (empty when the time is unknown)."""
+        return _day(self.published)
+
+    @_lazy
+    def timestamp(self) -> int | None:
+        """Unix seconds, for Discord's ``<t:...>`` formatting."""
+        when = self._source.article.published_at
+        return None if when is None else int(when.timestamp())
+
+    @_lazy
+    def category(self) -> Md:
+        return _md(_collapse(self._source.article.category))
+
+    @_lazy
+    def type(self) -> Md:
+        return _md(_collapse(self._source.article.type))
+
+    @_lazy
+    def topics(self) -> tuple[Md, ...]:
+        return tuple(_md(_collapse(t)) for t in self._source.article.topics)
+
+    @_lazy
+    def quality(self) -> int | None:
+        return self._source.article.quality
+
+    @_lazy
+    def heat(self) -> int | None:
+        return self._source.article.heat
+
+    @_lazy
+    def thumbnail(self) -> SafeUrl | None:
+        """The first image with a safe http(s) URL."""
+        if not self._cut.links:
+            return None
+        for image in self._source.article.images:
+            link = safe_url(image.url)
+            if link:
+                return SafeUrl(link)
+        return None
+
+    @_lazy
+    def related(self) -> tuple[RelatedView, ...]:
+        """Other outlets' coverage: deduplicated by canonical URL, without the article's own
+        URL, capped by the channel's ``related_limit``."""
+        cut = self._cut
+        entries = (
+            self._source.related if cut.related is None else self._source.related[: cut.related]
+        )
+        if not cut.links:
+            entries = ()
+        return tuple(RelatedView(entry, self._tz) for entry in entries)
+
+
+class DigestView:
+    """The digest channel's settings, as templates see them."""
+
+    def __init__(self, digest: DigestChannel) -> None:
+        self.title = _md(_collapse(digest.title))
+        self.channel = digest.channel
+        self.timezone = digest.timezone
+        self.template = digest.template
+        self.related_limit = digest.related_limit
+
+
+def _public(cls: type[Any], *extra: str) -> frozenset[str]:
+    return frozenset({n for n in vars(cls) if not n.startswith("_")} | set(extra))
+
+
+# Attribute reads on views skip the sandbox's generic checks: these are all plain data.
+_VIEW_ATTRIBUTES: Final[dict[type[Any], frozenset[str]]] = {
+    ItemView: _public(ItemView, "index", "number"),
+    RelatedView: _public(RelatedView),
+    DigestView: frozenset(("title", "channel", "timezone", "template", "related_limit")),
+}
+
+
+_FULL: Final = Cut()
+_canonical: Final = lru_cache(maxsize=4_096)(canonical_url)
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """One article prepared for rendering: cleaned raw text, related links deduplicated."""
+
+    article: Article
+    index: int
+    title: str
+    excerpt: str
+    related: tuple[Related, ...]
+
+    @classmethod
+    def of(cls, article: Article, index: int, related_limit: int) -> _Source:
+        seen = {article.url}
+        related: list[Related] = []
+        for entry in article.related:
+            if len(related) >= related_limit:
+                break
+            if safe_url(entry.url) is None:
+                continue
+            key = _canonical(entry.url)
+            if key in seen:
+                continue
+            seen.add(key)
+            related.append(entry)
+        return cls(
+            article, index, _collapse(article.title), _collapse(article.excerpt), tuple(related)
+        )
+
+    def view(self, tz: tzinfo, number: int, cut: Cut = _FULL) -> ItemView:
+        return ItemView(self, tz, number, cut)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sandbox: budgets for loops, calls, operators and output.
+
+
+class RenderLimit(Exception):
+    """A template exceeded its budget of steps, time or output."""
+
+
+class _Budget:
+    __slots__ = ("deadline", "left")
+
+    def __init__(self) -> None:
+        self.left = MAX_STEPS
+        self.deadline = time.monotonic() + MAX_SECONDS
+
+    def tick(self) -> None:
+        self.left -= 1
+        if self.left & 0x3FF == 0:
+            if self.left <= 0:
+                raise RenderLimit(
+                    f"the template ran more than {MAX_STEPS:,} loop iterations and calls"
+                )
+            if time.monotonic() > self.deadline:
+                raise RenderLimit(f"the template took longer than {MAX_SECONDS:g} seconds")
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("newsbot_render_budget", default=None)
+
+
+def _tick() -> None:
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.tick()
+
+
+def _bounded_range(*args: int) -> range:
+    rng = range(*args)
+    if len(rng) > MAX_RANGE:
+        raise SecurityError(f"range() of {len(rng):,} numbers; at most {MAX_RANGE:,}")
+    return rng
+
+
+class _BoundedLoops(CodeGenerator):
+    """Compiles every ``{% for %}`` to iterate through ``environment.bounded_iter``."""
+
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        node.iter = nodes.Call(
+            nodes.EnvironmentAttribute("bounded_iter"),
+            [node.iter],
+            [],
+            None,
+            None,
+            lineno=node.lineno,
+        )
+        super().visit_For(node, frame)
+
+
+def _size(value: object) -> int | None:
+    return len(value) if isinstance(value, str | list | tuple) else None
+
+
+def _huge_power(base: object, exponent: object) -> bool:
+    if not isinstance(base, int | float) or not isinstance(exponent, int | float):
+        return False
+    return abs(base) > 1 and exponent > 0 and exponent * math.log2(abs(base) + 1) > 4_096
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    code_generator_class = _BoundedLoops
+    intercepted_binops = frozenset(("*", "**", "%"))
+
+    @staticmethod
+    def bounded_iter(iterable: Iterable[Any]) -> Iterator[Any]:
+        budget = _BUDGET.get()
+        if budget is None:
+            yield from iterable
+            return
+        for value in iterable:
+            budget.tick()
+            yield value
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                size = _size(seq)
+                if size is not None and isinstance(times, int) and size * times > MAX_SEQUENCE:
+                    raise SecurityError(f"'*' would build {size * times:,} items or characters")
+        elif operator == "**" and _huge_power(left, right):
+            raise SecurityError("'**' result too large")
+        elif operator == "%" and isinstance(left, str) and _BIG_WIDTH.search(left):
+            raise SecurityError("'%' formatting with a width of 10,000 or more")
+        return super().call_binop(context, operator, left, right)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        names = _VIEW_ATTRIBUTES.get(type(obj))
+        if names is not None and attribute in names:
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
+
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        _tick()
+        owner = getattr(getattr(obj, "__wrapped__", obj), "__self__", None)
+        if isinstance(owner, str):
+            for arg in (*args, *kwargs.values()):
+                if isinstance(arg, int) and not isinstance(arg, bool) and arg > MAX_SEQUENCE:
+                    raise SecurityError(f"a string method called with {arg:,}")
+            if getattr(obj, "__name__", "") in ("format", "format_map") and _BIG_WIDTH.search(
+                owner
+            ):
+                raise SecurityError("format() with a width of 10,000 or more")
+        return super().call(context, obj, *args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loaders
+
+
+def builtin_templates() -> Traversable:
+    """The folder of built-in templates: the installed ``bot.templates`` package, or the
+    ``templates/`` folder of a source checkout."""
+    try:
+        root = resources.files("bot.templates")
+        if root.joinpath("digest.md.j2").is_file():
+            return root
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+class _BuiltinLoader(BaseLoader):
+    """Loads the built-in templates from a package folder (works inside a wheel or zip too)."""
+
+    def __init__(self, root: Traversable) -> None:
+        self.root = root
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
+        pieces = template.split("/")
+        if any(p in ("", ".", "..") or "\\" in p for p in pieces):
+            raise TemplateNotFound(template)
+        node = self.root
+        for piece in pieces:
+            node = node.joinpath(piece)
+        if not node.is_file():
+            raise TemplateNotFound(template)
+        return node.read_text(encoding="utf-8"), f"default:{template}", lambda: True
+
+    def list_templates(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if p.name.endswith(".j2"))
+
+
+def template_file(name: str) -> str:
+    """The file a short template name means first (``digest`` -> ``digest.md.j2``)."""
+    return name if name.endswith(".j2") else f"{name}.md.j2"
+
+
+# ---------------------------------------------------------------------------------------------
+# The block protocol: each protocol block is wrapped (at the front of ``Context.blocks``) so
+# that what it renders is recorded here instead of flowing into the template's output.
+
+
+class _ProtocolError(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class _Block:
+    index: int
+    text: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Pass:
+    """One render of a digest template: what its protocol blocks rendered."""
+
+    header: str = ""
+    footer: str = ""
+    items: list[_Block] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    open_items: list[_Block] = field(default_factory=list)
+    contexts: dict[int, Context] = field(default_factory=dict)
+
+    def wrapper(self, name: str) -> Callable[[Context], Iterator[str]]:
+        def block(context: Context) -> Iterator[str]:
+            stack = context.blocks[name]
+            if name == "item":
+                yield from self._item(context, stack)
+                return
+            top = name in _TOP_BLOCKS
+            if top == bool(self.open_items):
+                where = "outside" if top else "inside"
+                raise _ProtocolError(f"block {name} must be {where} the item block")
+            text = _drain(stack[1](context)).strip() if len(stack) > 1 else ""
+            if top:
+                if name in self.seen:
+                    raise _ProtocolError(f"block {name} rendered more than once")
+                self.seen.add(name)
+                if name == "header":
+                    self.header = text
+                else:
+                    self.footer = text
+            else:
+                fields = self.open_items[-1].fields
+                if name in fields:
+                    raise _ProtocolError(f"block {name} rendered twice for one item")
+                fields[name] = text
+            return
+
+        return block
+
+    def _item(
+        self, context: Context, stack: list[Callable[[Context], Iterator[str]]]
+    ) -> Iterator[str]:
+        if self.open_items:
+            raise _ProtocolError("block item must not be inside the item block")
+        view = context.resolve_or_missing("item")
+        record = _Block(view.index if isinstance(view, ItemView) else -1)
+        if record.index >= 0:
+            self.contexts[record.index] = context
+        self.open_items.append(record)
+        try:
+            record.text = _drain(stack[1](context)).strip() if len(stack) > 1 else ""
+        finally:
+            self.open_items.pop()
+        self.items.append(record)
+        return
+        yield  # a generator, like every block render function
+
+
+def _drain(chunks: Iterator[str]) -> str:
+    parts: list[str] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_OUTPUT:
+            raise RenderLimit(f"the template produced more than {MAX_OUTPUT:,} characters")
+        parts.append(chunk)
+    return "".join(parts)
+
+
+def _embed(block: _Block, view: ItemView) -> dict[str, Any]:
+    f = block.fields
+    embed: dict[str, Any] = {}
+    if f.get("embed_title"):
+        embed["title"] = _plain(f["embed_title"])
+    if view.url:
+        embed["url"] = str(view.url)
+    if f.get("embed_description"):
+        embed["description"] = f["embed_description"]
+    if f.get("embed_color"):
+        color = _COLOR.fullmatch(f["embed_color"])
+        if color is None:
+            raise _ProtocolError(f"embed_color must be like #5865F2, got {f['embed_color']!r}")
+        embed["color"] = int(color.group(1), 16)
+    if f.get("embed_author"):
+        embed["author"] = {"name": _plain(f["embed_author"])}
+    if view.thumbnail:
+        embed["thumbnail"] = {"url": str(view.thumbnail)}
+    if f.get("embed_related"):
+        name = f.get("embed_related_name") or "Related"
+        embed["fields"] = [{"name": name, "value": f["embed_related"], "inline": False}]
+    if f.get("embed_footer"):
+        embed["footer"] = {"text": _plain(f["embed_footer"])}
+    if view.published is not None:
+        embed["timestamp"] = view.published.astimezone(UTC).isoformat()
+    return embed
+
+
+def _rendered(block: _Block, view: ItemView) -> RenderedItem:
+    if block.fields:
+        return RenderedItem(index=view.index, embed=_embed(block, view))
+    return RenderedItem(index=view.index, text=block.text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+def _location(tb: TracebackType | None) -> tuple[str | None, int | None]:
+    """The innermost template frame in ``tb``: its file name and template line."""
+    where: tuple[str | None, int | None] = (None, None)
+    while tb is not None:
+        template = tb.tb_frame.f_globals.get("__jinja_template__")
+        if isinstance(template, Template):
+            where = (
+                template.filename or template.name,
+                template.get_corresponding_lineno(tb.tb_lineno),
+            )
+        tb = tb.tb_next
+    return where
+
+
+def _problem(exc: BaseException, template: str) -> TemplateProblem:
+    if isinstance(exc, TemplateProblem):
+        return exc
+    if isinstance(exc, TemplateSyntaxError):
+        return TemplateProblem(
+            exc.filename or exc.name or template, exc.lineno, f"syntax error: {exc.message}"
+        )
+    filename, line = _location(exc.__traceback__)
+    where = filename or template
+    if isinstance(exc, TemplateNotFound):
+        problem = f"template {exc.name!r} not found"
+    elif isinstance(exc, SecurityError):
+        problem = f"not allowed in the template sandbox: {exc}"
+    elif isinstance(exc, UndefinedError):
+        problem = str(exc)
+    elif isinstance(exc, RenderLimit):
+        problem = str(exc)
+    elif isinstance(exc, RecursionError):
+        problem = "templates include, extend or call each other without end (recursion too deep)"
+    elif isinstance(exc, OverflowError) and "MAX_RANGE" in str(exc):
+        problem = f"not allowed in the template sandbox: {exc}"
+    else:
+        problem = f"{type(exc).__name__}: {exc}"
+    return TemplateProblem(where, line, problem)
+
+
+# ---------------------------------------------------------------------------------------------
+# The renderer
+
+
+def _timezone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        log.warning("unknown time zone %r; showing dates in UTC", name)
+        return UTC
+
+
+class Renderer:
+    """Renders digests and single items from the operator's templates and the built-ins."""
+
+    def __init__(self, template_dir: Path | None = None) -> None:
+        if template_dir is not None and not Path(template_dir).is_dir():
+            raise TemplateProblem(str(template_dir), None, "template folder not found")
+        self.template_dir = template_dir
+        builtin = _BuiltinLoader(builtin_templates())
+        loaders: list[BaseLoader] = [PrefixLoader({"default": builtin}, delimiter=":")]
+        if template_dir is not None:
+            loaders.append(FileSystemLoader(template_dir))
+        loaders.append(builtin)
+        self._builtin = builtin
+        self._names: dict[str, str] = {}  # short name -> the file it resolved to
+        self.env = _Sandbox(
+            loader=ChoiceLoader(loaders),
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            finalize=_finalize,
+        )
+        self.env.globals.pop("lipsum", None)
+        self.env.globals["range"] = _bounded_range
+        self.env.filters.update(md=_md, url=_url, plain=_plain, shorten=_shorten, link=_link)
+
+    # -- templates -----------------------------------------------------------------------------
+
+    def template(self, name: str) -> Template:
+        """The compiled template for a short or full name (see the module docstring)."""
+        known = self._names.get(name)
+        if known is not None:
+            try:
+                return self.env.get_template(known)
+            except Exception as exc:
+                raise _problem(exc, known) from None
+        template = self._find(name)
+        self._names[name] = template.name or name
+        return template
+
+    def _find(self, name: str) -> Template:
+        candidates = [name] if name.endswith(".j2") else [f"{name}.md.j2", f"{name}.j2"]
+        for candidate in candidates:
+            try:
+                return self.env.get_template(candidate)
+            except TemplateNotFound as exc:
+                if exc.name != candidate:  # an {% extends %} inside it is missing
+                    raise _problem(exc, candidate) from None
+            except Exception as exc:
+                raise _problem(exc, candidate) from None
+        folder = f"{self.template_dir} or the built-ins" if self.template_dir else "the built-ins"
+        raise TemplateProblem(name, None, f"no template {' or '.join(candidates)} in {folder}")
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def _context(
+        self,
+        template: Template,
+        views: Sequence[ItemView],
+        digest: DigestChannel,
+        local_now: datetime,
+        ref: str,
+    ) -> Context:
+        count = len(views)
+        context = template.new_context(
+            {
+                "digest": DigestView(digest),
+                "items": tuple(views),
+                "count": count,
+                "date": Md(f"{local_now:%A} {local_now.day} {local_now:%B %Y}"),
+                "now": local_now,
+                "ref": ref,
+            }
+        )
+        return context
+
+    def _run(self, chunks: Callable[[], Iterator[str]], where: str) -> None:
+        token = _BUDGET.set(_Budget())
+        try:
+            _drain(chunks())
+        except _ProtocolError as exc:
+            raise TemplateProblem(where, None, str(exc)) from None
+        except Exception as exc:
+            raise _problem(exc, where) from None
+        finally:
+            _BUDGET.reset(token)
+
+    def _render(
+        self,
+        articles: Sequence[Article],
+        digest: DigestChannel,
+        now: datetime,
+        ref: str,
+        budget: int,
+    ) -> tuple[str, list[RenderedItem], str, str]:
+        """Header, items (each fitted to ``budget``), footer, and the template's file name."""
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
+        template = self.template(digest.template)
+        where = template.filename or template.name or digest.template
+        tz = _timezone(digest.timezone)
+        limit = max(digest.related_limit, 0)
+        sources = [_Source.of(a, i, limit) for i, a in enumerate(articles)]
+        views = [s.view(tz, i + 1) for i, s in enumerate(sources)]
+        context = self._context(template, views, digest, now.astimezone(tz), ref)
+        out = _Pass()
+        for name in PROTOCOL_BLOCKS:
+            context.blocks.setdefault(name, []).insert(0, out.wrapper(name))
+        self._run(lambda: template.root_render_func(context), where)
+        indices = [block.index for block in out.items]
+        if indices != list(range(len(articles))):
+            raise TemplateProblem(where, None, _order_problem(indices, len(articles)))
+        items: list[RenderedItem] = []
+        for block, source, view in zip(out.items, sources, views, strict=True):
+            item = _item_or_problem(block, view, where)
+            if not fits_alone(item, budget):
+                item = self._fit(out.contexts[source.index], source, view, tz, budget, where)
+            items.append(item)
+        return out.header, items, out.footer, where
+
+    def _fit(
+        self,
+        context: Context,
+        source: _Source,
+        view: ItemView,
+        tz: tzinfo,
+        budget: int,
+        where: str,
+    ) -> RenderedItem:
+        def render(cut: Cut) -> RenderedItem:
+            shorter = source.view(tz, view.number, cut)
+            derived = context.derived({"item": shorter})
+            out = _Pass()
+            derived.blocks["item"][0] = out.wrapper("item")
+            for name in _EMBED_BLOCKS:
+                if name in derived.blocks:
+                    derived.blocks[name][0] = out.wrapper(name)
+            self._run(lambda: derived.blocks["item"][0](derived), where)
+            if len(out.items) != 1:
+                raise TemplateProblem(where, None, "the item block did not render its item")
+            return _item_or_problem(out.items[0], shorter, where)
+
+        fitted = fit_item(
+            render,
+            lambda item: fits_alone(item, budget),
+            excerpt=len(source.excerpt),
+            related=len(source.related),
+            title=len(source.title),
+        )
+        if fitted is None:
+            raise TemplateProblem(
+                where,
+                None,
+                f"item {view.number} does not fit in one Discord message even with its excerpt,"
+                " related links and title shortened (is the item block too long?)",
+            )
+        return fitted
+
+    def render_digest(
+        self, articles: Sequence[Article], digest: DigestChannel, *, now: datetime, ref: str
+    ) -> list[PackedMessage]:
+        """The messages of one digest of ``articles`` (in this order), ready to post.
+
+        Each :class:`PackedMessage` has a message-create ``payload`` (``content``, ``embeds``
+        when there are any, ``allowed_mentions`` that allow nothing) and the ``item_indices``
+        of the articles in it. ``ref`` (1-16 letters, digits or hyphens) appears in every
+        message's content. No articles: no messages.
+        """
+        check_ref(ref)
+        if not articles:
+            return []
+        budget = content_budget(ref, len(articles) + 2)
+        header, items, footer, where = self._render(articles, digest, now, ref, budget)
+        for what, text in (("header", header), ("footer", footer)):
+            if limits.length(text) > budget:
+                raise TemplateProblem(
+                    where,
+                    None,
+                    f"the {what} block renders {limits.length(text):,} characters"
+                    f" (at most {budget:,})",
+                )
+        return pack(header, items, footer, ref=ref)
+
+    def render_item(self, article: Article, digest: DigestChannel) -> dict[str, Any]:
+        """One article as the digest template shows it, as a single message payload."""
+        _, items, _, _ = self._render(
+            [article], digest, datetime.now(UTC), "item", limits.CONTENT_MAX
+        )
+        item = items[0]
+        payload: dict[str, Any] = {"content": item.text}
+        if item.embed is not None:
+            payload["embeds"] = [dict(item.embed)]
+        payload["allowed_mentions"] = allowed_mentions()
+        return payload
+
+    # -- checking ------------------------------------------------------------------------------
+
+    def template_names(self) -> list[str]:
+        """Digest templates to check: the built-ins and every operator ``.j2`` that is not a
+        partial (partials start with ``_``)."""
+        names = [f"default:{n}" for n in self._builtin.list_templates() if not n.startswith("_")]
+        if self.template_dir is not None:
+            names += [n for n in self._operator_files() if not Path(n).name.startswith("_")]
+        return names
+
+    def _operator_files(self) -> list[str]:
+        if self.template_dir is None:
+            return []
+        root = Path(self.template_dir)
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.j2") if p.is_file())
+
+    def check(self, articles: Sequence[Article], digests: Sequence[DigestChannel]) -> list[str]:
+        """Compile every template and render every digest template (built-ins, operator
+        overrides) for every digest channel against ``articles`` (a built-in sample when
+        empty); the problems as ``file:line: problem`` strings."""
+        problems: list[str] = []
+
+        def note(exc: TemplateProblem) -> None:
+            if str(exc) not in problems:
+                problems.append(str(exc))
+
+        sample = list(articles) or [sample_article()]
+        channels = list(digests) or [DigestChannel(channel=None)]
+        everything = [f"default:{n}" for n in self._builtin.list_templates()]
+        everything += self._operator_files()
+        for name in everything:
+            try:
+                self.env.get_template(name)
+            except Exception as exc:
+                note(_problem(exc, name))
+        now = datetime.now(UTC)
+        for channel in channels:
+            try:
+                self.template(channel.template)
+            except TemplateProblem as exc:
+                note(exc)
+            for name in self.template_names():
+                digest = replace(channel, template=name)
+                try:
+                    self.render_digest(sample, digest, now=now, ref="check")
+                    self.render_item(sample[0], digest)
+                except TemplateProblem as exc:
+                    note(exc)
+        return problems
+
+
+def _item_or_problem(block: _Block, view: ItemView, where: str) -> RenderedItem:
+    try:
+        return _rendered(block, view)
+    except _ProtocolError as exc:
+        raise TemplateProblem(where, None, str(exc)) from None
+
+
+def _order_problem(indices: list[int], count: int) -> str:
+    if not indices:
+        return (
+            "no item block was rendered: put {% block item scoped %}...{% endblock %}"
+            " inside {% for item in items %}"
+        )
+    if -1 in indices:
+        return "the item block must be a scoped block inside {% for item in items %}"
+    return (
+        f"the item block must render each of the {count} items once, in order"
+        f" (it rendered items {', '.join(str(i + 1) for i in indices[:20])})"
+    )
+
+
+def sample_article() -> Article:
+    """A small article with related coverage, for checking templates without a queue."""
+    return Article(
+        url="https://news.example.com/2024/05/sample",
+        web_url="https://news.example.com/2024/05/sample",
+        title="Sample *story* with [markdown] and @everyone",
+        excerpt="A short excerpt <@123> with `code` and a link https://example.com/x.",
+        published_at=datetime(2024, 5, 1, 9, 30, tzinfo=UTC),
+        category="news",
+        type="article",
+        provider=Provider(name="Example News", domain="news.example.com"),
+        topics=("AI", "Policy"),
+        quality=70,
+        heat=5,
+        related=(
+            Related(
+                title="Another outlet's take",
+                url="https://other.example.org/take",
+                provider=Provider(name="Other Outlet", domain="other.example.org"),
+            ),
+        ),
+    )

@@ -1,0 +1,675 @@
+"""Scheduled digests: which schedule each digest channel follows, and the loop that runs them.
+
+The arithmetic (cron + time zone -> run times, the missed-run policy) is pure and lives in
+``bot.schedule``; this module adds what needs the store and the clock:
+
+* ``effective_schedules``: for every configured digest channel, the schedule set from Discord
+  (a row in the ``schedules`` table) if there is one, else the config file's. A row whose cron
+  is None is an explicit "off": ``/digest schedule clear`` writes it with
+  ``store.set_schedule(channel, None, tz, actor=...)`` so scheduled posts really stop even when
+  the config file has a schedule. Deleting the row (``store.clear_schedule``) is a different
+  thing: it returns the channel to the config file's schedule (``reset_channel_schedule``).
+* ``Scheduler``: a supervised loop. Each pass asks ``due_run`` per channel, claims a due run in
+  the store under its key (channel, scheduled time) so no scheduled time is ever posted twice,
+  also across restarts and concurrent processes, publishes through the same
+  ``Publisher.publish`` as ``/digest publish``, records the outcome, then sleeps until the next
+  run or until ``wake()`` (a schedule changed). A failing pass or channel is logged and retried
+  later; it never ends the loop (discord.py issues #2151, #10450 are about loops that do).
+* ``describe_schedules``: the lines of ``newsbot schedules`` and ``/digest schedule show``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol, TypeVar
+
+from bot.app import App
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.publish import PublishResult
+from bot.schedule import MissedRunPolicy, ScheduleSpec, due_run, next_run, parse_schedule
+from bot.store import StoredSchedule
+
+__all__ = [
+    "ChannelSchedule",
+    "DigestPublisher",
+    "ScheduleSource",
+    "Scheduler",
+    "channel_schedule",
+    "check_schedules",
+    "clear_channel_schedule",
+    "describe_schedule",
+    "describe_schedules",
+    "effective_schedules",
+    "reset_channel_schedule",
+    "set_channel_schedule",
+]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+TRIGGER = "schedule"
+"""The ``trigger`` recorded on digests the scheduler publishes."""
+
+# PublishResult.status -> the outcome recorded in schedule_runs.
+_OUTCOMES = {"posted": "posted", "nothing": "empty", "failed": "failed"}
+
+
+class ScheduleSource(StrEnum):
+    """Where a channel's effective schedule comes from."""
+
+    CONFIG = "config"
+    """The config file's ``digests[N].schedule``."""
+    DATABASE = "database"
+    """Set from Discord (``/digest schedule set``); wins over the config file."""
+    OFF = "off"
+    """Turned off from Discord (``/digest schedule clear``), whatever the config file says."""
+    NONE = "none"
+    """No schedule anywhere: the channel is posted only on command."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSchedule:
+    """The schedule one digest channel follows right now.
+
+    ``spec`` is None when the channel has no schedule (``OFF``, ``NONE``) and when a stored
+    schedule no longer validates (``problem`` says why; the channel then runs only on command
+    until someone sets it again: guessing a fallback would post at a time nobody chose).
+    """
+
+    channel: int
+    source: ScheduleSource
+    spec: ScheduleSpec | None
+    cron: str | None
+    timezone: str
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+    problem: str | None = None
+
+    @property
+    def version(self) -> tuple[str, str | None, str]:
+        """What identifies "the same schedule": a change of any part is a new schedule."""
+        return (self.source.value, self.cron, self.timezone)
+
+    def next_run(self, now: datetime) -> datetime | None:
+        return next_run(self.spec, now) if self.spec is not None else None
+
+
+def check_schedules(settings: Settings) -> dict[int, ScheduleSpec]:
+    """Validate every configured digest schedule and time zone; the specs by channel.
+
+    Raises ``ConfigError`` naming the file and key, for example
+    ``newsbot.yaml: digests[2].schedule: "0 25 * * *": hour must be 0-23``. Call it at start
+    (the ``Scheduler`` constructor does) so a typo stops the bot before it connects.
+    """
+    specs: dict[int, ScheduleSpec] = {}
+    for number, digest in enumerate(settings.digests, start=1):
+        key = f"{settings.source}: digests[{number}]"
+        try:
+            # The time zone is checked even without a schedule: it is the default for
+            # `/digest schedule set` and for display.
+            parse_schedule("0 0 * * *", digest.timezone)
+        except ConfigError as exc:
+            raise ConfigError(f"{key}.timezone: {exc}") from None
+        if digest.channel is None or digest.schedule is None:
+            continue
+        try:
+            specs[digest.channel] = parse_schedule(digest.schedule, digest.timezone)
+        except ConfigError as exc:
+            raise ConfigError(f"{key}.schedule: {exc}") from None
+    return specs
+
+
+def effective_schedules(
+    settings: Settings, stored: Sequence[StoredSchedule]
+) -> list[ChannelSchedule]:
+    """Per configured digest channel (in config order), the schedule it follows.
+
+    A stored row wins over the config file; a stored row with ``cron=None`` means "off". Rows
+    for channels that are no longer configured are ignored. Raises ``ConfigError`` for an
+    invalid config schedule (see ``check_schedules``); an invalid stored row is reported in
+    ``ChannelSchedule.problem`` instead, so one bad row cannot stop every channel.
+    """
+    config = check_schedules(settings)
+    rows = {row.channel_id: row for row in stored}
+    result: list[ChannelSchedule] = []
+    for digest in settings.digests:
+        channel = digest.channel
+        if channel is None:
+            continue
+        row = rows.get(channel)
+        if row is None:
+            spec = config.get(channel)
+            result.append(
+                ChannelSchedule(
+                    channel=channel,
+                    source=ScheduleSource.CONFIG if spec else ScheduleSource.NONE,
+                    spec=spec,
+                    cron=spec.cron if spec else None,
+                    timezone=spec.timezone if spec else digest.timezone,
+                )
+            )
+            continue
+        common: dict[str, Any] = {
+            "channel": channel,
+            "timezone": row.timezone,
+            "updated_by": row.updated_by,
+            "updated_at": row.updated_at,
+        }
+        if row.cron is None:
+            result.append(
+                ChannelSchedule(source=ScheduleSource.OFF, spec=None, cron=None, **common)
+            )
+            continue
+        try:
+            stored_spec: ScheduleSpec | None = parse_schedule(row.cron, row.timezone)
+            problem = None
+        except ConfigError as exc:
+            stored_spec, problem = None, str(exc)
+        result.append(
+            ChannelSchedule(
+                source=ScheduleSource.DATABASE,
+                spec=stored_spec,
+                cron=stored_spec.cron if stored_spec else row.cron,
+                problem=problem,
+                **common,
+            )
+        )
+    return result
+
+
+# --- what the slash commands call ------------------------------------------------------------
+
+
+async def channel_schedule(app: App, channel: int) -> ChannelSchedule:
+    """The effective schedule of one configured digest channel (``ConfigError`` if none)."""
+    app.settings.digest_for(channel)  # raises a ConfigError naming the configured channels
+    schedules = effective_schedules(app.settings, await app.store.schedules())
+    return next(s for s in schedules if s.channel == channel)
+
+
+async def set_channel_schedule(
+    app: App, channel: int, cron: str, timezone: str | None = None, *, actor: str
+) -> ChannelSchedule:
+    """Validate and store a schedule for a digest channel (``/digest schedule set``).
+
+    ``timezone`` defaults to the channel's configured one. Raises ``ConfigError`` with the
+    parser's message (``"0 25 * * *": hour must be 0-23``) before anything is written. Call
+    ``Scheduler.wake()`` afterwards so a running loop sees it at once.
+    """
+    digest = app.settings.digest_for(channel)
+    spec = parse_schedule(cron, timezone or digest.timezone)
+    await app.store.set_schedule(channel, spec.cron, spec.timezone, actor=actor)
+    return await channel_schedule(app, channel)
+
+
+async def clear_channel_schedule(app: App, channel: int, *, actor: str) -> ChannelSchedule:
+    """Turn scheduled posts off for a channel (``/digest schedule clear``), even if the config
+    file has a schedule: an explicit "off" row. Call ``Scheduler.wake()`` afterwards."""
+    digest = app.settings.digest_for(channel)
+    await app.store.set_schedule(channel, None, digest.timezone, actor=actor)
+    return await channel_schedule(app, channel)
+
+
+async def reset_channel_schedule(app: App, channel: int) -> ChannelSchedule:
+    """Forget what was set from Discord: the channel follows the config file again (which
+    may have no schedule). Call ``Scheduler.wake()`` afterwards."""
+    app.settings.digest_for(channel)
+    await app.store.clear_schedule(channel)
+    return await channel_schedule(app, channel)
+
+
+# --- display ---------------------------------------------------------------------------------
+
+
+def _when(run: datetime, spec: ScheduleSpec) -> str:
+    """``2026-11-27 09:00 CET (08:00 UTC)``: the channel's wall clock first, then UTC."""
+    local = run.astimezone(spec.zone)
+    text = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+    utc = run.astimezone(UTC)
+    if local.utcoffset() == timedelta(0) and local.tzname() == "UTC":
+        return text
+    utc_text = f"{utc:%H:%M}" if utc.date() == local.date() else f"{utc:%Y-%m-%d %H:%M}"
+    return f"{text} ({utc_text} UTC)"
+
+
+def _columns(schedule: ChannelSchedule, now: datetime) -> tuple[str, ...]:
+    channel = str(schedule.channel)
+    if schedule.source is ScheduleSource.NONE:
+        return (channel, "no schedule (only on command)")
+    if schedule.source is ScheduleSource.OFF:
+        return (channel, "no schedule (only on command)  [off]")
+    tag = f"[{schedule.source.value}]"
+    if schedule.spec is None:
+        return (
+            channel,
+            schedule.cron or "",
+            schedule.timezone,
+            f"invalid: {schedule.problem}; only on command until set again",
+            tag,
+        )
+    run = next_run(schedule.spec, now)
+    return (
+        channel,
+        schedule.spec.cron,
+        schedule.timezone,
+        f"next: {_when(run, schedule.spec)}",
+        tag,
+    )
+
+
+def _join(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Two spaces between columns; channel, cron and time zone are padded so that several
+    channels line up (a "no schedule" line has two cells: the channel and the rest)."""
+    full = [row for row in rows if len(row) > 2]
+    widths = [max((len(row[0]) for row in rows), default=0)] + [
+        max((len(row[i]) for row in full), default=0) for i in (1, 2)
+    ]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.ljust(widths[i]) if i < len(widths) and i + 1 < len(row) else cell
+            for i, cell in enumerate(row)
+        ]
+        lines.append("  ".join(cells))
+    return lines
+
+
+def describe_schedule(schedule: ChannelSchedule, now: datetime) -> str:
+    """One channel's line, e.g.
+    ``456  0 9 * * *  Europe/Berlin  next: 2026-11-27 09:00 CET (08:00 UTC)  [config]``."""
+    return _join([_columns(schedule, now)])[0]
+
+
+async def describe_schedules(app: App) -> list[str]:
+    """One line per digest channel: id, cron, time zone, next run (local and UTC), source."""
+    now = app.clock.now()
+    schedules = effective_schedules(app.settings, await app.store.schedules())
+    return _join([_columns(s, now) for s in schedules])
+
+
+# --- the loop --------------------------------------------------------------------------------
+
+
+class DigestPublisher(Protocol):
+    """What the scheduler needs of ``bot.publish.Publisher``."""
+
+    async def publish(self, channel: int, *, trigger: str) -> PublishResult: ...
+
+
+@dataclass(slots=True)
+class _Retry:
+    """A claimed run whose publish failed in a way worth trying again."""
+
+    run_at: datetime
+    attempt: int  # retries already made
+    at: datetime  # when to make the next one
+
+
+@dataclass(slots=True)
+class _Seen:
+    version: tuple[str, str | None, str]
+    since: datetime | None  # when this schedule took effect, if known
+    reported_drop: datetime | None = field(default=None)
+
+
+class Scheduler:
+    """Runs every digest channel's schedule until ``stop()``.
+
+    ``run()`` is the loop; start it as a task and keep the task. ``wake()`` makes it re-read
+    the schedules at once (call it after ``/digest schedule set`` or ``clear``); ``stop()``
+    ends it after the current pass. One Scheduler per process; several processes over one
+    database are safe (a run is claimed in the store before it is published).
+
+    ``retry_delays``: after a publish that raised or that Discord left for later
+    (``retry_later``), the same scheduled run is published again after each of these delays,
+    never once the channel's next scheduled run has come (that publish resumes the digest).
+    ``error_backoff``: the wait after a failing pass, doubling while it keeps failing, up to
+    ``max_error_backoff``.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        publisher: DigestPublisher,
+        policy: MissedRunPolicy | None = None,
+        *,
+        retry_delays: Sequence[timedelta] = (
+            timedelta(minutes=1),
+            timedelta(minutes=5),
+            timedelta(minutes=15),
+        ),
+        error_backoff: timedelta = timedelta(seconds=30),
+        max_error_backoff: timedelta = timedelta(minutes=10),
+    ) -> None:
+        check_schedules(app.settings)  # a bad config schedule fails here, before any loop
+        self._app = app
+        self._publisher = publisher
+        self._policy = policy or MissedRunPolicy(catch_up_grace=app.settings.catch_up_grace)
+        self._retry_delays = tuple(retry_delays)
+        self._error_backoff = error_backoff
+        self._max_error_backoff = max_error_backoff
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._stopping = False
+        self._running = False
+        self._started_at: datetime | None = None
+        self._seen: dict[int, _Seen] = {}
+        self._retries: dict[int, _Retry] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def policy(self) -> MissedRunPolicy:
+        return self._policy
+
+    def wake(self) -> None:
+        """Re-read the schedules now instead of at the next planned wake-up."""
+        self._idle.clear()
+        self._wake.set()
+
+    def stop(self) -> None:
+        """End ``run()`` after the current pass (a publish in progress is finished)."""
+        self._stopping = True
+        self.wake()
+
+    async def wait_idle(self) -> None:
+        """Return once the loop has handled every earlier ``wake()`` and is waiting again (or
+        has ended). For tests and health checks; the loop does not depend on it."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        """Run the schedules until ``stop()`` (or cancellation). Never ends on an error."""
+        if self._running:
+            raise RuntimeError("this Scheduler is already running")
+        self._running = True
+        self._stopping = False
+        self._started_at = self._app.clock.now()
+        log.info("scheduler started (missed runs: %s)", self._describe_policy())
+        failures = 0
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                self._idle.clear()
+                try:
+                    wake_at = await self._pass()
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    delay = min(
+                        self._error_backoff * 2 ** min(failures - 1, 16), self._max_error_backoff
+                    )
+                    log.exception(
+                        "schedule check failed (%d in a row); trying again in %s", failures, delay
+                    )
+                    wake_at = self._app.clock.now() + delay
+                if self._stopping:
+                    break
+                await self._sleep(wake_at)
+        finally:
+            self._running = False
+            await self._cancel(set(self._tasks))
+            self._idle.set()
+            log.info("scheduler stopped")
+
+    def _describe_policy(self) -> str:
+        p = self._policy
+        return f"{p.mode.value}, window {p.window}"
+
+    # --- one pass ------------------------------------------------------------------------------
+    async def _pass(self) -> datetime | None:
+        """Start every due run, wait for them, and return when to look again (None: only when
+        woken)."""
+        clock = self._app.clock
+        now = clock.now()
+        schedules = effective_schedules(self._app.settings, await self._app.store.schedules())
+        wakes: list[datetime] = []
+        # Each due channel publishes in its own task, started at once: channels publish
+        # concurrently (the Publisher locks per channel), so a slow one makes no other late.
+        jobs: list[asyncio.Task[datetime | None]] = []
+        for schedule in schedules:
+            try:
+                job, wake_at = await self._plan(schedule, now)
+            except Exception:
+                # One channel's trouble (say, a stored row that no longer makes sense) must
+                # not stop the others; look at it again after a pause.
+                log.exception("channel %d: cannot work out its schedule", schedule.channel)
+                job, wake_at = None, now + self._error_backoff
+            if job is not None:
+                jobs.append(self._spawn(job))
+            if wake_at is not None:
+                wakes.append(wake_at)
+        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
+            if isinstance(outcome, datetime):
+                wakes.append(outcome)
+            elif isinstance(outcome, BaseException):
+                log.error("a scheduled run failed unexpectedly", exc_info=outcome)
+                wakes.append(clock.now() + self._error_backoff)
+        wakes.extend(retry.at for retry in self._retries.values())
+        return min(wakes, default=None)
+
+    def _since(self, schedule: ChannelSchedule, now: datetime) -> datetime | None:
+        """When the channel's current schedule took effect, as far as can be told.
+
+        Runs of a schedule from before it took effect are never run. A stored schedule carries
+        its ``updated_at``; it is capped by the moment this process first saw it, since the
+        store stamps rows with the wall clock, which need not be this loop's clock. A config
+        schedule seen at start has no known beginning (None: the last run, else the start of
+        this process, decides); a schedule that changes while the loop runs begins when the
+        loop sees the change.
+        """
+        seen = self._seen.get(schedule.channel)
+        if seen is not None and seen.version == schedule.version:
+            return seen.since
+        observed = (self._started_at or now) if seen is None else now
+        since: datetime | None
+        if schedule.source is not ScheduleSource.CONFIG and schedule.updated_at is not None:
+            since = min(schedule.updated_at, observed)
+        else:
+            since = None if seen is None else observed
+        if seen is not None:
+            log.info(
+                "channel %d: schedule changed: %s",
+                schedule.channel,
+                describe_schedule(schedule, now),
+            )
+        if schedule.problem is not None:
+            log.error(
+                "channel %d: the stored schedule %r (%s) is invalid: %s; the channel is posted"
+                " only on command until /digest schedule set fixes it",
+                schedule.channel,
+                schedule.cron,
+                schedule.timezone,
+                schedule.problem,
+            )
+        self._seen[schedule.channel] = _Seen(schedule.version, since)
+        return since
+
+    async def _plan(
+        self, schedule: ChannelSchedule, now: datetime
+    ) -> tuple[Coroutine[Any, Any, datetime | None] | None, datetime | None]:
+        """For one channel: the job to start now (if any) and when to look again."""
+        channel = schedule.channel
+        since = self._since(schedule, now)
+        spec = schedule.spec
+        if spec is None:
+            if self._retries.pop(channel, None) is not None:
+                log.info("channel %d: schedule turned off; pending retry dropped", channel)
+            return None, None
+        last = await self._app.store.last_scheduled_run(channel)
+        started = self._started_at or now
+        if since is None:
+            last_run, created = last, started
+        elif last is not None and last >= since:
+            last_run, created = last, since
+        else:  # never run since this schedule took effect
+            last_run, created = None, since
+        decision = due_run(spec, last_run=last_run, now=now, policy=self._policy, created=created)
+        seen = self._seen[channel]
+        if decision.first_dropped is not None and seen.reported_drop != decision.first_dropped:
+            seen.reported_drop = decision.first_dropped
+            log.warning(
+                "channel %d: scheduled runs from %s on were missed; %s (%s)",
+                channel,
+                decision.first_dropped.isoformat(),
+                f"running only the latest, {decision.run_at.isoformat()}, now"
+                if decision.run_at
+                else "none of them is run, they are too old",
+                self._describe_policy(),
+            )
+        retry = self._retries.get(channel)
+        if decision.run_at is not None:
+            if retry is not None:
+                del self._retries[channel]
+                log.info(
+                    "channel %d: the run for %s will not be retried; the run for %s takes over",
+                    channel,
+                    retry.run_at.isoformat(),
+                    decision.run_at.isoformat(),
+                )
+            return self._run(channel, decision.run_at, now), decision.next_wake
+        if retry is not None and retry.at <= now:
+            return self._publish(channel, retry.run_at, retry.attempt), decision.next_wake
+        return None, decision.next_wake
+
+    # --- jobs: each catches its own errors; the result is an extra wake-up time -------------
+    async def _run(self, channel: int, run_at: datetime, now: datetime) -> datetime | None:
+        store = self._app.store
+        try:
+            claimed = await store.claim_scheduled_run(channel, run_at)
+        except Exception:
+            log.exception(
+                "channel %d: could not claim the run for %s; trying again in %s",
+                channel,
+                run_at.isoformat(),
+                self._error_backoff,
+            )
+            return self._app.clock.now() + self._error_backoff
+        if not claimed:
+            log.info(
+                "channel %d: the run for %s was already made (another process, or before a"
+                " restart); not posting it again",
+                channel,
+                run_at.isoformat(),
+            )
+            return None
+        late = now - run_at
+        if late > self._policy.late_tolerance:
+            log.info(
+                "channel %d: catching up the run for %s (%s late)",
+                channel,
+                run_at.isoformat(),
+                late,
+            )
+        return await self._publish(channel, run_at, 0)
+
+    async def _publish(self, channel: int, run_at: datetime, attempt: int) -> datetime | None:
+        """Publish the channel's digest for the claimed run ``run_at`` and record how it went."""
+        result: PublishResult | None = None
+        try:
+            result = await self._publisher.publish(channel, trigger=TRIGGER)
+        except Exception:
+            log.exception(
+                "channel %d: the scheduled digest for %s failed", channel, run_at.isoformat()
+            )
+        if result is None:
+            outcome, digest_id, again = "error", None, True
+        else:
+            outcome = _OUTCOMES.get(result.status, result.status)
+            digest_id, again = result.digest_id, result.status == "retry_later"
+            self._log_result(channel, run_at, result)
+        try:
+            await self._app.store.finish_scheduled_run(channel, run_at, outcome, digest_id)
+        except Exception:
+            # The run stays claimed ("running"), so it is not posted twice; only its record
+            # is incomplete.
+            log.exception(
+                "channel %d: could not record outcome %s of the run for %s",
+                channel,
+                outcome,
+                run_at.isoformat(),
+            )
+        if not again:
+            self._retries.pop(channel, None)
+            return None
+        if attempt >= len(self._retry_delays):
+            self._retries.pop(channel, None)
+            log.error(
+                "channel %d: giving up on the scheduled digest for %s after %d retries; its"
+                " items stay approved and go out with the next digest",
+                channel,
+                run_at.isoformat(),
+                attempt,
+            )
+            return None
+        at = self._app.clock.now() + self._retry_delays[attempt]
+        self._retries[channel] = _Retry(run_at=run_at, attempt=attempt + 1, at=at)
+        log.info(
+            "channel %d: retrying the scheduled digest for %s at %s",
+            channel,
+            run_at.isoformat(),
+            at.isoformat(),
+        )
+        return at
+
+    def _log_result(self, channel: int, run_at: datetime, result: PublishResult) -> None:
+        if result.status == "nothing":
+            digest = self._app.settings.digest_for(channel)
+            # TODO(publisher): with post_empty the channel should get a "nothing new today"
+            # notice; Publisher.publish has no such path yet, so nothing is posted either way.
+            log.info(
+                "channel %d: scheduled digest for %s is empty; nothing posted%s",
+                channel,
+                run_at.isoformat(),
+                " (post_empty is set, but an empty notice is not implemented yet)"
+                if digest.post_empty
+                else "",
+            )
+        elif result.status == "posted":
+            log.info(
+                "channel %d: scheduled digest for %s: %s",
+                channel,
+                run_at.isoformat(),
+                result.summary,
+            )
+        else:
+            log.warning(
+                "channel %d: scheduled digest for %s: %s",
+                channel,
+                run_at.isoformat(),
+                result.summary,
+            )
+
+    # --- tasks and sleeping -------------------------------------------------------------------
+    def _spawn(self, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _sleep(self, until: datetime | None) -> None:
+        """Wait until ``until`` (through the clock) or ``wake()``, whichever comes first; the
+        other wait is cancelled and awaited, so nothing is left running."""
+        waits: set[asyncio.Task[Any]] = {self._spawn(self._wake.wait())}
+        if until is not None:
+            waits.add(self._spawn(self._app.clock.sleep_until(until)))
+        if not self._wake.is_set():  # else a wake() came during the pass: not idle yet
+            self._idle.set()
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._idle.clear()
+            await self._cancel(waits)
+
+    @staticmethod
+    async def _cancel(tasks: set[asyncio.Task[Any]]) -> None:
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)

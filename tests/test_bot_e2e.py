@@ -1,0 +1,310 @@
+"""The bot end to end: the real discord.py client against the loopback Discord double.
+
+Every interaction goes over the gateway and every answer over REST, exactly as with Discord;
+the database is a real SQLite file and the assertions read it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+
+from bot.app import open_app
+from bot.config import DigestChannel, Secret, Settings
+from bot.discord_adapter.client import NewsBot
+from bot.discord_adapter.endpoints import configure_endpoints
+from bot.ingest import ingest
+from bot.store import QueueQuery, Status
+from tests.discord_double import DiscordDouble
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+BotFactory = Callable[[], Awaitable[NewsBot]]
+
+
+@pytest.fixture
+def restore_endpoints() -> Any:
+    """discord.py keeps its endpoints in class attributes; put them back after each test."""
+    base = discord.http.Route.BASE
+    gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    yield
+    discord.http.Route.BASE = base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+
+def settings_for(double: DiscordDouble, tmp_path: Path) -> Settings:
+    return Settings(
+        database=tmp_path / "newsbot.db",
+        guild=double.guild.id,
+        moderator_roles=("Moderator",),
+        review_channel=double.channel("review").id,
+        digests=(
+            DigestChannel(channel=double.channel("digest-general").id, max_items=10),
+            DigestChannel(channel=double.channel("digest-ai").id, topics=("AI",)),
+        ),
+        token=Secret(double.token),
+        api_base=double.api_base,
+        gateway=double.gateway_url,
+        source="test.yaml",
+    )
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, double: DiscordDouble) -> AsyncIterator[NewsBot]:
+    """Start the bot as ``newsbot run`` does and wait until it is ready and synced."""
+    configure_endpoints(settings)
+    async with open_app(settings) as app:
+        bot = NewsBot(app, review_poll=timedelta(seconds=0.1))
+        task = asyncio.create_task(bot.start(settings.token.reveal()))
+        try:
+            await double.wait_for_ready(timeout=10)
+            await asyncio.wait_for(bot.started.wait(), 10)
+            yield bot
+        finally:
+            await bot.close()
+            await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture
+async def seeded(tmp_path: Path) -> Path:
+    """Three pending items (the review channel posts at most 5 messages per 5 s)."""
+    settings = Settings(database=tmp_path / "newsbot.db")
+    files = sorted(SEEDS.glob("*.md"))
+    async with open_app(settings) as app:
+        await ingest(app.store, [f for f in files if "published: true" not in f.read_text()][:3])
+    return settings.database
+
+
+async def statuses(settings: Settings) -> dict[int, Status]:
+    async with open_app(settings) as app:
+        return {i.id: i.status for i in await app.store.list_items(QueueQuery())}
+
+
+def review_messages(double: DiscordDouble) -> list[dict[str, Any]]:
+    return double.messages("review")
+
+
+async def test_startup_syncs_commands_and_posts_pending_items_for_review(
+    discord_double: DiscordDouble, tmp_path: Path, seeded: Path, restore_endpoints: None
+) -> None:
+    settings = settings_for(discord_double, tmp_path)
+    async with running_bot(settings, discord_double):
+        names = {c["name"] for c in discord_double.commands(discord_double.guild.id)}
+        assert names == {"news", "digest"}
+        pending = [i for i, s in (await statuses(settings)).items() if s is Status.PENDING]
+        posted = await discord_double.wait_for_messages("review", len(pending), timeout=10)
+    ids = sorted(
+        int(row["components"][0]["custom_id"].split(":")[3])
+        for m in posted
+        for row in m["components"]
+    )
+    assert ids == sorted(pending)
+    first = posted[0]
+    assert first["content"].startswith(f"**#{pending[0]}** · ⏳ waiting for review")
+    custom_ids = [c["custom_id"] for c in first["components"][0]["components"]]
+    assert custom_ids == [
+        f"newsbot:review:approve:{pending[0]}",
+        f"newsbot:review:reject:{pending[0]}",
+    ]
+
+
+async def test_moderator_approves_with_a_button_and_buttons_survive_a_restart(
+    discord_double: DiscordDouble, tmp_path: Path, seeded: Path, restore_endpoints: None
+) -> None:
+    settings = settings_for(discord_double, tmp_path)
+    async with running_bot(settings, discord_double):
+        first, second = (await discord_double.wait_for_messages("review", 2, timeout=10))[:2]
+        item = int(first["components"][0]["components"][0]["custom_id"].split(":")[3])
+        refused = await discord_double.click_button(
+            first, f"newsbot:review:approve:{item}", user="member"
+        )
+        response = await refused.response()
+        assert response.ephemeral and "Only moderators" in response.data["content"]
+        assert (await statuses(settings))[item] is Status.PENDING
+        click = await discord_double.click_button(
+            first, f"newsbot:review:approve:{item}", user="moderator"
+        )
+        response = await click.response()
+        assert response.type == 7  # the review message itself is updated
+        assert "✅ approved by <@" in response.data["content"]
+        assert response.data["components"] == []
+        assert (await statuses(settings))[item] is Status.APPROVED
+    # A new process: the old message's Reject button still works, through a modal.
+    other = int(second["components"][0]["components"][1]["custom_id"].split(":")[3])
+    async with running_bot(settings, discord_double):
+        click = await discord_double.click_button(second, f"newsbot:review:reject:{other}")
+        modal = await click.response()
+        assert modal.type == 9
+        submit = await discord_double.submit_modal(
+            modal.data["custom_id"],
+            {modal.data["components"][0]["components"][0]["custom_id"]: "paywalled"},
+            channel="review",
+            message=second,
+        )
+        updated = await submit.response()
+        assert (
+            "❌ rejected by <@" in updated.data["content"]
+            and "paywalled" in updated.data["content"]
+        )
+    async with open_app(settings) as app:
+        rejected = await app.store.get(other)
+        assert rejected.status is Status.REJECTED and rejected.reason == "paywalled"
+
+
+async def test_slash_commands_for_moderators_and_refusals_for_members(
+    discord_double: DiscordDouble, tmp_path: Path, seeded: Path, restore_endpoints: None
+) -> None:
+    settings = settings_for(discord_double, tmp_path)
+    before = await statuses(settings)
+    pending = [i for i, s in before.items() if s is Status.PENDING]
+    async with running_bot(settings, discord_double):
+        for command, options in [
+            ("news approve", {"item": pending[0]}),
+            ("news reject", {"item": pending[0], "reason": "no"}),
+            ("news queue", {}),
+            ("news show", {"item": pending[0]}),
+            ("digest publish", {}),
+            ("digest preview", {}),
+        ]:
+            handle = await discord_double.send_slash_command(command, options, user="member")
+            response = await handle.response()
+            assert response.ephemeral, command
+            assert response.data["content"].startswith("⛔ Only moderators"), command
+        assert await statuses(settings) == before
+        assert discord_double.messages("digest-general") == []
+
+        handle = await discord_double.send_slash_command(
+            "news approve", {"item": pending[0]}, user="moderator"
+        )
+        assert (await handle.response()).data["content"].startswith(f"✅ Approved #{pending[0]}")
+        again = await discord_double.send_slash_command(
+            "news approve", {"item": pending[0]}, user="moderator"
+        )
+        assert (await again.response()).data["content"] == (
+            f"ℹ️ Item {pending[0]} was already approved; nothing changed."
+        )
+        missing = await discord_double.send_slash_command(
+            "news approve", {"item": 99999}, user="moderator"
+        )
+        assert (await missing.response()).data["content"] == "🔍 Item 99999 does not exist."
+
+        queue = await discord_double.send_slash_command("news queue", {}, user="moderator")
+        page = await queue.response()
+        assert page.data["content"].startswith(f"**Queue** · {len(before)} items · page 1/")
+        labels = [c["label"] for c in page.data["components"][0]["components"]]
+        assert labels == ["Previous", "Next"]
+
+        async with open_app(settings) as app:
+            title = (await app.store.get(pending[1])).article.title
+        choices = await discord_double.send_autocomplete(
+            "news show", {"item": title[:12]}, focused="item", user="moderator"
+        )
+        answer = await choices.response()
+        assert answer.type == 8
+        assert pending[1] in [c["value"] for c in answer.data["choices"]]
+
+        submit = await discord_double.send_slash_command(
+            "news submit",
+            {"url": "https://example.org/scoop", "title": "A reader's scoop"},
+            user="member",
+        )
+        assert "is waiting for a moderator" in (await submit.response()).data["content"]
+        bad = await discord_double.send_slash_command(
+            "news submit", {"url": "javascript:alert(1)", "title": "x"}, user="member"
+        )
+        assert (await bad.response()).data["content"] == (
+            "⚠️ webUrl: 'javascript:alert(1)' is not an http(s) URL"
+        )
+        await discord_double.wait_for_message(
+            "review", lambda m: "A reader" in m["content"], timeout=10
+        )
+
+
+async def test_digest_publish_posts_once_and_marks_items(
+    discord_double: DiscordDouble, tmp_path: Path, seeded: Path, restore_endpoints: None
+) -> None:
+    settings = settings_for(discord_double, tmp_path)
+    async with open_app(settings) as app:
+        from bot import moderation
+
+        report = await ingest(app.store, [SEEDS])
+        for item_id in report.new_ids[:4]:
+            await moderation.approve(app.store, item_id, actor="test")
+    general = discord_double.channel("digest-general").id
+    async with running_bot(settings, discord_double):
+        publish = await discord_double.send_slash_command(
+            "digest publish", {"channel": general}, user="moderator"
+        )
+        assert (await publish.response()).type == 5  # deferred: posting may take a while
+        [report] = await publish.wait_for_followups(1, timeout=30)
+        assert report["content"].startswith("posted 4 items in ")
+        posted = discord_double.messages("digest-general")
+        assert posted and all("ref " in m["content"] for m in posted)
+        again = await discord_double.send_slash_command(
+            "digest publish", {"channel": general}, user="moderator"
+        )
+        await again.response()
+        [second] = await again.wait_for_followups(1, timeout=30)
+        assert len(discord_double.messages("digest-general")) == len(posted)
+        assert second["content"] == f"nothing new for <#{general}>"
+    async with open_app(settings) as app:
+        published = await app.store.list_items(QueueQuery(statuses=(Status.PUBLISHED,)))
+        delivered = [
+            d
+            for i in published
+            for d in await app.store.deliveries(i.id)
+            if d.channel_id == general
+        ]
+    message_ids = {int(m["id"]) for m in discord_double.messages("digest-general")}
+    assert delivered and {d.message_id for d in delivered} <= message_ids
+
+
+async def test_the_bot_resumes_after_a_gateway_close(
+    discord_double: DiscordDouble, tmp_path: Path, seeded: Path, restore_endpoints: None
+) -> None:
+    settings = settings_for(discord_double, tmp_path)
+    async with running_bot(settings, discord_double):
+        await discord_double.close_gateway(4000)
+        await discord_double.wait_for_resume(timeout=15)
+        handle = await discord_double.send_slash_command("news queue", {}, user="moderator")
+        assert (await handle.response()).data["content"].startswith("**Queue**")
+
+
+async def test_a_config_naming_an_invisible_channel_stops_with_one_message(
+    discord_double: DiscordDouble, tmp_path: Path, restore_endpoints: None
+) -> None:
+    from dataclasses import replace
+
+    from bot.discord_adapter.runner import run_bot
+
+    settings = replace(
+        settings_for(discord_double, tmp_path), review_channel=discord_double.channel("hidden").id
+    )
+    assert await run_bot(settings) == 1
+
+
+async def test_a_wrong_token_is_one_clear_error(
+    discord_double: DiscordDouble,
+    tmp_path: Path,
+    restore_endpoints: None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dataclasses import replace
+
+    from bot.discord_adapter.runner import run_bot
+
+    settings = replace(settings_for(discord_double, tmp_path), token=Secret("wrong"))
+    assert await run_bot(settings) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "newsbot: error: Discord refused the token in DISCORD_TOKEN "
+        "(reset it in the Developer Portal)"
+    )
+    assert "wrong" not in err

@@ -1,0 +1,579 @@
+"""The scheduler loop over a real SQLite store, driven by the ManualClock.
+
+The publisher is a recording double (the real Publisher and Discord are tested end to end
+elsewhere). Synchronisation is only through ``clock.wait_for_sleepers`` (after moving the
+clock) and ``Scheduler.wait_idle`` (after ``wake()``); no wall-clock waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import App, open_app
+from bot.clock import ManualClock
+from bot.config import DigestChannel, Settings
+from bot.errors import ConfigError
+from bot.publish import PublishResult
+from bot.schedule import MissedRunPolicy
+from bot.scheduler import (
+    Scheduler,
+    ScheduleSource,
+    clear_channel_schedule,
+    describe_schedules,
+    effective_schedules,
+    reset_channel_schedule,
+    set_channel_schedule,
+)
+from bot.store import StoredSchedule
+
+# Test times lie before the real date: the store stamps schedule rows with the wall clock, and
+# the scheduler caps that stamp by its own clock's "now".
+HANG = 5  # seconds; a safety net so a broken loop fails the test instead of hanging it
+A, B = 456, 457
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+LOGGER = "bot.scheduler"
+
+
+def utc(month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, second, tzinfo=UTC)
+
+
+class RecordingPublisher:
+    """Records each publish; can raise or return a chosen status."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.calls: list[tuple[int, str, datetime]] = []
+        self.raise_for: dict[int, list[BaseException]] = {}
+        self.status = "posted"
+
+    async def publish(self, channel: int, *, trigger: str) -> PublishResult:
+        self.calls.append((channel, trigger, self.clock.now()))
+        errors = self.raise_for.get(channel)
+        if errors:
+            raise errors.pop(0)
+        return PublishResult(channel=channel, status=self.status)
+
+    def times(self, channel: int = A) -> list[datetime]:
+        return [at for c, _, at in self.calls if c == channel]
+
+
+def digest(channel: int = A, schedule: str | None = "0 9 * * *", **kw: Any) -> DigestChannel:
+    return DigestChannel(channel=channel, schedule=schedule, **kw)
+
+
+@asynccontextmanager
+async def make_app(
+    tmp_path: Path, clock: ManualClock, *digests: DigestChannel, grace: timedelta = 6 * H
+) -> AsyncIterator[App]:
+    settings = Settings(
+        database=tmp_path / "q.db", digests=digests, catch_up_grace=grace, source="q.yaml"
+    )
+    async with open_app(settings, clock=clock) as app:
+        yield app
+
+
+@asynccontextmanager
+async def running(scheduler: Scheduler, clock: ManualClock) -> AsyncIterator[Scheduler]:
+    """Run the loop as a task until the block ends; wait for its first sleep."""
+    task = asyncio.create_task(scheduler.run())
+    try:
+        async with asyncio.timeout(HANG):
+            await scheduler.wait_idle()
+        yield scheduler
+    finally:
+        scheduler.stop()
+        async with asyncio.timeout(HANG):
+            await task
+
+
+async def move(clock: ManualClock, to: datetime) -> None:
+    """Set the clock and wait until the loop (if it was woken) is asleep again."""
+    clock.set(to)
+    async with asyncio.timeout(HANG):
+        await clock.wait_for_sleepers(1)
+
+
+async def rewake(scheduler: Scheduler, clock: ManualClock | None = None) -> None:
+    """wake() and wait until the loop has re-read the schedules (and, with a clock, is
+    sleeping on it again)."""
+    scheduler.wake()
+    async with asyncio.timeout(HANG):
+        await scheduler.wait_idle()
+        if clock is not None:
+            await clock.wait_for_sleepers(1)
+
+
+def run_rows(app: App) -> list[tuple[int, str, str]]:
+    """The recorded schedule runs (read-only look at the test's own database file)."""
+    with sqlite3.connect(app.settings.database) as db:
+        rows = db.execute(
+            "SELECT channel_id, scheduled_for, outcome FROM schedule_runs ORDER BY scheduled_for"
+        ).fetchall()
+    return [(int(c), str(s), str(o)) for c, s, o in rows]
+
+
+# --- which schedule applies ---------------------------------------------------------------
+
+
+def test_effective_schedules_database_wins_and_none_means_off() -> None:
+    settings = Settings(
+        digests=(
+            digest(A, "0 9 * * *", timezone="Europe/Berlin"),
+            digest(B, "0 9 * * *"),
+            digest(458, "0 9 * * *"),
+            digest(459, None),
+            digest(460, None),
+        )
+    )
+    at = utc(1, 1)
+    stored = [
+        StoredSchedule(B, "30  7 * * 1-5", "America/New_York", "alice", at),
+        StoredSchedule(458, None, "UTC", "bob", at),
+        StoredSchedule(460, "0 9 * * *", "Mars/Olympus", "carol", at),
+        StoredSchedule(999, "0 9 * * *", "UTC", "dave", at),  # no longer configured: ignored
+    ]
+    got = {s.channel: s for s in effective_schedules(settings, stored)}
+    assert list(got) == [A, B, 458, 459, 460]
+    assert got[A].source is ScheduleSource.CONFIG
+    assert got[A].spec is not None and got[A].spec.timezone == "Europe/Berlin"
+    assert got[B].source is ScheduleSource.DATABASE
+    assert got[B].spec is not None and got[B].spec.cron == "30 7 * * 1-5"
+    assert got[B].updated_by == "alice"
+    assert got[458].source is ScheduleSource.OFF and got[458].spec is None
+    assert got[459].source is ScheduleSource.NONE and got[459].spec is None
+    assert got[460].source is ScheduleSource.DATABASE and got[460].spec is None
+    assert got[460].problem == "Mars/Olympus: unknown time zone"
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        (
+            (digest(A), digest(B, "0 25 * * *")),
+            'q.yaml: digests[2].schedule: "0 25 * * *": hour must be 0-23',
+        ),
+        (
+            (digest(A, "0 9 * *"),),
+            'q.yaml: digests[1].schedule: "0 9 * *": expected 5 fields'
+            " (minute hour day-of-month month day-of-week), got 4",
+        ),
+        (
+            (digest(A, timezone="Mars/Olympus"),),
+            "q.yaml: digests[1].timezone: Mars/Olympus: unknown time zone",
+        ),
+        (
+            (digest(A), digest(B, None, timezone="Europe/Berln")),
+            "q.yaml: digests[2].timezone: Europe/Berln: unknown time zone",
+        ),
+    ],
+)
+async def test_invalid_config_schedule_names_the_key(
+    tmp_path: Path, entries: tuple[DigestChannel, ...], message: str
+) -> None:
+    settings = Settings(database=tmp_path / "q.db", digests=entries, source="q.yaml")
+    with pytest.raises(ConfigError) as caught:
+        effective_schedules(settings, [])
+    assert str(caught.value) == message
+    clock = ManualClock(utc(1, 5))
+    async with open_app(settings, clock=clock) as app:
+        with pytest.raises(ConfigError, match=r"^q\.yaml: digests\["):
+            Scheduler(app, RecordingPublisher(clock))
+        with pytest.raises(ConfigError, match=r"^q\.yaml: digests\["):
+            await describe_schedules(app)
+
+
+async def test_describe_schedules(tmp_path: Path) -> None:
+    clock = ManualClock(utc(1, 15, 7))
+    async with make_app(
+        tmp_path,
+        clock,
+        digest(A, "0 9 * * *", timezone="Europe/Berlin"),
+        digest(B, None),
+        digest(4580, "30 0 * * *", timezone="Europe/Berlin"),
+        digest(459, "0 9 * * *"),
+        digest(4600, "0 12 * * 1"),
+        digest(461, "0 6 * * *"),
+        digest(462, "0 6 * * *"),
+    ) as app:
+        await clear_channel_schedule(app, 459, actor="alice")
+        await set_channel_schedule(app, 4600, "15  18 * * *", "America/New_York", actor="bob")
+        await app.store.set_schedule(461, "0 9 * * *", "Mars/Olympus", actor="carol")
+        assert await describe_schedules(app) == [
+            "456   0 9 * * *    Europe/Berlin     next: 2026-01-15 09:00 CET (08:00 UTC)  [config]",
+            "457   no schedule (only on command)",
+            "4580  30 0 * * *   Europe/Berlin     next: 2026-01-16 00:30 CET"
+            " (2026-01-15 23:30 UTC)  [config]",
+            "459   no schedule (only on command)  [off]",
+            "4600  15 18 * * *  America/New_York  next: 2026-01-15 18:15 EST (23:15 UTC)"
+            "  [database]",
+            "461   0 9 * * *    Mars/Olympus      invalid: Mars/Olympus: unknown time zone;"
+            " only on command until set again  [database]",
+            "462   0 6 * * *    UTC               next: 2026-01-16 06:00 UTC  [config]",
+        ]
+        # Back to the config file's schedule once the stored one is forgotten.
+        await reset_channel_schedule(app, 4600)
+        lines = await describe_schedules(app)
+        assert lines[4] == "4600  0 12 * * 1  UTC            next: 2026-01-19 12:00 UTC  [config]"
+
+
+async def test_setting_a_bad_schedule_writes_nothing(tmp_path: Path) -> None:
+    clock = ManualClock(utc(1, 15, 7))
+    async with make_app(tmp_path, clock, digest(A)) as app:
+        with pytest.raises(
+            ConfigError, match=r'^"0 9 \* \* 8": day-of-week must be 0-7 or sun-sat$'
+        ):
+            await set_channel_schedule(app, A, "0 9 * * 8", actor="alice")
+        with pytest.raises(ConfigError, match="channel 999 is not configured"):
+            await set_channel_schedule(app, 999, "0 9 * * *", actor="alice")
+        assert await app.store.schedules() == []
+
+
+# --- the loop -------------------------------------------------------------------------------
+
+
+async def test_a_schedule_fires_at_its_time_exactly_once(tmp_path: Path) -> None:
+    clock = ManualClock(utc(3, 2, 7))
+    publisher = RecordingPublisher(clock)
+    async with (
+        make_app(tmp_path, clock, digest(A, "0 9 * * *", timezone="Europe/Berlin")) as app,
+        running(Scheduler(app, publisher), clock),
+    ):
+        await clock.wait_for_sleepers(1)
+        assert clock.deadlines == [utc(3, 2, 8)]  # 09:00 CET
+        await move(clock, utc(3, 2, 7, 59, 59))
+        assert publisher.calls == []
+        await move(clock, utc(3, 2, 8))
+        assert publisher.calls == [(A, "schedule", utc(3, 2, 8))]
+        for minutes in (1, 30, 60, 23 * 60):
+            await move(clock, utc(3, 2, 8) + minutes * M)
+        assert publisher.times() == [utc(3, 2, 8)]
+        assert clock.deadlines == [utc(3, 3, 8)]
+        assert await app.store.last_scheduled_run(A) == utc(3, 2, 8)
+        assert run_rows(app) == [(A, "2026-03-02T08:00:00.000000+00:00", "posted")]
+
+
+async def test_missed_runs_within_grace_give_one_catch_up(tmp_path: Path) -> None:
+    clock = ManualClock(utc(3, 2, 8, 30))
+    publisher = RecordingPublisher(clock)
+    async with (
+        make_app(tmp_path, clock, digest(A, "0 * * * *"), grace=6 * H) as app,
+        running(Scheduler(app, publisher), clock),
+    ):
+        await move(clock, utc(3, 2, 9))
+        assert publisher.times() == [utc(3, 2, 9)]
+        # The machine was suspended: 10:00, 11:00, 12:00 and 13:00 pass unseen.
+        await move(clock, utc(3, 2, 13, 30))
+        assert publisher.times() == [utc(3, 2, 9), utc(3, 2, 13, 30)]
+        assert await app.store.last_scheduled_run(A) == utc(3, 2, 13)
+        assert clock.deadlines == [utc(3, 2, 14)]
+        await move(clock, utc(3, 2, 14))
+        assert len(publisher.calls) == 3
+
+
+async def test_missed_run_beyond_grace_waits_for_the_next_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    clock = ManualClock(utc(3, 2, 8))
+    publisher = RecordingPublisher(clock)
+    async with (
+        make_app(tmp_path, clock, digest(A, "0 9 * * *"), grace=2 * H) as app,
+        running(Scheduler(app, publisher), clock),
+    ):
+        await move(clock, utc(3, 2, 9))
+        await move(clock, utc(3, 3, 11, 1))  # 2 h 1 min after the 3 March run
+        assert publisher.times() == [utc(3, 2, 9)]
+        assert clock.deadlines == [utc(3, 4, 9)]
+        assert "runs from 2026-03-03T09:00:00+00:00 on were missed" in caplog.text
+        await move(clock, utc(3, 4, 9))
+        assert publisher.times() == [utc(3, 2, 9), utc(3, 4, 9)]
+
+
+async def test_restart_catches_up_a_run_missed_while_down(tmp_path: Path) -> None:
+    clock = ManualClock(utc(3, 2, 8))
+    publisher = RecordingPublisher(clock)
+    async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app:
+        async with running(Scheduler(app, publisher), clock):
+            await move(clock, utc(3, 2, 9))
+        clock.set(utc(3, 3, 10))  # down from 3 March 08:00 to 10:00
+        async with running(Scheduler(app, publisher), clock):
+            await clock.wait_for_sleepers(1)
+        assert publisher.times() == [utc(3, 2, 9), utc(3, 3, 10)]
+        assert await app.store.last_scheduled_run(A) == utc(3, 3, 9)
+
+
+async def test_restart_just_after_a_run_does_not_run_it_again(tmp_path: Path) -> None:
+    clock = ManualClock(utc(3, 2, 8))
+    publisher = RecordingPublisher(clock)
+    async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app:
+        async with running(Scheduler(app, publisher), clock):
+            await move(clock, utc(3, 2, 9))
+        clock.set(utc(3, 2, 9, 0, 30))
+        async with running(Scheduler(app, publisher), clock):
+            await clock.wait_for_sleepers(1)
+            assert clock.deadlines == [utc(3, 3, 9)]
+        assert publisher.times() == [utc(3, 2, 9)]
+
+
+class RacingStore:
+    """The real store, where another process claims every run just before this one does."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def claim_scheduled_run(self, channel_id: int, scheduled_for: datetime) -> bool:
+        assert await self._store.claim_scheduled_run(channel_id, scheduled_for)  # the other one
+        claimed: bool = await self._store.claim_scheduled_run(channel_id, scheduled_for)
+        return claimed
+
+
+async def test_a_run_claimed_by_another_process_is_not_posted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    clock = ManualClock(utc(3, 2, 8))
+    publisher = RecordingPublisher(clock)
+    async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as real:
+        app = dataclasses.replace(real, store=RacingStore(real.store))
+        async with running(Scheduler(app, publisher), clock):
+            await move(clock, utc(3, 2, 9))
+            assert clock.deadlines == [utc(3, 3, 9)]
+        assert publisher.calls == []
+        assert "the run for 2026-03-02T09:00:00+00:00 was already made" in caplog.text
+        # A run the database already records is not even attempted after a restart.
+        async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app2:
+            async with running(Scheduler(app2, publisher), clock):
+                await clock.wait_for_sleepers(1)
+            assert publisher.calls == []
+
+
+async def test_a_brand_new_schedule_does_not_fire_for_the_past(tmp_path: Path) -> None:
+    clock = ManualClock(utc(3, 2, 10))
+    publisher = RecordingPublisher(clock)
+    async with (
+        make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app,
+        running(Scheduler(app, publisher), clock) as scheduler,
+    ):
+        await clock.wait_for_sleepers(1)
+        assert clock.deadlines == [utc(3, 3, 9)]
+        # Set from Discord at 10:00 for 09:30: today's 09:30 was before it existed.
+        await set_channel_schedule(app, A, "30 9 * * *", actor="alice")
+        await rewake(scheduler, clock)
+        assert clock.deadlines == [utc(3, 3, 9, 30)]
+        assert publisher.calls == []
+
+
+async def test_a_schedule_changed_while_sleeping_takes_effect(tmp_path: Path) -> None:
+    clock = ManualClock(utc(3, 2, 7))
+    publisher = RecordingPublisher(clock)
+    async with (
+        make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app,
+        running(Scheduler(app, publisher), clock) as scheduler,
+    ):
+        await clock.wait_for_sleepers(1)
+        assert clock.deadlines == [utc(3, 2, 9)]
+        await set_channel_schedule(app, A, "30 8 * * *", "Europe/Berlin", actor="alice")
+        await rewake(scheduler, clock)
+        assert clock.deadlines == [utc(3, 2, 7, 30)]  # 08:30 CET
+        await move(clock, utc(3, 2, 7, 30))
+        await move(clock, utc(3, 2, 9))
+        assert publisher.times() == [utc(3, 2, 7, 30)]
+        assert clock.deadlines == [utc(3, 3, 7, 30)]
+
+
+async def test_a_cleared_schedule_does_not_run(tmp_path: Path) -> None:
+    clock = ManualClock(utc(3, 2, 7))
+    publisher = RecordingPublisher(clock)
+    async with (
+        make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app,
+        running(Scheduler(app, publisher), clock) as scheduler,
+    ):
+        await clock.wait_for_sleepers(1)
+        cleared = await clear_channel_schedule(app, A, actor="alice")
+        assert cleared.source is ScheduleSource.OFF
+        await rewake(scheduler)
+        assert clock.sleepers == 0  # nothing scheduled: it waits for wake() only
+        clock.set(utc(3, 2, 9, 30))
+        await rewake(scheduler)
+        assert publisher.calls == []
+        assert await describe_schedules(app) == ["456  no schedule (only on command)  [off]"]
+        # Back to the config file: its next run, not the 09:00 that passed while it was off.
+        await reset_channel_schedule(app, A)
+        await rewake(scheduler, clock)
+        assert clock.deadlines == [utc(3, 3, 9)]
+        assert publisher.calls == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        # Spring forward: 02:30 does not exist; the run is at 03:00 CEST.
+        (utc(3, 28, 20), utc(3, 29, 4), [utc(3, 29, 1)]),
+        # Fall back: 02:30 happens twice; the run is at the first, 02:30 CEST.
+        (utc(10, 24, 20), utc(10, 25, 4), [utc(10, 25, 0, 30)]),
+    ],
+)
+async def test_dst_days_run_once(
+    tmp_path: Path, start: datetime, end: datetime, expected: list[datetime]
+) -> None:
+    clock = ManualClock(start)
+    publisher = RecordingPublisher(clock)
+    async with (
+        make_app(tmp_path, clock, digest(A, "30 2 * * *", timezone="Europe/Berlin")) as app,
+        running(Scheduler(app, publisher), clock),
+    ):
+        while clock.now() < end:
+            await move(clock, clock.now() + 10 * M)
+        assert publisher.times() == expected
+
+
+async def test_a_failing_publish_is_logged_and_scheduling_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    clock = ManualClock(utc(3, 2, 8))
+    publisher = RecordingPublisher(clock)
+    publisher.raise_for[A] = [RuntimeError("boom")]
+    async with (
+        make_app(tmp_path, clock, digest(A), digest(B)) as app,
+        running(Scheduler(app, publisher), clock),
+    ):
+        await move(clock, utc(3, 2, 9))
+        # B is posted although A failed; A is retried a minute later.
+        assert sorted(c for c, _, _ in publisher.calls) == [A, B]
+        failures = [r for r in caplog.records if r.exc_info and r.levelno == logging.ERROR]
+        assert len(failures) == 1
+        assert "channel 456: the scheduled digest for" in failures[0].getMessage()
+        assert failures[0].exc_info is not None
+        assert isinstance(failures[0].exc_info[1], RuntimeError)
+        assert clock.deadlines == [utc(3, 2, 9, 1)]
+        await move(clock, utc(3, 2, 9, 1))
+        assert publisher.times(A) == [utc(3, 2, 9), utc(3, 2, 9, 1)]
+        assert clock.deadlines == [utc(3, 3, 9)]
+        await move(clock, utc(3, 3, 9))
+        assert publisher.times(A) == [utc(3, 2, 9), utc(3, 2, 9, 1), utc(3, 3, 9)]
+        assert publisher.times(B) == [utc(3, 2, 9), utc(3, 3, 9)]
+        assert run_rows(app) == [
+            (A, "2026-03-02T09:00:00.000000+00:00", "posted"),
+            (B, "2026-03-02T09:00:00.000000+00:00", "posted"),
+            (A, "2026-03-03T09:00:00.000000+00:00", "posted"),
+            (B, "2026-03-03T09:00:00.000000+00:00", "posted"),
+        ]
+
+
+async def test_retry_later_is_retried_then_given_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    clock = ManualClock(utc(3, 2, 8))
+    publisher = RecordingPublisher(clock)
+    publisher.status = "retry_later"
+    async with (
+        make_app(tmp_path, clock, digest(A)) as app,
+        running(Scheduler(app, publisher), clock),
+    ):
+        await move(clock, utc(3, 2, 9))
+        while clock.next_deadline is not None and clock.next_deadline < utc(3, 3):
+            await move(clock, clock.next_deadline)
+        assert publisher.times() == [
+            utc(3, 2, 9),
+            utc(3, 2, 9, 1),
+            utc(3, 2, 9, 6),
+            utc(3, 2, 9, 21),
+        ]
+        assert "giving up on the scheduled digest" in caplog.text
+        assert run_rows(app) == [(A, "2026-03-02T09:00:00.000000+00:00", "retry_later")]
+        publisher.status = "posted"
+        await move(clock, utc(3, 3, 9))
+        assert publisher.times()[-1] == utc(3, 3, 9)
+
+
+class FlakyStore:
+    """The real store, except that ``schedules()`` fails the first time."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.failures = 1
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def schedules(self) -> list[StoredSchedule]:
+        if self.failures:
+            self.failures -= 1
+            raise sqlite3.OperationalError("database is locked")
+        result: list[StoredSchedule] = await self._store.schedules()
+        return result
+
+
+async def test_a_failing_pass_is_logged_and_retried_through_the_clock(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock(utc(3, 2, 8))
+    publisher = RecordingPublisher(clock)
+    async with make_app(tmp_path, clock, digest(A)) as real:
+        app = dataclasses.replace(real, store=FlakyStore(real.store))
+        async with running(Scheduler(app, publisher), clock):
+            await clock.wait_for_sleepers(1)
+            assert clock.deadlines == [utc(3, 2, 8, 0, 30)]  # the error backoff
+            assert "schedule check failed (1 in a row)" in caplog.text
+            await move(clock, utc(3, 2, 8, 0, 30))
+            assert clock.deadlines == [utc(3, 2, 9)]
+            await move(clock, utc(3, 2, 9))
+            assert publisher.times() == [utc(3, 2, 9)]
+
+
+@pytest.mark.parametrize("post_empty", [False, True])
+async def test_an_empty_digest_posts_nothing_and_is_recorded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, post_empty: bool
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    clock = ManualClock(utc(3, 2, 8))
+    publisher = RecordingPublisher(clock)
+    publisher.status = "nothing"
+    async with (
+        make_app(tmp_path, clock, digest(A, post_empty=post_empty)) as app,
+        running(Scheduler(app, publisher), clock),
+    ):
+        await move(clock, utc(3, 2, 9))
+        assert run_rows(app) == [(A, "2026-03-02T09:00:00.000000+00:00", "empty")]
+        assert "scheduled digest for 2026-03-02T09:00:00+00:00 is empty; nothing posted" in (
+            caplog.text
+        )
+        assert ("post_empty is set" in caplog.text) is post_empty
+
+
+async def test_stop_ends_the_loop_and_leaves_no_tasks(tmp_path: Path) -> None:
+    clock = ManualClock(utc(3, 2, 8))
+    async with make_app(tmp_path, clock, digest(A), digest(B, None)) as app:
+        scheduler = Scheduler(app, RecordingPublisher(clock), MissedRunPolicy())
+        task = asyncio.create_task(scheduler.run())
+        await clock.wait_for_sleepers(1)
+        scheduler.stop()
+        async with asyncio.timeout(HANG):
+            await task
+        assert clock.sleepers == 0
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+        # Cancelling (as the bot's close() does) is clean too.
+        task = asyncio.create_task(scheduler.run())
+        await clock.wait_for_sleepers(1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert clock.sleepers == 0
+        assert asyncio.all_tasks() == {asyncio.current_task()}
