@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import discord
 import pytest
 
 from bot.app import open_app
+from bot.clock import Clock, ManualClock
 from bot.config import DigestChannel, Secret, Settings
 from bot.discord_adapter.client import NewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
@@ -57,10 +58,12 @@ def settings_for(double: DiscordDouble, tmp_path: Path) -> Settings:
 
 
 @asynccontextmanager
-async def running_bot(settings: Settings, double: DiscordDouble) -> AsyncIterator[NewsBot]:
+async def running_bot(
+    settings: Settings, double: DiscordDouble, clock: Clock | None = None
+) -> AsyncIterator[NewsBot]:
     """Start the bot as ``newsbot run`` does and wait until it is ready and synced."""
     configure_endpoints(settings)
-    async with open_app(settings) as app:
+    async with open_app(settings, clock=clock) as app:
         bot = NewsBot(app, review_poll=timedelta(seconds=0.1))
         task = asyncio.create_task(bot.start(settings.token.reveal()))
         try:
@@ -308,3 +311,39 @@ async def test_a_wrong_token_is_one_clear_error(
         "(reset it in the Developer Portal)"
     )
     assert "wrong" not in err
+
+
+async def test_a_schedule_fires_once_and_not_again_after_a_restart(
+    discord_double: DiscordDouble, tmp_path: Path, restore_endpoints: None
+) -> None:
+    from dataclasses import replace
+
+    from bot import moderation
+
+    base = settings_for(discord_double, tmp_path)
+    general = discord_double.channel("digest-general").id
+    settings = replace(
+        base,
+        review_channel=None,
+        digests=(DigestChannel(channel=general, schedule="0 9 * * *", timezone="Europe/Berlin"),),
+    )
+    async with open_app(settings) as app:
+        report = await ingest(app.store, [SEEDS])
+        for item_id in report.new_ids[:2]:
+            await moderation.approve(app.store, item_id, actor="test")
+    clock = ManualClock(datetime(2026, 11, 26, 7, 59, tzinfo=UTC))  # 08:59 in Berlin
+    async with running_bot(settings, discord_double, clock) as bot:
+        await clock.wait_for_sleepers(1)
+        clock.advance(timedelta(minutes=2))
+        first = await discord_double.wait_for_message("digest-general", timeout=10)
+        assert bot.scheduler is not None
+        await clock.wait_for_sleepers(1)
+    posted = len(discord_double.messages("digest-general"))
+    assert posted >= 1 and "ref " in first["content"]
+    # Restarted just after the run: the 09:00 run is recorded, so nothing is posted again,
+    # even with new approved items waiting.
+    async with open_app(settings) as app:
+        await moderation.approve(app.store, report.new_ids[2], actor="test")
+    async with running_bot(settings, discord_double, clock) as bot:
+        await clock.wait_for_sleepers(1)
+    assert len(discord_double.messages("digest-general")) == posted

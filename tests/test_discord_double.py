@@ -25,6 +25,7 @@ from tests.discord_double import (
     BucketSpec,
     DiscordDouble,
     DoubleFactory,
+    Guild,
     GuildBuilder,
     ManualClock,
     Permission,
@@ -62,6 +63,12 @@ class ReviewView(discord.ui.View):
         await interaction.response.edit_message(
             content=f"Approved by {interaction.user.name}", view=None
         )
+
+    @discord.ui.button(label="Reject", custom_id="review:reject:1")
+    async def reject(self, interaction: discord.Interaction, _: discord.ui.Button[Any]) -> None:
+        # Deferred update (type 6): @original is now the message the button is on.
+        await interaction.response.defer()
+        await interaction.edit_original_response(content="Rejected", view=None)
 
 
 class RejectModal(discord.ui.Modal, title="Reject item"):
@@ -159,7 +166,10 @@ class Bot(discord.Client):
             await interaction.followup.send("publishing", ephemeral=True)
             await interaction.edit_original_response(content="published 3 items")
             extra = await interaction.followup.send("details", ephemeral=True, wait=True)
-            bot.report("publish", extra)
+            await extra.edit(content="details v2")
+            original = await interaction.original_response()
+            bot.report("publish", (extra, original.content))
+            await (await interaction.followup.send("scratch", wait=True)).delete()
 
         @app_commands.command(name="twice", description="Acknowledge twice")
         async def twice(interaction: discord.Interaction) -> None:
@@ -187,7 +197,16 @@ class Bot(discord.Client):
         async def reject(interaction: discord.Interaction) -> None:
             await interaction.response.send_modal(RejectModal())
 
-        for command in (news, admin, digest, twice, slow, review, reject):
+        commands: list[app_commands.Group | app_commands.Command[Any, ..., Any]] = [
+            news,
+            admin,
+            digest,
+            twice,
+            slow,
+            review,
+            reject,
+        ]
+        for command in commands:
             self.tree.add_command(command)
 
 
@@ -449,12 +468,17 @@ async def test_defer_followup_and_edit_original(discord_double: DiscordDouble) -
         )
         response = await handle.response()
         assert response.type == 5 and response.ephemeral
-        extra = await asyncio.wait_for(bot.outcome("publish"), 5)
-        followups = await handle.wait_for_followups(2)
+        extra, original_content = await asyncio.wait_for(bot.outcome("publish"), 5)
+        assert original_content == "published 3 items"
+        followups = await handle.wait_for_followups(3)
         # The first follow-up fills the deferred "thinking" message; later ones are new.
         assert int(followups[0]["id"]) == handle.original_id
         assert int(followups[1]["id"]) == extra.id
-        assert followups[1]["content"] == "details"
+        assert followups[1]["content"] == "details v2"
+        scratch = await discord_double.notifier.wait_until(
+            lambda: discord_double.store.deleted.get(handle.followup_ids[2]), 5, "the delete"
+        )
+        assert scratch["content"] == "scratch"
         original = await handle.wait_for_original(lambda m: m["content"] == "published 3 items")
         assert not original["flags"] & (1 << 7)  # no longer loading
         assert original["flags"] & 64  # ephemeral as deferred
@@ -506,6 +530,16 @@ async def test_button_click_round_trip(discord_double: DiscordDouble) -> None:
         assert click.payload["message"]["id"] == posted["id"]
         with pytest.raises(LookupError):
             await discord_double.click_button(posted, "review:approve:1")
+
+        completed = asyncio.ensure_future(bot.wait_for("app_command_completion", timeout=5))
+        second = await discord_double.send_slash_command("review", channel="review")
+        await completed
+        other = await discord_double.wait_for_message("review", lambda m: m["id"] != posted["id"])
+        click = await discord_double.click_button(other, "review:reject:1")
+        assert (await click.response()).type == 6
+        edited = await click.wait_for_original(lambda m: m["content"] == "Rejected")
+        assert edited["id"] == other["id"] and edited["components"] == []
+        assert second.original is not None and second.original["id"] == other["id"]
 
 
 async def test_modal_submit_round_trip(discord_double: DiscordDouble) -> None:
@@ -669,10 +703,11 @@ async def test_history_edit_delete_and_files(roomy_double: DiscordDouble) -> Non
     async with running(roomy_double, sync=False) as bot:
         channel = text_channel(bot, roomy_double, "digest-ai")
         sent = [await channel.send(f"m{i}") for i in range(5)]
+        roomy_double.add_message("digest-ai", "member", "chatter")
         newest = [m.content async for m in channel.history(limit=3)]
-        assert newest == ["m4", "m3", "m2"]
+        assert newest == ["chatter", "m4", "m3"]
         after = [m.content async for m in channel.history(after=sent[1], limit=10)]
-        assert after == ["m2", "m3", "m4"]
+        assert after == ["m2", "m3", "m4", "chatter"]
         before = [m.content async for m in channel.history(before=sent[2], limit=10)]
         assert before == ["m1", "m0"]
         fetched = await channel.fetch_message(sent[0].id)
@@ -685,6 +720,7 @@ async def test_history_edit_delete_and_files(roomy_double: DiscordDouble) -> Non
             "m2",
             "m3",
             "m4",
+            "chatter",
         ]
         with_file = await channel.send(
             "with file", file=discord.File(io.BytesIO(b"hello"), filename="digest.txt")
@@ -913,14 +949,19 @@ async def test_unknown_routes_are_recorded_and_fail_the_fixture(
     ):
         assert response.status == 404
         assert json.loads(await response.text()) == {"message": "404: Not Found", "code": 0}
-    assert [(r.method, r.path) for r in double.unknown_routes] == [("POST", "/channels/1/pins/2")]
+        async with session.get(f"http://127.0.0.1:{double.port}/api/v9/users/@me") as other:
+            assert other.status == 404
+    assert [(r.method, r.path) for r in double.unknown_routes] == [
+        ("POST", "/channels/1/pins/2"),
+        ("GET", "/api/v9/users/@me"),
+    ]
     with pytest.raises(pytest.fail.Exception, match="POST /channels/1/pins/2"):
         assert_no_unknown_routes(double)
     double.unknown_routes.clear()
 
 
 async def test_custom_guild_builder(discord_double_factory: DoubleFactory) -> None:
-    def tiny(bot: User, ids: SnowflakeGenerator) -> Any:
+    def tiny(bot: User, ids: SnowflakeGenerator) -> Guild:
         b = GuildBuilder("Tiny", ids=ids, id=4242)
         editors = b.role("Editors", Permission.MANAGE_MESSAGES)
         b.member("alice", roles=[editors], owner=True)

@@ -65,6 +65,9 @@ def _connection_problem(settings: Settings, exc: BaseException) -> str | None:
 async def run_bot(settings: Settings) -> int:
     if _token(settings) is None:
         return _fail("DISCORD_TOKEN is not set; newsbot run needs the bot's token")
+    from bot.scheduler import check_schedules
+
+    check_schedules(settings)  # a bad cron or time zone stops start-up with its file and key
     configure_endpoints(settings)
     async with open_app(settings) as app:
         bot = NewsBot(app)

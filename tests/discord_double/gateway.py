@@ -341,9 +341,14 @@ class _Connection:
             gw._record("resume_rejected", session_id=data.get("session_id"), seq=seq)
             await self.socket.send_str(json.dumps({"op": OP_INVALID_SESSION, "d": False}))
             return True
-        if session.socket is not None and session.socket is not self.socket:
+        previous = session.socket
+        if previous is not None and previous is not self.socket:
+            # A resume from a new socket takes the session over; the old socket's close
+            # must not count as the client ending the session.
+            session.socket = None
+            gw._server_closed.add(id(previous))
             with contextlib.suppress(Exception):
-                await session.socket.close(code=WSCloseCode.GOING_AWAY)
+                await previous.close(code=WSCloseCode.GOING_AWAY)
         self.session = session
         gw.current = session
         async with session.lock:

@@ -22,6 +22,7 @@ from .errors import (
     FormErrors,
     cannot_edit_others,
     empty_message,
+    invalid_form_body,
     json_response,
     method_not_allowed,
     missing_access,
@@ -215,12 +216,13 @@ class RestApi:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not request.path.startswith(API_PREFIX + "/"):
+        if request.path == "/gateway":
             return await handler(request)
         d = self.d
+        in_api = request.path.startswith(API_PREFIX + "/")
         record = RecordedRequest(
             method=request.method,
-            path=request.path[len(API_PREFIX) :],
+            path=request.path[len(API_PREFIX) :] if in_api else request.path,
             query=dict(request.query),
             json=None,
             headers={h: request.headers[h] for h in RECORDED_HEADERS if h in request.headers},
@@ -228,7 +230,7 @@ class RestApi:
         )
         d.requests.append(record)
         try:
-            response = await self._process(request, handler, record)
+            response = await self._process(request, handler, record, in_api=in_api)
         except ApiError as error:
             response = error.response()
         record.status = response.status
@@ -240,7 +242,7 @@ class RestApi:
         return response
 
     async def _process(
-        self, request: web.Request, handler: Handler, record: RecordedRequest
+        self, request: web.Request, handler: Handler, record: RecordedRequest, *, in_api: bool
     ) -> web.StreamResponse:
         d = self.d
         body, files = await _read_body(request)
@@ -249,10 +251,11 @@ class RestApi:
         request[BODY] = body
         request[FILES] = files
         match = request.match_info
-        if match.http_exception is not None:
+        if match.http_exception is not None or not in_api:
             record.route = "unknown"
             d.unknown_routes.append(record)
-            raise method_not_allowed() if match.http_exception.status == 405 else not_found()
+            wrong_method = match.http_exception is not None and match.http_exception.status == 405
+            raise method_not_allowed() if wrong_method else not_found()
         meta = self.meta[match.route.name or ""]
         record.route = meta.template
         if meta.auth and request.headers.get("Authorization") != f"Bot {d.token}":
@@ -317,11 +320,11 @@ class RestApi:
         body = request[BODY]
         if body is None:
             return {}
-        if not isinstance(body, dict):
-            errors = FormErrors()
-            errors.add([], "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
-            errors.raise_if_any()
-        return body
+        if isinstance(body, dict):
+            return body
+        errors = FormErrors()
+        errors.add([], "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+        raise invalid_form_body(errors.tree)
 
     def _bot_member_payload(self, g: Guild) -> JsonObject:
         member = g.members[self.d.bot_user.id].payload()

@@ -109,7 +109,8 @@ class InteractionRoutes:
             raise unknown_interaction()
         body = request[BODY] if isinstance(request[BODY], dict) else {}
         files: list[UploadedFile] = request[FILES]
-        cb_type = body.get("type")
+        raw_type = body.get("type")
+        cb_type = raw_type if isinstance(raw_type, int) else 0
         data: JsonObject = body.get("data") or {}
         now = d.clock()
 

@@ -170,10 +170,10 @@ class Guild:
             return ref
         if ref in self.keys:
             return self.keys[ref]
-        for collection in (self.channels, self.roles):
-            for item_id, item in collection.items():
-                if item.name == ref:  # type: ignore[attr-defined]
-                    return item_id
+        named: list[Channel | Role] = [*self.channels.values(), *self.roles.values()]
+        for item in named:
+            if item.name == ref:
+                return item.id
         for member in self.members.values():
             if ref in (member.user.username, member.nick):
                 return member.id

@@ -1,0 +1,289 @@
+"""Packing rendered items into messages within Discord's limits, and shortening items."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot import limits
+from bot.limits import length
+from bot.pack import (
+    ELLIPSIS,
+    Cut,
+    PackedMessage,
+    RenderedItem,
+    check_ref,
+    content_budget,
+    embed_length,
+    embed_problems,
+    fit_item,
+    pack,
+    ref_line,
+    shorten_text,
+)
+
+REF = "d1g3st"
+
+
+def assert_within_limits(messages: list[PackedMessage]) -> None:
+    """Every limit of DESIGN §6 that a message-create payload can break."""
+    for message in messages:
+        payload = message.payload
+        assert payload["allowed_mentions"] == {"parse": []}
+        content = payload["content"]
+        assert length(content) <= limits.CONTENT_MAX
+        assert len(content) <= limits.CONTENT_MAX
+        embeds = payload.get("embeds", [])
+        assert len(embeds) <= limits.EMBEDS_PER_MESSAGE
+        assert sum(embed_length(e) for e in embeds) <= limits.EMBEDS_TOTAL_MAX
+        for embed in embeds:
+            assert embed_problems(embed) == []
+        urls = [e["url"] for e in embeds if e.get("url")]
+        assert len(urls) == len({u.lower() for u in urls})
+
+
+def assert_items_once_in_order(messages: list[PackedMessage], count: int) -> None:
+    seen = [i for m in messages for i in m.item_indices]
+    assert seen == list(range(count))
+
+
+def assert_ref_lines(messages: list[PackedMessage], ref: str) -> None:
+    for part, message in enumerate(messages, 1):
+        assert message.content.endswith(ref_line(ref, part, len(messages)))
+
+
+# -- shorten_text -------------------------------------------------------------------------------
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet=st.sampled_from("ab cd,.;\n-—é😀"), max_size=300), st.integers(-2, 320))
+def test_shorten_text_cuts_at_a_word_boundary(text: str, limit: int) -> None:
+    out = shorten_text(text, limit)
+    if len(text) <= limit:
+        assert out == text
+        return
+    assert len(out) <= max(limit, 0)
+    if limit < 1:
+        assert out == ""
+        return
+    assert out.endswith(ELLIPSIS)
+    head = out[: -len(ELLIPSIS)]
+    assert text.startswith(head)
+    rest = text[len(head) :]
+    # never mid-word: what was cut off starts at a space or at punctuation before one
+    assert head == "" or re.match(r"[ \t\n,;:\-–—]*\s", rest)
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "out"),
+    [
+        ("short", 10, "short"),
+        ("one two three four", 12, "one two…"),
+        ("one two three four", 14, "one two three…"),
+        ("one two, three", 9, "one two…"),
+        ("unbreakablewordhere", 10, "…"),
+        ("see https://example.com/very/long/path now", 30, "see…"),
+        ("anything", 0, ""),
+    ],
+)
+def test_shorten_text_cases(text: str, limit: int, out: str) -> None:
+    assert shorten_text(text, limit) == out
+
+
+# -- pack -------------------------------------------------------------------------------------
+
+
+def embed(size: int, url: str | None = None, *, field_value: int = 0) -> dict[str, Any]:
+    out: dict[str, Any] = {"title": "T" * min(size, 200)}
+    rest = size - len(out["title"])
+    if rest > 0:
+        out["description"] = "d" * min(rest, limits.EMBED_DESCRIPTION_MAX)
+    if url:
+        out["url"] = url
+    if field_value:
+        out["fields"] = [{"name": "Related", "value": "v" * field_value}]
+    return out
+
+
+BUDGET = content_budget(REF, 60)
+
+text_items = st.lists(st.integers(0, BUDGET), max_size=40).map(
+    lambda sizes: [RenderedItem(i, text=("x" * (n - 1) + "\u00e9") if n else "") for i, n in
+                   enumerate(sizes)]
+)
+embed_items = st.lists(
+    st.tuples(st.integers(1, 5_900), st.sampled_from([None, "https://a.example/1",
+                                                       "https://A.example/1", "https://b.example/"])),
+    max_size=40,
+).map(lambda specs: [RenderedItem(i, embed=embed(n, url)) for i, (n, url) in enumerate(specs)])
+
+
+@settings(max_examples=200)
+@given(
+    st.one_of(text_items, embed_items),
+    st.text(max_size=300),
+    st.text(max_size=300),
+)
+def test_pack_keeps_every_limit_and_order(
+    items: list[RenderedItem], header: str, footer: str
+) -> None:
+    messages = pack(header, items, footer, ref=REF)
+    if not items:
+        assert messages == []
+        return
+    assert_within_limits(messages)
+    assert_items_once_in_order(messages, len(items))
+    assert_ref_lines(messages, REF)
+    assert all(m.item_indices or m is messages[0] or m is messages[-1] for m in messages)
+    if header:
+        assert messages[0].content.startswith(header)
+        assert sum(m.content.count(header) for m in messages) >= 1
+    if footer:
+        body = messages[-1].content.rsplit("\n", 1)[0]
+        assert body.endswith(footer)
+
+
+def test_pack_splits_between_items_only() -> None:
+    items = [RenderedItem(i, text=f"item {i} " + "w" * 900) for i in range(5)]
+    messages = pack("Header", items, "Footer", ref=REF)
+    assert [m.item_indices for m in messages] == [(0, 1), (2, 3), (4,)]
+    assert messages[0].content.startswith("Header\n\nitem 0 ")
+    assert messages[-1].content == f"item 4 {'w' * 900}\n\nFooter\n{ref_line(REF, 3, 3)}"
+    assert_within_limits(messages)
+
+
+def test_header_and_footer_get_their_own_message_when_needed() -> None:
+    items = [RenderedItem(0, text="x" * (BUDGET - 10))]
+    messages = pack("H" * 50, items, "F" * 50, ref=REF)
+    assert [m.item_indices for m in messages] == [(), (0,), ()]
+    assert messages[0].content.startswith("H" * 50)
+    assert messages[2].content.startswith("F" * 50)
+
+
+def test_never_two_embeds_with_the_same_url_in_a_message() -> None:
+    items = [RenderedItem(i, embed=embed(100, "https://same.example/x")) for i in range(3)]
+    items.append(RenderedItem(3, embed=embed(100, "HTTPS://SAME.example/x#frag")))
+    messages = pack("", items, "", ref=REF)
+    assert [m.item_indices for m in messages] == [(0,), (1,), (2,), (3,)]
+
+
+def test_ten_embeds_and_6000_characters_per_message() -> None:
+    small = [RenderedItem(i, embed=embed(10)) for i in range(23)]
+    assert [len(m.item_indices) for m in pack("", small, "", ref=REF)] == [10, 10, 3]
+    big = [RenderedItem(i, embed=embed(2_500)) for i in range(5)]
+    assert [m.item_indices for m in pack("", big, "", ref=REF)] == [(0, 1), (2, 3), (4,)]
+
+
+def test_payload_shape() -> None:
+    [text] = pack("", [RenderedItem(0, text="hello")], "", ref=REF)
+    assert text.payload == {
+        "content": f"hello\n{ref_line(REF, 1, 1)}",
+        "allowed_mentions": {"parse": []},
+    }
+    [with_embed] = pack("Head", [RenderedItem(0, embed={"title": "t"})], "", ref=REF)
+    assert with_embed.payload == {
+        "content": f"Head\n{ref_line(REF, 1, 1)}",
+        "embeds": [{"title": "t"}],
+        "allowed_mentions": {"parse": []},
+    }
+
+
+def test_pack_refuses_what_cannot_fit() -> None:
+    with pytest.raises(ValueError, match="does not fit"):
+        pack("", [RenderedItem(0, text="x" * limits.CONTENT_MAX)], "", ref=REF)
+    with pytest.raises(ValueError, match="does not fit"):
+        pack("", [RenderedItem(0, embed={"title": "t" * 300})], "", ref=REF)
+    with pytest.raises(ValueError, match="header"):
+        pack("h" * limits.CONTENT_MAX, [RenderedItem(0, text="x")], "", ref=REF)
+
+
+@pytest.mark.parametrize("ref", ["", "x" * 17, "has space", "ünïcode", "a_b", "<@1>"])
+def test_invalid_refs(ref: str) -> None:
+    with pytest.raises(ValueError, match="digest ref"):
+        check_ref(ref)
+
+
+def test_ref_line_is_subtext() -> None:
+    assert ref_line("abc-123", 2, 3) == "-# newsbot · part 2/3 · ref abc-123"
+
+
+@pytest.mark.parametrize(
+    ("embed_", "problem"),
+    [
+        ({"title": "t" * 257}, "title has 257 characters (at most 256)"),
+        ({"description": "d" * 4_097}, "description has 4,097 characters (at most 4,096)"),
+        ({"footer": {"text": "f" * 2_049}}, "footer has 2,049 characters (at most 2,048)"),
+        ({"author": {"name": "a" * 257}}, "author has 257 characters (at most 256)"),
+        ({"fields": [{"name": "n" * 257, "value": "v"}]}, "field 1 name has 257 characters"),
+        ({"fields": [{"name": "n", "value": "v" * 1_025}]}, "field 1 value has 1,025 characters"),
+        ({"fields": [{"name": "n", "value": "v"}] * 26}, "26 fields (at most 25)"),
+        ({"description": "d" * 4_000, "fields": [{"name": "n", "value": "v" * 1_000}] * 2},
+         "6,002 characters in all (at most 6,000)"),
+        ({"title": "😀" * 129}, "title has 258 characters"),  # counted in UTF-16 units
+    ],
+)
+def test_embed_problems(embed_: dict[str, Any], problem: str) -> None:
+    assert any(p.startswith(problem) for p in embed_problems(embed_))
+
+
+# -- fit_item ---------------------------------------------------------------------------------
+
+
+def fake_render(title: str, excerpt: str, related: list[str]) -> Any:
+    calls: list[Cut] = []
+
+    def render(cut: Cut) -> RenderedItem:
+        calls.append(cut)
+        t = title if cut.title is None else shorten_text(title, cut.title)
+        e = excerpt if cut.excerpt is None else shorten_text(excerpt, cut.excerpt)
+        r = related if cut.related is None else related[: cut.related]
+        link = "(<https://x.example/a>)" if cut.links else ""
+        return RenderedItem(0, text="\n".join([f"**{t}**{link}", e, *r]).strip())
+
+    return render, calls
+
+
+def fits(limit: int) -> Any:
+    return lambda item: length(item.text) <= limit
+
+
+def test_fit_item_keeps_an_item_that_fits() -> None:
+    render, calls = fake_render("Title", "Excerpt", ["r1"])
+    item = fit_item(render, fits(1_000), excerpt=7, related=1, title=5)
+    assert item is not None and "Excerpt" in item.text
+    assert calls == [Cut()]
+
+
+def test_fit_item_shortens_the_excerpt_first_at_a_word() -> None:
+    excerpt = " ".join(f"word{i}" for i in range(400))
+    render, _ = fake_render("Title", excerpt, ["related link"])
+    item = fit_item(render, fits(500), excerpt=len(excerpt), related=1, title=5)
+    assert item is not None
+    assert length(item.text) <= 500
+    assert "**Title**" in item.text and "related link" in item.text
+    body = item.text.split("\n")[1]
+    assert body.endswith("…") and excerpt.startswith(body[:-1])
+    assert length(item.text) > 450  # the longest excerpt that fits, not just any
+
+
+def test_fit_item_then_drops_related_links_then_cuts_the_title() -> None:
+    related = ["r" * 200, "s" * 200]
+    render, _ = fake_render("Title words " * 10, "e" * 50, related)
+    item = fit_item(render, fits(400), excerpt=50, related=2, title=120)
+    assert item is not None
+    assert "r" * 200 in item.text and "s" * 200 not in item.text and "e" * 50 not in item.text
+    item = fit_item(render, fits(80), excerpt=50, related=2, title=120)
+    assert item is not None
+    assert "r" * 200 not in item.text and item.text.startswith("**Title words")
+    assert "…**" in item.text
+
+
+def test_fit_item_drops_the_link_last_and_gives_up_when_nothing_fits() -> None:
+    render, _ = fake_render("T", "", [])
+    item = fit_item(render, fits(6), excerpt=0, related=0, title=1)
+    assert item is not None and item.text == "**T**"
+    assert fit_item(render, fits(2), excerpt=0, related=0, title=1) is None

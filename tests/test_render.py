@@ -1,0 +1,718 @@
+"""Rendering digests with the real templates: golden outputs for the shipped seeds, Discord's
+limits for any articles (hypothesis), operator overrides, template errors and the sandbox.
+
+Regenerate the golden files after an intended change to a built-in template:
+
+    NEWSBOT_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_render.py -k golden
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot import limits, render
+from bot.articles import Article, Image, Provider, Related, canonical_url, parse_article
+from bot.config import DigestChannel
+from bot.errors import TemplateProblem
+from bot.limits import length
+from bot.pack import PackedMessage, embed_problems, ref_line
+from bot.render import Renderer, builtin_templates, sample_article
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+REF = "golden"
+KINDS = ("digest", "embed")
+
+
+def seed_articles() -> list[Article]:
+    return [parse_article(str(p), p.read_bytes()) for p in sorted(SEEDS.glob("*.md"))]
+
+
+@pytest.fixture(scope="module")
+def seeds() -> list[Article]:
+    articles = seed_articles()
+    assert articles, "no seed files"
+    return articles
+
+
+@pytest.fixture(scope="module")
+def renderer() -> Renderer:
+    return Renderer()
+
+
+def article(
+    title: str = "A title",
+    url: str = "https://news.example.com/story",
+    *,
+    excerpt: str = "An excerpt.",
+    provider: str | None = "Example News",
+    related: tuple[Related, ...] = (),
+    published_at: datetime | None = NOW - timedelta(hours=3),
+    images: tuple[Image, ...] = (),
+    topics: tuple[str, ...] = (),
+) -> Article:
+    return Article(
+        url=canonical_url(url),
+        web_url=url,
+        title=title,
+        excerpt=excerpt,
+        published_at=published_at,
+        provider=Provider(name=provider, domain="news.example.com") if provider else None,
+        related=related,
+        images=images,
+        topics=topics,
+    )
+
+
+def related(url: str, outlet: str | None = "Other", title: str = "Other take") -> Related:
+    return Related(title=title, url=url, provider=Provider(name=outlet) if outlet else None)
+
+
+def digest(template: str = "digest", **changes: Any) -> DigestChannel:
+    return replace(DigestChannel(channel=None, max_items=100, template=template), **changes)
+
+
+# -- checks shared by the tests -------------------------------------------------------------------
+
+PLAIN_MENTION = re.compile(r"<[@#:/]|<[at]:|@(everyone|here)", re.IGNORECASE)
+
+
+def live_angle_brackets(text: str) -> list[str]:
+    """Unescaped ``<`` that are not one of our ``<https://...>`` link wrappers."""
+    found = []
+    for match in re.finditer("<", text):
+        backslashes = len(text[: match.start()]) - len(text[: match.start()].rstrip("\\"))
+        if backslashes % 2:
+            continue
+        if not re.match(r"<https?://[^\s<>()]+>", text[match.start() :]):
+            found.append(text[match.start() : match.start() + 20])
+    return found
+
+
+def assert_no_live_mentions(messages: list[PackedMessage] | list[dict[str, Any]]) -> None:
+    for message in messages:
+        payload = message.payload if isinstance(message, PackedMessage) else message
+        markdown = [payload["content"]]
+        plain: list[str] = []
+        for embed in payload.get("embeds", []):
+            markdown.append(embed.get("description", ""))
+            markdown += [f["value"] for f in embed.get("fields", [])]
+            plain += [embed.get("title", ""), embed.get("author", {}).get("name", ""),
+                      embed.get("footer", {}).get("text", "")]
+            plain += [f["name"] for f in embed.get("fields", [])]
+        for text in markdown:
+            assert not re.search(r"@(everyone|here)", text, re.IGNORECASE), text
+            assert live_angle_brackets(text) == [], text
+        for text in plain:
+            assert not PLAIN_MENTION.search(text), text
+
+
+def assert_within_limits(messages: list[PackedMessage]) -> None:
+    for message in messages:
+        payload = message.payload
+        assert payload["allowed_mentions"] == {"parse": []}
+        assert length(payload["content"]) <= limits.CONTENT_MAX
+        embeds = payload.get("embeds", [])
+        assert len(embeds) <= limits.EMBEDS_PER_MESSAGE
+        total = 0
+        for embed in embeds:
+            assert embed_problems(embed) == []
+            total += sum(
+                length(x)
+                for x in [embed.get("title", ""), embed.get("description", ""),
+                          embed.get("author", {}).get("name", ""),
+                          embed.get("footer", {}).get("text", "")]
+                + [f["name"] + f["value"] for f in embed.get("fields", [])]
+            )
+        assert total <= limits.EMBEDS_TOTAL_MAX
+        urls = [canonical_url(e["url"]) for e in embeds if "url" in e]
+        assert len(urls) == len(set(urls))
+
+
+def assert_complete(messages: list[PackedMessage], count: int, ref: str) -> None:
+    assert [i for m in messages for i in m.item_indices] == list(range(count))
+    for part, message in enumerate(messages, 1):
+        assert message.content.endswith(ref_line(ref, part, len(messages)))
+
+
+# -- golden outputs -------------------------------------------------------------------------------
+
+
+def golden_json(messages: list[PackedMessage]) -> str:
+    data = [{"item_indices": list(m.item_indices), "payload": m.payload} for m in messages]
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def golden_text(messages: list[PackedMessage]) -> str:
+    parts = []
+    for number, message in enumerate(messages, 1):
+        parts.append(f"======== message {number}/{len(messages)} ========\n{message.content}\n")
+        for embed in message.payload.get("embeds", []):
+            parts.append(f"--- embed: {json.dumps(embed, indent=2, ensure_ascii=False)}\n")
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_golden_digest_of_the_seeds(renderer: Renderer, seeds: list[Article], kind: str) -> None:
+    messages = renderer.render_digest(seeds, digest(kind), now=NOW, ref=REF)
+    assert_within_limits(messages)
+    assert_complete(messages, len(seeds), REF)
+    assert_no_live_mentions(messages)
+    outputs = {f"{kind}.json": golden_json(messages), f"{kind}.txt": golden_text(messages)}
+    if os.environ.get("NEWSBOT_UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        for name, text in outputs.items():
+            (GOLDEN / name).write_text(text, encoding="utf-8")
+    for name, text in outputs.items():
+        path = GOLDEN / name
+        assert path.exists(), f"{path} missing: run with NEWSBOT_UPDATE_GOLDEN=1"
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{name} changed; if intended, regenerate with NEWSBOT_UPDATE_GOLDEN=1"
+        )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_seed_renders_alone_within_limits(
+    renderer: Renderer, seeds: list[Article], kind: str
+) -> None:
+    for item in seeds:
+        payload = renderer.render_item(item, digest(kind))
+        assert payload["allowed_mentions"] == {"parse": []}
+        assert length(payload["content"]) <= limits.CONTENT_MAX
+        for embed in payload.get("embeds", []):
+            assert embed_problems(embed) == []
+        assert_no_live_mentions([payload])
+        messages = renderer.render_digest([item], digest(kind), now=NOW, ref="one")
+        assert len(messages) == 1
+        assert_within_limits(messages)
+
+
+def test_text_item_layout(renderer: Renderer) -> None:
+    item = article(
+        "Title (with parens)",
+        excerpt="Line one.\n\nLine two.",
+        related=(related("https://other.example/a", "Other Outlet"),),
+    )
+    payload = renderer.render_item(item, digest())
+    assert payload == {
+        "content": "**1. [Title (with parens)](<https://news.example.com/story>)**\n"
+        "-# Example News · 1 Dec 2026\n"
+        "Line one. Line two.\n"
+        "-# Also covered by [Other Outlet](<https://other.example/a>)",
+        "allowed_mentions": {"parse": []},
+    }
+
+
+def test_embed_item_layout(renderer: Renderer) -> None:
+    item = article(
+        "Title *stars* <@1>",
+        excerpt="Excerpt **bold**",
+        images=(Image(url="javascript:x"), Image(url="https://img.example/a.png")),
+        topics=("AI", "Policy_x"),
+        related=(related("https://other.example/a", "Other", "Their [take]"),),
+    )
+    payload = renderer.render_item(item, digest("embed"))
+    assert payload["content"] == ""
+    [embed] = payload["embeds"]
+    assert embed == {
+        "title": "Title *stars* <\u200b@1>",
+        "url": "https://news.example.com/story",
+        "description": "Excerpt \\*\\*bold\\*\\*",
+        "color": 0x5865F2,
+        "author": {"name": "Example News"},
+        "thumbnail": {"url": "https://img.example/a.png"},
+        "fields": [
+            {
+                "name": "Also covered by",
+                "value": "Their \\[take\\] [↗](<https://other.example/a>) · Other",
+                "inline": False,
+            }
+        ],
+        "footer": {"text": "AI · Policy_x"},
+        "timestamp": "2026-12-01T05:00:00+00:00",
+    }
+
+
+def test_hostile_text_renders_literally(renderer: Renderer) -> None:
+    hostile = "**[click](https://evil)** @everyone <@&123>"
+    item = article(hostile, excerpt=hostile, provider=hostile)
+    [message] = renderer.render_digest([item], digest(), now=NOW, ref="x1")
+    content = message.content
+    escaped = "\\*\\*\\[click\\]\\(https\\://evil\\)\\*\\* @\u200beveryone \\<@&123\\>"
+    assert f"**1. {escaped} [↗](<https://news.example.com/story>)**" in content
+    assert f"\n{escaped}\n" in content
+    assert_no_live_mentions([message])
+    [embed_message] = renderer.render_digest([item], digest("embed"), now=NOW, ref="x1")
+    assert_no_live_mentions([embed_message])
+    assert embed_message.payload["embeds"][0]["title"] == (
+        "**[click](https://evil)** @\u200beveryone <\u200b@&123>"
+    )
+
+
+# -- related coverage -----------------------------------------------------------------------------
+
+
+def test_related_links_are_deduplicated_capped_and_exclude_the_article(
+    renderer: Renderer,
+) -> None:
+    item = article(
+        related=(
+            related("https://news.example.com/story#comments", "Self"),  # the article itself
+            related("https://a.example/1", "A"),
+            related("HTTPS://A.EXAMPLE/1", "A again"),  # same canonical URL
+            related("javascript:alert(1)", "Bad"),  # never linked
+            related("https://b.example/2", None),  # no provider: the domain is shown
+            related("https://c.example/3", "C"),
+            related("https://d.example/4", "D"),
+        )
+    )
+    content = renderer.render_item(item, digest())["content"]
+    assert content.endswith(
+        "-# Also covered by [A](<https://a.example/1>) · [b.example](<https://b.example/2>)"
+        " · [C](<https://c.example/3>)"
+    )
+    content = renderer.render_item(item, digest(related_limit=1))["content"]
+    assert content.endswith("-# Also covered by [A](<https://a.example/1>)")
+    content = renderer.render_item(item, digest(related_limit=0))["content"]
+    assert "Also covered" not in content
+    [embed] = renderer.render_item(item, digest("embed", related_limit=2))["embeds"]
+    assert embed["fields"][0]["value"].count("\n") == 1
+
+
+# -- any articles at all --------------------------------------------------------------------------
+
+NASTY = "*_~`|[]()<>\\#-+:@/. \n1aé😀\u200b\u202e"
+texts = st.one_of(
+    st.text(max_size=200),
+    st.text(alphabet=NASTY, max_size=400),
+    st.sampled_from(["@everyone", "<@123> <@&456> <#7>", "**[x](https://evil)**", "# h\n-# s"]),
+)
+long_texts = st.one_of(
+    texts,
+    st.builds(lambda w, n: ((w + " ") * n)[:20_000], st.text(min_size=1, max_size=12),
+              st.integers(0, 3_000)),
+    st.sampled_from(["x" * 20_000, "*" * 20_000, ("word " * 4_000)[:20_000]]),
+)
+titles = st.one_of(
+    texts.filter(str.strip),
+    st.sampled_from(["T" * 1_000, "_" * 1_000, ("long title " * 100)[:1_000]]),
+)
+hosts = st.sampled_from(["a.example", "b.example", "news.example.com", "xn--bcher-kva.de"])
+paths = st.one_of(st.text(max_size=40), st.sampled_from(["", "x" * 2_000, "a(b)<c>"]))
+urls = st.one_of(
+    st.builds(lambda h, p: f"https://{h}/{p}", hosts, paths),
+    st.sampled_from(["javascript:alert(1)", "https://news.example.com/story"]),
+)
+relateds = st.builds(
+    Related,
+    title=titles,
+    url=urls,
+    provider=st.one_of(st.none(), st.builds(Provider, name=texts)),
+)
+articles_st = st.builds(
+    lambda title, url, excerpt, provider, rel, when, topics: Article(
+        url=canonical_url(url), web_url=url, title=title, excerpt=excerpt,
+        provider=Provider(name=provider) if provider is not None else None, related=tuple(rel),
+        published_at=when, topics=tuple(topics),
+        images=(Image(url=url),),
+    ),
+    titles,
+    urls,
+    long_texts,
+    st.one_of(st.none(), texts),
+    st.lists(relateds, max_size=12),
+    st.one_of(st.none(), st.datetimes(timezones=st.just(UTC))),
+    st.lists(texts, max_size=3),
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(articles_st, max_size=8),
+    st.sampled_from(KINDS),
+    st.integers(0, 12),
+    st.text(max_size=300),
+)
+def test_any_articles_render_within_every_limit(
+    items: list[Article], kind: str, related_limit: int, title: str
+) -> None:
+    channel = digest(kind, related_limit=related_limit, title=title or "Digest")
+    messages = Renderer().render_digest(items, channel, now=NOW, ref="prop-1")
+    if not items:
+        assert messages == []
+        return
+    assert_within_limits(messages)
+    assert_complete(messages, len(items), "prop-1")
+    assert_no_live_mentions(messages)
+
+
+def test_a_hundred_item_digest(renderer: Renderer, seeds: list[Article]) -> None:
+    items = [seeds[i % len(seeds)] for i in range(100)]
+    for kind in KINDS:
+        messages = renderer.render_digest(items, digest(kind), now=NOW, ref="hundred")
+        assert_within_limits(messages)
+        assert_complete(messages, 100, "hundred")
+        assert messages[0].content.startswith("## News digest\n-# Tuesday 1 December 2026 · 100")
+
+
+def test_an_oversized_item_is_shortened_excerpt_first(renderer: Renderer) -> None:
+    words = " ".join(f"w{i}" for i in range(5_000))
+    item = article("Kept title", excerpt=words,
+                   related=(related("https://a.example/1", "A"),))
+    channel = digest()
+    # the default template already shows at most 400 characters of an excerpt; a template that
+    # shows all of it needs the packer to shorten it
+    with_full = Renderer(_folder({"full.md.j2": FULL_EXCERPT}))
+    [message] = with_full.render_digest([item], replace(channel, template="full"), now=NOW,
+                                        ref="x")
+    content = message.content
+    assert length(content) <= limits.CONTENT_MAX
+    assert "Kept title" in content and "[A](<https://a.example/1>)" in content
+    excerpt_line = content.split("\n")[1]
+    assert excerpt_line.endswith("…") and words.startswith(excerpt_line[:-1])
+    [default] = renderer.render_digest([item], channel, now=NOW, ref="x")
+    assert "w0 w1" in default.content
+
+
+def test_zero_articles_give_no_messages(renderer: Renderer) -> None:
+    assert renderer.render_digest([], digest(), now=NOW, ref="empty") == []
+
+
+@pytest.mark.parametrize("ref", ["", "x" * 17, "with space", "a_b"])
+def test_bad_refs_are_refused(renderer: Renderer, ref: str) -> None:
+    with pytest.raises(ValueError, match="digest ref"):
+        renderer.render_digest([article()], digest(), now=NOW, ref=ref)
+
+
+def test_naive_now_is_refused(renderer: Renderer) -> None:
+    with pytest.raises(ValueError, match="aware"):
+        renderer.render_digest([article()], digest(), now=datetime(2026, 1, 1), ref="x")
+
+
+def test_dates_are_shown_in_the_channel_time_zone(renderer: Renderer) -> None:
+    late = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)
+    item = article(published_at=late)
+    [message] = renderer.render_digest(
+        [item], digest(timezone="Asia/Tokyo"), now=late, ref="tz"
+    )
+    assert "-# Wednesday 2 December 2026 · 1 story" in message.content
+    assert "Example News · 2 Dec 2026" in message.content
+    [fallback] = renderer.render_digest(
+        [item], digest(timezone="Not/AZone"), now=late.astimezone(timezone(timedelta(hours=5))),
+        ref="tz",
+    )
+    assert "Tuesday 1 December 2026" in fallback.content
+
+
+# -- template names, folders, overrides -----------------------------------------------------------
+
+
+def _folder(files: dict[str, str]) -> Path:
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="newsbot-templates-"))
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return folder
+
+
+FULL_EXCERPT = (
+    "{% for item in items %}{% block item scoped %}**{{ item.title }}**\n{{ item.excerpt }}\n"
+    "{% for r in item.related %}{{ r.outlet|link(r.url) }}{% endfor %}"
+    "{% endblock %}{% endfor %}"
+)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "resolved"),
+    [
+        ("digest", "digest.md.j2"),
+        ("embed", "embed.j2"),
+        ("digest.md.j2", "digest.md.j2"),
+        ("embed.j2", "embed.j2"),
+        ("default:digest", "default:digest.md.j2"),
+        ("default:embed.j2", "default:embed.j2"),
+    ],
+)
+def test_template_names(renderer: Renderer, name: str, resolved: str) -> None:
+    assert renderer.template(name).name == resolved
+
+
+def test_unknown_template_name(renderer: Renderer) -> None:
+    with pytest.raises(TemplateProblem) as caught:
+        renderer.template("weekly")
+    assert str(caught.value) == (
+        "weekly: no template weekly.md.j2 or weekly.j2 in the built-ins"
+    )
+
+
+def test_missing_template_folder(tmp_path: Path) -> None:
+    with pytest.raises(TemplateProblem, match="template folder not found"):
+        Renderer(tmp_path / "nope")
+
+
+def test_builtin_templates_found_in_a_source_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert builtin_templates().joinpath("digest.md.j2").is_file()
+
+    def not_installed(name: str) -> Any:
+        raise ModuleNotFoundError(name)
+
+    monkeypatch.setattr(render.resources, "files", not_installed)
+    folder = builtin_templates()
+    assert folder == ROOT / "templates"
+    assert Renderer().render_item(article(), digest())["content"].startswith("**1.")
+
+
+def test_override_one_block_with_extends(folder: Path) -> None:
+    write(folder, "digest.md.j2",
+          '{% extends "default:digest.md.j2" %}\n'
+          "{% block header %}# {{ digest.title }} for {{ count }}{% endblock %}\n"
+          "{% block footer %}{{ super() }} · thanks{% endblock %}\n")
+    [message] = Renderer(folder).render_digest([article()], digest(), now=NOW, ref="x")
+    assert message.content.startswith("# News digest for 1\n\n**1. [A title]")
+    assert message.content.endswith(
+        "-# Suggest a story with /news submit · thanks\n-# newsbot · part 1/1 · ref x"
+    )
+
+
+def test_override_a_partial_used_by_the_builtin_digest(folder: Path) -> None:
+    write(folder, "_item.md.j2", "ITEM {{ item.number }}: {{ item.title }}")
+    [message] = Renderer(folder).render_digest([article("T*")], digest(), now=NOW, ref="x")
+    assert "\n\nITEM 1: T\\*\n\n" in message.content
+
+
+def test_full_replacement_template(folder: Path) -> None:
+    write(folder, "weekly.md.j2",
+          "{% block header %}Weekly {{ date }}{% endblock %}"
+          "{% for item in items %}{% block item scoped %}"
+          "- {{ item.title|link(item.url) }} ({{ item.outlet }}){% endblock %}{% endfor %}")
+    renderer = Renderer(folder)
+    [message] = renderer.render_digest(
+        [article("One"), article("Two", "https://b.example/2")], digest("weekly"), now=NOW,
+        ref="wk",
+    )
+    assert message.content == (
+        "Weekly Tuesday 1 December 2026\n\n"
+        "- [One](<https://news.example.com/story>) (Example News)\n\n"
+        "- [Two](<https://b.example/2>) (Example News)\n"
+        "-# newsbot · part 1/2 · ref wk".replace("1/2", "1/1")
+    )
+
+
+def test_operator_embed_template_with_its_own_blocks(folder: Path) -> None:
+    write(folder, "cards.j2",
+          '{% extends "default:embed.j2" %}'
+          "{% block embed_color %}#ff0000{% endblock %}"
+          "{% block embed_footer %}Quality {{ item.quality }}{% endblock %}")
+    item = replace(article(), quality=77)
+    [embed] = Renderer(folder).render_item(item, digest("cards"))["embeds"]
+    assert embed["color"] == 0xFF0000
+    assert embed["footer"] == {"text": "Quality 77"}
+
+
+# -- template errors name file and line -----------------------------------------------------------
+
+ITEM_LOOP = "{% for item in items %}{% block item scoped %}BODY{% endblock %}{% endfor %}"
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "problem"),
+    [
+        ("\n\n{{ item.nope }}", 3, "'bot.render.ItemView object' has no attribute 'nope'"),
+        ("\n{{ typo }}", 2, "'typo' is undefined"),
+        ("{{ ''.__class__ }}", 1, "not allowed in the template sandbox: access to attribute "
+                                  "'__class__' of 'str' object is unsafe."),
+        ("\n{{ cycler.__init__.__globals__ }}", 2, "not allowed in the template sandbox: access "
+                                                  "to attribute '__init__' of 'type' object is "
+                                                  "unsafe."),
+        ("{{ item.title.__class__.__mro__ }}", 1, "not allowed in the template sandbox: access "
+                                                 "to attribute '__class__' of 'Md' object is "
+                                                 "unsafe."),
+        ("{{ item._source }}", 1, "not allowed in the template sandbox: access to attribute "
+                                  "'_source' of 'ItemView' object is unsafe."),
+        ("{{ item.title.format.__globals__ }}", 1, "not allowed in the template sandbox: access "
+                                                  "to attribute '__globals__' of 'function' "
+                                                  "object is unsafe."),
+        ("{{ lipsum(5) }}", 1, "'lipsum' is undefined"),
+        ("\n{% for i in range(10**9) %}x{% endfor %}", 2,
+         "not allowed in the template sandbox: range() of 1,000,000,000 numbers; at most 10,000"),
+        ("\n\n{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}", 3,
+         "the template ran more than 1,000,000 loop iterations and calls"),
+        ("{{ 'x' * 10**9 }}", 1,
+         "not allowed in the template sandbox: '*' would build 1,000,000,000 items or characters"),
+        ("{{ 10 ** 100000 }}", 1, "not allowed in the template sandbox: '**' result too large"),
+        ("{{ '%099999999d' % 1 }}", 1,
+         "not allowed in the template sandbox: '%' formatting with a width of 10,000 or more"),
+        ("{{ 'x'.ljust(10**9) }}", 1,
+         "not allowed in the template sandbox: a string method called with 1,000,000,000"),
+        ("{{ 1 // 0 }}", 1, "ZeroDivisionError: integer division or modulo by zero"),
+        ("{% include 'nothere.j2' %}", 1, "template 'nothere.j2' not found"),
+    ],
+)
+def test_runtime_errors_name_file_and_line(
+    folder: Path, body: str, line: int, problem: str
+) -> None:
+    write(folder, "broken.md.j2", ITEM_LOOP.replace("BODY", body))
+    with pytest.raises(TemplateProblem) as caught:
+        Renderer(folder).render_digest([article()], digest("broken"), now=NOW, ref="x")
+    assert str(caught.value) == f"{folder / 'broken.md.j2'}:{line}: {problem}"
+    assert caught.value.line == line
+
+
+def test_nested_loops_over_lists_are_bounded(folder: Path) -> None:
+    write(folder, "spin.md.j2",
+          "{% set l = range(5000)|list %}" + ITEM_LOOP.replace(
+              "BODY", "{% for a in l %}{% for b in l %}{% endfor %}{% endfor %}"))
+    with pytest.raises(TemplateProblem, match="more than 1,000,000 loop iterations"):
+        Renderer(folder).render_digest([article()], digest("spin"), now=NOW, ref="x")
+
+
+def test_endless_recursion_is_a_problem_not_a_crash(folder: Path) -> None:
+    write(folder, "recur.md.j2", "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}")
+    with pytest.raises(TemplateProblem, match="without end"):
+        Renderer(folder).render_digest([article()], digest("recur"), now=NOW, ref="x")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("a\nb\n{% if %}\n", 3, "syntax error: Expected an expression, got 'end of statement block'"),
+        ("{% for item in items %}\n{{ item.title }\n{% endfor %}", 2,
+         "syntax error: unexpected '}'"),
+        ("{% block header %}\n\n{% endblock %}{% block header %}{% endblock %}", 3,
+         "syntax error: block 'header' defined twice"),
+        ("{{ x|nosuchfilter }}", 1, "syntax error: No filter named 'nosuchfilter'."),
+    ],
+)
+def test_syntax_errors_name_file_and_line(folder: Path, text: str, line: int, problem: str) -> None:
+    write(folder, "bad.md.j2", text)
+    with pytest.raises(TemplateProblem) as caught:
+        Renderer(folder).render_digest([article()], digest("bad"), now=NOW, ref="x")
+    assert str(caught.value) == f"{folder / 'bad.md.j2'}:{line}: {problem}"
+
+
+def test_syntax_error_in_an_included_partial_names_the_partial(folder: Path) -> None:
+    write(folder, "_item.md.j2", "ok\n{{ item.title\n")
+    with pytest.raises(TemplateProblem) as caught:
+        Renderer(folder).render_digest([article()], digest(), now=NOW, ref="x")
+    assert str(caught.value).startswith(f"{folder / '_item.md.j2'}:2: syntax error")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("{% for item in items %}{% include '_item.md.j2' %}{% endfor %}",
+         "no item block was rendered: put {% block item scoped %}...{% endblock %} inside "
+         "{% for item in items %}"),
+        ("{% for item in items|reverse %}{% block item scoped %}x{% endblock %}{% endfor %}",
+         "the item block must render each of the 2 items once, in order (it rendered items 2, 1)"),
+        ("{% block item %}x{% endblock %}",
+         "the item block must be a scoped block inside {% for item in items %}"),
+        ("{% for item in items %}{% block item scoped %}{% block header %}h{% endblock %}"
+         "{% endblock %}{% endfor %}", "block header must be outside the item block"),
+        ("{% block embed_title %}t{% endblock %}", "block embed_title must be inside the item block"),
+        (ITEM_LOOP.replace("BODY", "{% block embed_color %}blue{% endblock %}"),
+         "embed_color must be like #5865F2, got 'blue'"),
+    ],
+)
+def test_block_protocol_problems(folder: Path, text: str, problem: str) -> None:
+    write(folder, "odd.md.j2", text)
+    with pytest.raises(TemplateProblem) as caught:
+        Renderer(folder).render_digest(
+            [article(), article("Two", "https://b.example/")], digest("odd"), now=NOW, ref="x"
+        )
+    assert caught.value.problem == problem
+    assert caught.value.template == str(folder / "odd.md.j2")
+
+
+def test_an_item_block_too_long_to_fit_is_a_problem(folder: Path) -> None:
+    write(folder, "huge.md.j2", ITEM_LOOP.replace("BODY", "{{ 'x ' * 1500 }}"))
+    with pytest.raises(TemplateProblem, match="item 1 does not fit in one Discord message"):
+        Renderer(folder).render_digest([article()], digest("huge"), now=NOW, ref="x")
+
+
+def test_a_header_too_long_is_a_problem(folder: Path) -> None:
+    write(folder, "head.md.j2", "{% block header %}{{ 'h ' * 1000 }}{% endblock %}" + ITEM_LOOP)
+    with pytest.raises(TemplateProblem, match="the header block renders 2,000 characters"):
+        Renderer(folder).render_digest([article()], digest("head"), now=NOW, ref="x")
+
+
+# -- check-templates --------------------------------------------------------------------------
+
+
+def test_check_passes_for_the_builtins(renderer: Renderer, seeds: list[Article]) -> None:
+    assert renderer.check(seeds[:5], [digest(), digest("embed")]) == []
+    assert renderer.check([], []) == []  # a built-in sample article stands in
+
+
+def test_check_reports_every_broken_template(folder: Path) -> None:
+    write(folder, "digest.md.j2", '{% extends "default:digest.md.j2" %}'
+                                  "{% block footer %}\n{{ nope }}{% endblock %}")
+    write(folder, "_partial.md.j2", "{% if %}")
+    write(folder, "weekly.j2", ITEM_LOOP.replace("BODY", "\n\n{{ item.title.__class__ }}"))
+    problems = Renderer(folder).check([sample_article()], [digest("weekly")])
+    assert problems == [
+        f"{folder / '_partial.md.j2'}:1: syntax error: Expected an expression, got 'end of "
+        "statement block'",
+        f"{folder / 'digest.md.j2'}:2: 'nope' is undefined",
+        f"{folder / 'weekly.j2'}:3: not allowed in the template sandbox: access to attribute "
+        "'__class__' of 'Md' object is unsafe.",
+    ]
+
+
+def test_check_reports_a_channel_naming_a_missing_template(renderer: Renderer) -> None:
+    assert renderer.check([], [digest("weekly")]) == [
+        "weekly: no template weekly.md.j2 or weekly.j2 in the built-ins"
+    ]
+
+
+# -- filters ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "out"),
+    [
+        ("{{ '*x* <@1>'|md }}", "\\*x\\* \\<@1\\>"),
+        ("{{ item.title|md }}", "T\\_1"),  # already escaped: not escaped twice
+        ("{{ 'javascript:alert(1)'|url }}|{{ 'https://A.example/(x)'|url }}",
+         "|https://a.example/%28x%29"),
+        ("{{ item.title|plain }}", "T_1"),
+        ("{{ '<@1> @here'|plain }}", "<\u200b@1> @\u200bhere"),
+        ("{{ 'one two three'|shorten(9) }}", "one two…"),
+        ("{{ item.title|link(item.url) }}", "T\\_1 [↗](<https://news.example.com/story>)"),
+        ("{{ 'Safe'|link('https://a.example/') }}", "[Safe](<https://a.example/>)"),
+        ("{{ 'x'|link('ftp://a.example/') }}", "x"),
+        ("{{ item.timestamp }}", "1764547200"),
+        ("{{ none }}", ""),
+    ],
+)
+def test_filters(folder: Path, expression: str, out: str) -> None:
+    write(folder, "f.md.j2", ITEM_LOOP.replace("BODY", expression))
+    [message] = Renderer(folder).render_digest(
+        [article("T_1", published_at=datetime(2025, 12, 1, tzinfo=UTC))], digest("f"), now=NOW,
+        ref="x",
+    )
+    assert message.content == f"{out}\n-# newsbot · part 1/1 · ref x"
