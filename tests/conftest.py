@@ -2,4 +2,13 @@
 
 from __future__ import annotations
 
+from hypothesis import settings
+
+# The suite must be deterministic (CI, and three runs before a change lands): hypothesis
+# explores the same examples every run and keeps no example database between runs. Explore
+# further by hand with --hypothesis-profile=explore.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=2_000)
+settings.load_profile("deterministic")
+
 pytest_plugins = ["tests.discord_double.fixtures"]
