@@ -9,7 +9,8 @@ cannot format, link, ping or embed anything:
   ``<t:...>``, ``<:emoji:id>``, ``</command:id>``, ``<https://...>``);
 - at the start of a line: ``#`` (headings), ``-`` (lists and ``-#`` subtext), ``+`` and
   ``1.`` (lists);
-- ``:`` before ``//`` (so ``https://...`` in text is not turned into a link);
+- ``:`` before ``//`` (so ``https://...`` in text is not turned into a link) and the first
+  ``:`` of ``:name:`` (so ``:smile:`` is not turned into an emoji);
 - ``@everyone`` and ``@here`` get a zero-width space after the ``@`` (Discord parses those
   without angle brackets; the substring never appears in the output);
 - control characters, bidi overrides/isolates/marks and the byte-order mark are removed; tabs
@@ -61,12 +62,15 @@ _MASS_MENTION: Final = re.compile(r"@(?=everyone|here)", re.IGNORECASE)
 _LINE_START: Final = re.compile(r"^([^\S\n]*)(?:([#+-])|(\d+)\.)", re.MULTILINE)
 _UNESCAPE: Final = re.compile(r"\\([^0-9A-Za-z\s])")
 _ANGLE_FORM: Final = re.compile(r"<(?=[@#:/]|[at]:)")
-_LABEL_UNSAFE: Final = re.compile(r"[\\*_~`|\[\]<>]|://|@(?:everyone|here)", re.IGNORECASE)
+_COLON: Final = re.compile(r":(?=//|[\w+-]+:)")  # an autolink's scheme or an emoji's name
+_LABEL_UNSAFE: Final = re.compile(
+    r"[\\*_~`|\[\]<>]|:(?=//|[\w+-]+:)|@(?:everyone|here)", re.IGNORECASE
+)
 LINK_ARROW: Final = "↗"
 
 
 def clean_text(text: str) -> str:
-    """``text`` without control, bidi and marker characters, with newlines normalised."""
+    """``text`` without control and bidi characters, with tabs and newlines normalised."""
     if _NEEDS_CLEAN.search(text) is None:
         return text
     return text.replace("\r\n", "\n").translate(_CLEAN)
@@ -96,8 +100,8 @@ def _escape(text: str) -> str:
     out = _SPECIAL.sub(r"\\\g<0>", clean_text(text))
     if "@" in out:
         out = _MASS_MENTION.sub("@" + ZWSP, out)
-    if "://" in out:
-        out = out.replace("://", "\\://")
+    if ":" in out:
+        out = _COLON.sub(r"\\:", out)
     return _LINE_START.sub(_line_start, out)
 
 

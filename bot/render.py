@@ -14,14 +14,28 @@ built-in one everywhere, also inside the built-in digest templates.
 
 **Escaping cannot be forgotten.** Templates never see an Article: they get views whose text is
 already escaped for Discord Markdown (a ``str`` subclass, :class:`Md`) and whose links already
-passed :func:`~bot.markdown.safe_url` (:class:`SafeUrl`, or None when the article has no usable
-link). Filters: ``|md`` escapes anything else (and leaves escaped text alone), ``|url`` passes
-only http(s) URLs (else ``""``), ``label|link(url)`` makes a masked link ``[label](<url>)``
-whose label shows literally (Discord shows backslashes inside a label, so never write
-``[{{ text }}](...)`` by hand; see :func:`~bot.markdown.masked_link`), ``|plain`` gives text with
-the escapes removed and mentions still neutralised, for places that render no Markdown,
-``|shorten(n)`` cuts text to ``n`` characters at a word boundary with ``…`` (before escaping,
-so it never cuts an escape).
+passed :func:`~bot.markdown.safe_url` (:class:`SafeUrl`, or None when there is no safe link).
+The context of a digest template:
+
+- ``digest``: ``title``, ``channel``, ``timezone``, ``template``, ``related_limit``;
+- ``items``: one view per article, in order: ``number`` (1-based), ``index`` (0-based),
+  ``title``, ``url``, ``excerpt``, ``outlet`` (provider name, else its domain), ``domain``,
+  ``date`` (``10 Jun 2020`` in the channel's time zone), ``published`` (datetime),
+  ``timestamp`` (Unix seconds, for ``<t:...>``), ``category``, ``type``, ``topics``,
+  ``quality``, ``heat``, ``thumbnail`` (first safe image URL) and ``related``: other outlets'
+  coverage, deduplicated by canonical URL, without the article's own URL, at most
+  ``related_limit``; each with ``title``, ``url``, ``outlet``, ``domain``, ``excerpt``,
+  ``date``, ``published``, ``quality``;
+- ``count`` (number of items), ``date`` (``Tuesday 1 December 2026``), ``now`` (datetime in the
+  channel's time zone), ``ref`` (the digest's identity; newsbot adds it to every message).
+
+Filters: ``|md`` escapes anything else (and leaves escaped text alone), ``|url`` passes only
+http(s) URLs (else ``""``), ``label|link(url)`` makes a masked link ``[label](<url>)`` whose label
+shows literally (Discord shows backslashes inside a label, so never write ``[{{ text }}](...)``
+by hand; see :func:`~bot.markdown.masked_link`), ``|plain`` gives text with the escapes removed
+and mentions still neutralised, for places that render no Markdown, ``|shorten(n)`` cuts text to
+``n`` characters at a word boundary with ``…`` and ``|truncate`` works likewise on the text
+before escaping (so neither ever cuts an escape).
 
 **Block protocol.** A digest template is rendered once; only the output of these blocks is used
 (anything outside them is ignored):
@@ -36,10 +50,11 @@ so it never cuts an escape).
   removed, mentions still neutralised). The embed's ``url`` (the article's link),
   ``thumbnail`` (its first usable image) and ``timestamp`` (its time) are set by newsbot.
 
-Each protocol block is wrapped (through ``Context.blocks``) so that its output is bracketed by
-private-use marker characters, which escaped text can never contain; the output is split at the
-markers. An item too large for one message is re-rendered shorter through the same block
-(:func:`bot.pack.fit_item`), then :func:`bot.pack.pack` makes the messages.
+Each protocol block is wrapped (first in ``Context.blocks``, where Jinja looks a block up) so
+that what it renders is recorded for newsbot instead of flowing into the template's output. An
+item too large for one message is rendered again, shorter, through the same block with the
+context it had (:func:`bot.pack.fit_item`; so use ``item.number`` rather than ``loop.index``
+in an item), then :func:`bot.pack.pack` makes the messages.
 
 **Safety.** Sandbox violations, undefined names, syntax errors, missing templates and runtime
 errors all become :class:`~bot.errors.TemplateProblem` naming the template file and line. Every
@@ -51,6 +66,7 @@ against a template author who sets out to exhaust memory.)
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -79,9 +95,11 @@ from jinja2 import (
     TemplateSyntaxError,
     UndefinedError,
     nodes,
+    pass_environment,
 )
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
+from jinja2.filters import do_truncate
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -110,7 +128,15 @@ from bot.pack import (
     shorten_text,
 )
 
-__all__ = ["Md", "PackedMessage", "Renderer", "SafeUrl", "builtin_templates", "template_file"]
+__all__ = [
+    "Md",
+    "PackedMessage",
+    "Renderer",
+    "SafeUrl",
+    "builtin_templates",
+    "clear_caches",
+    "sample_article",
+]
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +166,10 @@ PROTOCOL_BLOCKS: Final = (
 _EMBED_BLOCKS: Final = frozenset(PROTOCOL_BLOCKS[3:])
 _TOP_BLOCKS: Final = frozenset(("header", "footer"))
 _COLOR: Final = re.compile(r"#?([0-9a-fA-F]{6})")
-_BIG_WIDTH: Final = re.compile(r"%[^a-zA-Z%]*[0-9]{5,}|\{[^{}]*[0-9]{5,}[^{}]*\}")
+# A printf-style or str.format width or precision of 10,000 or more.
+_BIG_WIDTH: Final = re.compile(
+    r"%(?:\([^)]*\))?[-+ #0]*(?:[0-9]{5,}|[0-9]*\.[0-9]{5,})|\{[^{}]*:[^{}]*[0-9]{5,}[^{}]*\}"
+)
 
 
 class Md(str):
@@ -520,6 +549,34 @@ def _size(value: object) -> int | None:
     return len(value) if isinstance(value, str | list | tuple) else None
 
 
+_SIZED_FILTERS: Final = ("batch", "center", "indent", "slice", "wordwrap", "format")
+
+
+def _bounded_filter(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` refusing numbers that would build huge values (``"x"|center(10**9)``)."""
+    formats = function.__name__ == "do_format"
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        for arg in (*args, *kwargs.values()):
+            if isinstance(arg, int) and not isinstance(arg, bool) and arg > MAX_SEQUENCE:
+                raise SecurityError(f"a filter called with {arg:,}")
+        if formats and args and isinstance(args[0], str) and _BIG_WIDTH.search(args[0]):
+            raise SecurityError("formatting with a width of 10,000 or more")
+        return function(*args, **kwargs)
+
+    functools.update_wrapper(bounded, function)
+    return bounded
+
+
+@pass_environment
+def _truncate(environment: Any, value: object, length: int = 255, *args: Any) -> str:
+    """Jinja's ``truncate``, applied to the text before escaping (so it never cuts an escape)."""
+    if isinstance(value, Md):
+        cut = do_truncate(environment, unescape_markdown(value), length, *args)
+        return Md(escape_markdown(cut))
+    return do_truncate(environment, str(value), length, *args)
+
+
 def _huge_power(base: object, exponent: object) -> bool:
     if not isinstance(base, int | float) or not isinstance(exponent, int | float):
         return False
@@ -609,11 +666,6 @@ class _BuiltinLoader(BaseLoader):
         return sorted(p.name for p in self.root.iterdir() if p.name.endswith(".j2"))
 
 
-def template_file(name: str) -> str:
-    """The file a short template name means first (``digest`` -> ``digest.md.j2``)."""
-    return name if name.endswith(".j2") else f"{name}.md.j2"
-
-
 # ---------------------------------------------------------------------------------------------
 # The block protocol: each protocol block is wrapped (at the front of ``Context.blocks``) so
 # that what it renders is recorded here instead of flowing into the template's output.
@@ -651,7 +703,7 @@ class _Pass:
             if top == bool(self.open_items):
                 where = "outside" if top else "inside"
                 raise _ProtocolError(f"block {name} must be {where} the item block")
-            text = _drain(stack[1](context)).strip() if len(stack) > 1 else ""
+            text = _render_block(stack[1], context) if len(stack) > 1 else ""
             if top:
                 if name in self.seen:
                     raise _ProtocolError(f"block {name} rendered more than once")
@@ -680,7 +732,7 @@ class _Pass:
             self.contexts[record.index] = context
         self.open_items.append(record)
         try:
-            record.text = _drain(stack[1](context)).strip() if len(stack) > 1 else ""
+            record.text = _render_block(stack[1], context) if len(stack) > 1 else ""
         finally:
             self.open_items.pop()
         self.items.append(record)
@@ -689,6 +741,7 @@ class _Pass:
 
 
 def _drain(chunks: Iterator[str]) -> str:
+    """The output of a render function, refused past MAX_OUTPUT characters."""
     parts: list[str] = []
     size = 0
     for chunk in chunks:
@@ -697,6 +750,10 @@ def _drain(chunks: Iterator[str]) -> str:
             raise RenderLimit(f"the template produced more than {MAX_OUTPUT:,} characters")
         parts.append(chunk)
     return "".join(parts)
+
+
+def _render_block(render: Callable[[Context], Iterator[str]], context: Context) -> str:
+    return _drain(render(context)).strip()
 
 
 def _embed(block: _Block, view: ItemView) -> dict[str, Any]:
@@ -764,9 +821,7 @@ def _problem(exc: BaseException, template: str) -> TemplateProblem:
         problem = f"template {exc.name!r} not found"
     elif isinstance(exc, SecurityError):
         problem = f"not allowed in the template sandbox: {exc}"
-    elif isinstance(exc, UndefinedError):
-        problem = str(exc)
-    elif isinstance(exc, RenderLimit):
+    elif isinstance(exc, UndefinedError | RenderLimit):
         problem = str(exc)
     elif isinstance(exc, RecursionError):
         problem = "templates include, extend or call each other without end (recursion too deep)"
@@ -813,7 +868,11 @@ class Renderer:
         )
         self.env.globals.pop("lipsum", None)
         self.env.globals["range"] = _bounded_range
-        self.env.filters.update(md=_md, url=_url, plain=_plain, shorten=_shorten, link=_link)
+        for name in _SIZED_FILTERS:
+            self.env.filters[name] = _bounded_filter(self.env.filters[name])
+        self.env.filters.update(
+            md=_md, url=_url, plain=_plain, shorten=_shorten, link=_link, truncate=_truncate
+        )
 
     # -- templates -----------------------------------------------------------------------------
 
@@ -825,20 +884,18 @@ class Renderer:
                 return self.env.get_template(known)
             except Exception as exc:
                 raise _problem(exc, known) from None
-        template = self._find(name)
-        self._names[name] = template.name or name
-        return template
-
-    def _find(self, name: str) -> Template:
         candidates = [name] if name.endswith(".j2") else [f"{name}.md.j2", f"{name}.j2"]
         for candidate in candidates:
             try:
-                return self.env.get_template(candidate)
+                template = self.env.get_template(candidate)
             except TemplateNotFound as exc:
                 if exc.name != candidate:  # an {% extends %} inside it is missing
                     raise _problem(exc, candidate) from None
+                continue
             except Exception as exc:
                 raise _problem(exc, candidate) from None
+            self._names[name] = candidate
+            return template
         folder = f"{self.template_dir} or the built-ins" if self.template_dir else "the built-ins"
         raise TemplateProblem(name, None, f"no template {' or '.join(candidates)} in {folder}")
 
@@ -987,11 +1044,11 @@ class Renderer:
     # -- checking ------------------------------------------------------------------------------
 
     def template_names(self) -> list[str]:
-        """Digest templates to check: the built-ins and every operator ``.j2`` that is not a
-        partial (partials start with ``_``)."""
+        """Digest templates to check: the built-ins and every ``.j2`` at the top of the operator's
+        folder that is not a partial (partials start with ``_``; files in subfolders are taken
+        for partials too)."""
         names = [f"default:{n}" for n in self._builtin.list_templates() if not n.startswith("_")]
-        if self.template_dir is not None:
-            names += [n for n in self._operator_files() if not Path(n).name.startswith("_")]
+        names += [n for n in self._operator_files() if "/" not in n and not n.startswith("_")]
         return names
 
     def _operator_files(self) -> list[str]:
@@ -1054,6 +1111,21 @@ def _order_problem(indices: list[int], count: int) -> str:
         f"the item block must render each of the {count} items once, in order"
         f" (it rendered items {', '.join(str(i + 1) for i in indices[:20])})"
     )
+
+
+def clear_caches() -> None:
+    """Forget the memoised escapes, links and URLs (for benchmarks of a first render)."""
+    from bot import markdown, pack
+
+    for cached in (
+        markdown._escape_cached,
+        markdown._masked_link_cached,
+        markdown._safe_url_cached,
+        _plain_cached,
+        _canonical,
+        pack._canonical,
+    ):
+        cached.cache_clear()
 
 
 def sample_article() -> Article:

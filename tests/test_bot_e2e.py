@@ -347,3 +347,22 @@ async def test_a_schedule_fires_once_and_not_again_after_a_restart(
     async with running_bot(settings, discord_double, clock) as bot:
         await clock.wait_for_sleepers(1)
     assert len(discord_double.messages("digest-general")) == posted
+    # Down across the next day's 09:00, back at 10:00: one catch-up digest, no burst.
+    clock.advance(timedelta(days=1, hours=1))
+    async with running_bot(settings, discord_double, clock) as bot:
+        await discord_double.wait_for_messages("digest-general", posted + 1, timeout=10)
+        await clock.wait_for_sleepers(1)
+    caught_up = len(discord_double.messages("digest-general"))
+    assert caught_up == posted + 1
+    async with open_app(settings) as app:
+        assert (await app.store.get(report.new_ids[2])).status is Status.PUBLISHED
+    # The next run finds nothing approved: it posts nothing.
+    async with running_bot(settings, discord_double, clock) as bot:
+        await clock.wait_for_sleepers(1)
+        clock.advance(timedelta(days=1))
+        await clock.wait_for_sleepers(1)
+        await bot.scheduler.wait_idle()
+    assert len(discord_double.messages("digest-general")) == caught_up
+    async with open_app(settings) as app:
+        runs = await app.store.last_scheduled_run(general)
+    assert runs == datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

@@ -475,7 +475,7 @@ async def test_defer_followup_and_edit_original(discord_double: DiscordDouble) -
         assert int(followups[0]["id"]) == handle.original_id
         assert int(followups[1]["id"]) == extra.id
         assert followups[1]["content"] == "details v2"
-        scratch = await discord_double.notifier.wait_until(
+        scratch = await discord_double.wait_until(
             lambda: discord_double.store.deleted.get(handle.followup_ids[2]), 5, "the delete"
         )
         assert scratch["content"] == "scratch"
@@ -882,6 +882,13 @@ async def test_gateway_close_resumes_and_interactions_still_answered(
         assert double.gateway.count("ready") == 1
 
 
+async def test_heartbeats_are_acknowledged(discord_double_factory: DoubleFactory) -> None:
+    double = await discord_double_factory(heartbeat_interval=0.05)
+    async with running(double, sync=False) as bot:
+        await double.wait_until(lambda: double.gateway.heartbeats >= 4, 5, "heartbeats")
+        assert bot.latency < 1.0
+
+
 async def test_member_role_removed_at_runtime(discord_double: DiscordDouble) -> None:
     double = discord_double
     async with running(double) as bot:
@@ -924,7 +931,7 @@ async def test_raw_gateway_protocol(discord_double: DiscordDouble) -> None:
             assert guild["t"] == "GUILD_CREATE" and guild["s"] == 2
             assert len(guild["d"]["members"]) == 1  # no GUILD_MEMBERS intent
             session_id = ready["d"]["session_id"]
-        await double.notifier.wait_until(
+        await double.wait_until(
             lambda: double.gateway.count("client_close") >= 2, 5, "the client to close"
         )
         # Closed with 1000 by the client: the session cannot be resumed.

@@ -33,7 +33,9 @@ from bot.markdown import (
 
 SPECIAL = set("\\*_~`|[]()<>")
 ASCII_PUNCT = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-STRIPPED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+STRIPPED = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 
 # Text that is mostly the characters Discord Markdown cares about, plus anything at all.
 NASTY = "*_~`|[]()<>\\#-+>:@/. \n\t\r1aZé😀\u200b\u202e\x00"
@@ -42,10 +44,36 @@ nasty_text = st.one_of(
     st.text(alphabet=NASTY, max_size=80),
     st.lists(
         st.sampled_from(
-            ["@everyone", "@here", "@EVERYONE", "<@123>", "<@&456>", "<@!7>", "<#8>", "<t:1:R>",
-             "<:e:9>", "<a:e:9>", "</cmd:1>", "[x](https://evil)", "https://evil.example/x",
-             "# ", "-# ", "> ", ">>> ", "- ", "* ", "+ ", "1. ", "\n", "**", "||", "```", "\\",
-             "word", " "]
+            [
+                "@everyone",
+                "@here",
+                "@EVERYONE",
+                "<@123>",
+                "<@&456>",
+                "<@!7>",
+                "<#8>",
+                "<t:1:R>",
+                "<:e:9>",
+                "<a:e:9>",
+                "</cmd:1>",
+                "[x](https://evil)",
+                "https://evil.example/x",
+                "# ",
+                "-# ",
+                "> ",
+                ">>> ",
+                "- ",
+                "* ",
+                "+ ",
+                "1. ",
+                "\n",
+                "**",
+                "||",
+                "```",
+                "\\",
+                "word",
+                " ",
+            ]
         ),
         max_size=20,
     ).map("".join),
@@ -75,6 +103,8 @@ def live_problems(out: str) -> list[str]:
             problems.append(f"unescaped {ch!r} at {i}")
         if ch == ":" and out.startswith("//", i + 1):
             problems.append(f"autolink at {i}")
+        if ch == ":" and re.match(r":[\w+-]+:", out[i:]):
+            problems.append(f"emoji at {i}")
         i += 1
     if re.search(r"@(everyone|here)", out, re.IGNORECASE):
         problems.append("mass mention")
@@ -124,8 +154,10 @@ def test_escaping_is_stable_under_unescape(text: str) -> None:
             "\\*\\*\\[click\\]\\(https\\://evil\\)\\*\\* @\u200beveryone \\<@&123\\>",
         ),
         ("@here and @Everyone", "@\u200bhere and @\u200bEveryone"),
-        ("<@123> <#456> <t:1700000000:R> <:smile:789> <a:x:1>",
-         "\\<@123\\> \\<#456\\> \\<t:1700000000:R\\> \\<:smile:789\\> \\<a:x:1\\>"),
+        (
+            "<@123> <#456> <t:1700000000:R> <:smile:789> <a:x:1>",
+            "\\<@123\\> \\<#456\\> \\<t\\:1700000000:R\\> \\<\\:smile:789\\> \\<a\\:x:1\\>",
+        ),
         ("</news:123>", "\\</news:123\\>"),
         ("# Heading", "\\# Heading"),
         ("-# subtext", "\\-# subtext"),
@@ -134,9 +166,13 @@ def test_escaping_is_stable_under_unescape(text: str) -> None:
         ("2024. A year", "2024\\. A year"),
         ("  # indented", "  \\# indented"),
         ("mid-line # and - stay", "mid-line # and - stay"),
-        ("||spoiler|| ~~strike~~ __under__ `code`",
-         "\\|\\|spoiler\\|\\| \\~\\~strike\\~\\~ \\_\\_under\\_\\_ \\`code\\`"),
+        (
+            "||spoiler|| ~~strike~~ __under__ `code`",
+            "\\|\\|spoiler\\|\\| \\~\\~strike\\~\\~ \\_\\_under\\_\\_ \\`code\\`",
+        ),
         ("a\\b", "a\\\\b"),
+        (":smile: and 12:30:00", "\\:smile: and 12\\:30:00"),
+        ("ratio 3:2 stays", "ratio 3:2 stays"),
         ("see https://example.com/x", "see https\\://example.com/x"),
         ("bidi\u202eevil\u2066x\u2069", "bidievilx"),
         ("nul\x00bell\x07", "nulbell"),
@@ -180,6 +216,7 @@ def test_masked_link_label_shows_literally(label: str, url: str) -> None:
         label_out = match.group(1)
         assert not set(label_out) & (SPECIAL - set("()"))  # parentheses cannot end a label
         assert "://" not in label_out
+        assert not re.search(r":[\w+-]+:", label_out)
         assert not re.search(r"@(everyone|here)", label_out, re.IGNORECASE)
         assert label_out == (collapsed or "link")
     else:  # escaped label, then a small link of its own
@@ -192,11 +229,21 @@ def test_masked_link_label_shows_literally(label: str, url: str) -> None:
 @pytest.mark.parametrize(
     ("label", "url", "out"),
     [
-        ("Chrome (CVE-1) fix", "https://x.example/a(b)", "[Chrome (CVE-1) fix](<https://x.example/a%28b%29>)"),
-        ("Notepad learned **bold**", "https://x.example/",
-         "Notepad learned \\*\\*bold\\*\\* [↗](<https://x.example/>)"),
-        ("[click](https://evil)", "https://x.example/",
-         "\\[click\\]\\(https\\://evil\\) [↗](<https://x.example/>)"),
+        (
+            "Chrome (CVE-1) fix",
+            "https://x.example/a(b)",
+            "[Chrome (CVE-1) fix](<https://x.example/a%28b%29>)",
+        ),
+        (
+            "Notepad learned **bold**",
+            "https://x.example/",
+            "Notepad learned \\*\\*bold\\*\\* [↗](<https://x.example/>)",
+        ),
+        (
+            "[click](https://evil)",
+            "https://x.example/",
+            "\\[click\\]\\(https\\://evil\\) [↗](<https://x.example/>)",
+        ),
         ("CNET", "javascript:alert(1)", "CNET"),
         ("", "https://x.example/", "[link](<https://x.example/>)"),
     ],
@@ -207,11 +254,19 @@ def test_masked_link_cases(label: str, url: str, out: str) -> None:
 
 # -- safe_url ----------------------------------------------------------------------------------
 
-BREAKOUT = set(" <>()[]\"`{}|\\^")
+BREAKOUT = set(' <>()[]"`{}|\\^')
 
 
 @settings(max_examples=500)
-@given(st.one_of(urls(), st.text(), st.text(alphabet="hts:/<>()[] .%@\\#?ab\u200b\x00é", max_size=40).map(lambda t: "https://" + t)))
+@given(
+    st.one_of(
+        urls(),
+        st.text(),
+        st.text(alphabet="hts:/<>()[] .%@\\#?ab\u200b\x00é", max_size=40).map(
+            lambda t: "https://" + t
+        ),
+    )
+)
 def test_safe_url_output_cannot_break_out(url: str) -> None:
     out = safe_url(url)
     if out is None:

@@ -112,12 +112,15 @@ def embed(size: int, url: str | None = None, *, field_value: int = 0) -> dict[st
 BUDGET = content_budget(REF, 60)
 
 text_items = st.lists(st.integers(0, BUDGET), max_size=40).map(
-    lambda sizes: [RenderedItem(i, text=("x" * (n - 1) + "\u00e9") if n else "") for i, n in
-                   enumerate(sizes)]
+    lambda sizes: [
+        RenderedItem(i, text=("x" * (n - 1) + "\u00e9") if n else "") for i, n in enumerate(sizes)
+    ]
 )
 embed_items = st.lists(
-    st.tuples(st.integers(1, 5_900), st.sampled_from([None, "https://a.example/1",
-                                                       "https://A.example/1", "https://b.example/"])),
+    st.tuples(
+        st.integers(1, 5_900),
+        st.sampled_from([None, "https://a.example/1", "https://A.example/1", "https://b.example/"]),
+    ),
     max_size=40,
 ).map(lambda specs: [RenderedItem(i, embed=embed(n, url)) for i, (n, url) in enumerate(specs)])
 
@@ -221,8 +224,10 @@ def test_ref_line_is_subtext() -> None:
         ({"fields": [{"name": "n" * 257, "value": "v"}]}, "field 1 name has 257 characters"),
         ({"fields": [{"name": "n", "value": "v" * 1_025}]}, "field 1 value has 1,025 characters"),
         ({"fields": [{"name": "n", "value": "v"}] * 26}, "26 fields (at most 25)"),
-        ({"description": "d" * 4_000, "fields": [{"name": "n", "value": "v" * 1_000}] * 2},
-         "6,002 characters in all (at most 6,000)"),
+        (
+            {"description": "d" * 4_000, "fields": [{"name": "n", "value": "v" * 1_000}] * 2},
+            "6,002 characters in all (at most 6,000)",
+        ),
         ({"title": "😀" * 129}, "title has 258 characters"),  # counted in UTF-16 units
     ],
 )

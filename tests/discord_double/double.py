@@ -12,7 +12,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -44,6 +44,7 @@ from .state import Channel, Guild, GuildFactory, Member, Role, User, default_gui
 
 JsonObject = dict[str, Any]
 Ref = int | str
+T = TypeVar("T")
 
 
 class DiscordDouble:
@@ -259,6 +260,15 @@ class DiscordDouble:
         )
         self.notifier.notify()
         return message
+
+    async def wait_until(
+        self,
+        predicate: Callable[[], T | None],
+        timeout: float = 5.0,  # noqa: ASYNC109 (bounded waits are the API)
+        what: str = "a condition",
+    ) -> T:
+        """Wait for any condition on the double's state (re-checked on every change)."""
+        return await self.notifier.wait_until(predicate, timeout, what)
 
     # ------------------------------------------------------------------ requests
 
