@@ -26,13 +26,26 @@ from tests.test_bot_e2e import running_bot
 
 
 async def fill(settings: Settings, count: int) -> None:
-    template = Article(url="", web_url="", title="", provider=Provider("Example", "ex.org"),
-                       topics=("AI",), quality=50, heat=1, source="---\n---\n")
+    template = Article(
+        url="",
+        web_url="",
+        title="",
+        provider=Provider("Example", "ex.org"),
+        topics=("AI",),
+        quality=50,
+        heat=1,
+        source="---\n---\n",
+    )
     async with open_app(settings) as app:
         for start in range(0, count, 5_000):
             batch = [
-                replace(template, url=f"https://ex.org/{n}", web_url=f"https://ex.org/{n}",
-                        title=f"Story number {n}", source_hash=f"h{n}")
+                replace(
+                    template,
+                    url=f"https://ex.org/{n}",
+                    web_url=f"https://ex.org/{n}",
+                    title=f"Story number {n}",
+                    source_hash=f"h{n}",
+                )
                 for n in range(start, min(count, start + 5_000))
             ]
             await app.store.upsert_articles(batch, actor="bench")
@@ -57,16 +70,19 @@ async def main(items: int, commands: int) -> None:
                 latencies = []
                 for n in range(commands):
                     options = {"status": "pending"} if n % 2 else {}
-                    handle = await double.send_slash_command("news queue", options,
-                                                             user="moderator")
+                    handle = await double.send_slash_command(
+                        "news queue", options, user="moderator"
+                    )
                     response = await handle.response(timeout=10)
                     latencies.append((response.at - handle.created_at) * 1000)
     latencies.sort()
     p50 = statistics.median(latencies)
     p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
     print(f"/news queue over {items:,} items, {commands} commands:")
-    print(f"  p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {latencies[-1]:.1f} ms"
-          f"   (target p99 <= 50 ms: {p99 / 50:.2f}x)")
+    print(
+        f"  p50 {p50:.1f} ms   p99 {p99:.1f} ms   max {latencies[-1]:.1f} ms"
+        f"   (target p99 <= 50 ms: {p99 / 50:.2f}x)"
+    )
 
 
 if __name__ == "__main__":

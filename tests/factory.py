@@ -14,10 +14,33 @@ OUTLETS = [
     ("Ars Technica", "arstechnica.com"),
     ("NHK", "nhk.or.jp"),
 ]
-WORDS = (
-    "grid battery model launch orbit policy court study vaccine chip export climate sensor "
-    "privacy agency budget reactor satellite network breach robot protein ocean solar wind"
-).split()
+WORDS = [
+    "grid",
+    "battery",
+    "model",
+    "launch",
+    "orbit",
+    "policy",
+    "court",
+    "study",
+    "vaccine",
+    "chip",
+    "export",
+    "climate",
+    "sensor",
+    "privacy",
+    "agency",
+    "budget",
+    "reactor",
+    "satellite",
+    "network",
+    "breach",
+    "robot",
+    "protein",
+    "ocean",
+    "solar",
+    "wind",
+]
 
 BAD_DOCUMENTS = [
     "title: [unclosed\nwebUrl: https://bad.example/1\n",
