@@ -119,14 +119,19 @@ def unescape_markdown(text: str) -> str:
 
 
 def neutralize(text: str) -> str:
-    """Clean plain text (no Markdown is rendered where it goes, e.g. an embed's author name or
-    footer) so that it still cannot show or fire a mention: a zero-width space follows the ``@``
-    of ``@everyone``/``@here`` and the ``<`` of every ``<@...>``-like form."""
+    """Clean text for places that render no Markdown (an embed's title, author or footer), made
+    unable to mention or link even if it lands in Markdown after all: a zero-width space
+    follows the ``@`` of ``@everyone``/``@here``, the ``<`` of every ``<@...>``-like form, the
+    ``]`` of ``](`` (a masked link) and the ``:`` of ``://`` (an autolink)."""
     out = clean_text(text)
     if "@" in out:
         out = _MASS_MENTION.sub("@" + ZWSP, out)
     if "<" in out:
         out = _ANGLE_FORM.sub("<" + ZWSP, out)
+    if "](" in out:
+        out = out.replace("](", "]" + ZWSP + "(")
+    if "://" in out:
+        out = out.replace("://", ":" + ZWSP + "//")
     return out
 
 

@@ -29,13 +29,14 @@ The context of a digest template:
 - ``count`` (number of items), ``date`` (``Tuesday 1 December 2026``), ``now`` (datetime in the
   channel's time zone), ``ref`` (the digest's identity; newsbot adds it to every message).
 
-Filters: ``|md`` escapes anything else (and leaves escaped text alone), ``|url`` passes only
-http(s) URLs (else ``""``), ``label|link(url)`` makes a masked link ``[label](<url>)`` whose label
-shows literally (Discord shows backslashes inside a label, so never write ``[{{ text }}](...)``
-by hand; see :func:`~bot.markdown.masked_link`), ``|plain`` gives text with the escapes removed
-and mentions still neutralised, for places that render no Markdown, ``|shorten(n)`` cuts text to
-``n`` characters at a word boundary with ``…`` and ``|truncate`` works likewise on the text
-before escaping (so neither ever cuts an escape).
+Filters: ``|md`` escapes anything else (and leaves escaped text alone); ``|url`` passes only
+http(s) URLs (else ``""``); ``label|link(url)`` makes a masked link ``[label](<url>)`` whose
+label shows literally (Discord shows backslashes inside a label, so never write
+``[{{ text }}](...)`` by hand; see :func:`~bot.markdown.masked_link`); ``|plain`` removes the
+escapes, for places that render no Markdown (the result still cannot mention or link, but its
+Markdown formatting would apply in a message); ``|shorten(n)`` cuts text to ``n`` characters at
+a word boundary with ``…``, and ``|truncate`` works on the text before escaping too (so neither
+ever cuts an escape).
 
 **Block protocol.** A digest template is rendered once; only the output of these blocks is used
 (anything outside them is ignored):

@@ -189,11 +189,19 @@ def test_clean_text_strips_only_invisible_controls() -> None:
     assert clean_text("unchanged ✓") == "unchanged ✓"
 
 
-def test_neutralize_keeps_text_but_defuses_mentions() -> None:
-    out = neutralize("<@123> @everyone <#4> <t:5> <:e:6> x < y")
-    assert "<@" not in out and "<#" not in out and "<t:" not in out and "<:" not in out
-    assert "@everyone" not in out
-    assert visual(out) == "<@123> @everyone <#4> <t:5> <:e:6> x < y"
+def test_neutralize_keeps_text_but_defuses_mentions_and_links() -> None:
+    text = "<@123> @everyone <#4> <t:5> <:e:6> x < y [click](https://evil.example)"
+    out = neutralize(text)
+    for live in ("<@", "<#", "<t:", "<:", "@everyone", "](", "://"):
+        assert live not in out
+    assert visual(out) == text
+
+
+@given(nasty_text)
+def test_neutralized_text_cannot_mention_or_link(text: str) -> None:
+    out = neutralize(text)
+    assert not re.search(r"<[@#:/]|<[at]:|@(everyone|here)|\]\(|://", out, re.IGNORECASE)
+    assert visual(out) == visual(clean_text(text))
 
 
 # -- masked links ----------------------------------------------------------------------------

@@ -86,7 +86,7 @@ def digest(template: str = "digest", **changes: Any) -> DigestChannel:
 
 # -- checks shared by the tests -------------------------------------------------------------------
 
-PLAIN_MENTION = re.compile(r"<[@#:/]|<[at]:|@(everyone|here)", re.IGNORECASE)
+PLAIN_MENTION = re.compile(r"<[@#:/]|<[at]:|@(everyone|here)|\]\(|://", re.IGNORECASE)
 
 
 def live_angle_brackets(text: str) -> list[str]:
@@ -263,7 +263,7 @@ def test_hostile_text_renders_literally(renderer: Renderer) -> None:
     [embed_message] = renderer.render_digest([item], digest("embed"), now=NOW, ref="x1")
     assert_no_live_mentions([embed_message])
     assert embed_message.payload["embeds"][0]["title"] == (
-        "**[click](https://evil)** @\u200beveryone <\u200b@&123>"
+        "**[click]\u200b(https:\u200b//evil)** @\u200beveryone <\u200b@&123>"
     )
 
 
