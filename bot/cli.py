@@ -13,13 +13,16 @@ import json
 import logging
 import shutil
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot import __version__
 from bot.config import Settings, load_settings
 from bot.errors import NewsbotError
+
+if TYPE_CHECKING:
+    from bot.store import QueueItem
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +179,22 @@ async def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- moderation ---------------------------------------------------------------------------------
+async def _decide_each(
+    command: str, ids: Sequence[int], decide: Callable[[int], Awaitable[QueueItem]]
+) -> int:
+    """Apply one decision to each id; a failing id is reported and the rest still proceed."""
+    failures = 0
+    for item_id in ids:
+        try:
+            item = await decide(item_id)
+        except NewsbotError as exc:
+            print(f"newsbot {command}: {exc}", file=sys.stderr)
+            failures += 1
+        else:
+            print(f"{item.status.value} {item.id}: {item.article.title}")
+    return failures
+
+
 async def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     from bot import moderation
     from bot.app import open_app
@@ -183,19 +202,14 @@ async def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     if not args.ids and not args.all:
         print("newsbot approve: error: give item ids or --all", file=sys.stderr)
         return 2
-    failures = 0
+    actor = _actor()
     async with open_app(settings) as app:
         if args.all:
-            ids = await moderation.approve_all(app.store, actor=_actor())
+            ids = await moderation.approve_all(app.store, actor=actor)
             print(f"approved {len(ids)} item{'s' if len(ids) != 1 else ''}")
-        for item_id in args.ids:
-            try:
-                item = await moderation.approve(app.store, item_id, actor=_actor())
-            except NewsbotError as exc:
-                print(f"newsbot approve: {exc}", file=sys.stderr)
-                failures += 1
-            else:
-                print(f"approved {item.id}: {item.article.title}")
+        failures = await _decide_each(
+            "approve", args.ids, lambda i: moderation.approve(app.store, i, actor=actor)
+        )
     return 1 if failures else 0
 
 
@@ -203,18 +217,13 @@ async def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
     from bot import moderation
     from bot.app import open_app
 
-    failures = 0
+    actor = _actor()
     async with open_app(settings) as app:
-        for item_id in args.ids:
-            try:
-                item = await moderation.reject(
-                    app.store, item_id, actor=_actor(), reason=args.reason
-                )
-            except NewsbotError as exc:
-                print(f"newsbot reject: {exc}", file=sys.stderr)
-                failures += 1
-            else:
-                print(f"rejected {item.id}: {item.article.title}")
+        failures = await _decide_each(
+            "reject",
+            args.ids,
+            lambda i: moderation.reject(app.store, i, actor=actor, reason=args.reason),
+        )
     return 1 if failures else 0
 
 
@@ -293,19 +302,11 @@ def _embed_text(embed: dict[str, Any]) -> str:
 
 async def cmd_check_templates(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import open_app
-    from bot.articles import parse_article
-    from bot.errors import ArticleError
-    from bot.ingest import find_files, read_sources
+    from bot.ingest import find_files, parse_sources, read_sources
 
-    articles = []
-    paths = list(find_files(args.seeds))
-    for source in read_sources(paths):
-        if source.data is None:
-            continue
-        try:
-            articles.append(parse_article(source.name, source.data))
-        except ArticleError as exc:
-            print(f"skipped: {exc}", file=sys.stderr)
+    articles, errors, _, _ = parse_sources(read_sources(list(find_files(args.seeds))), set())
+    for error in errors:
+        print(f"skipped: {error}", file=sys.stderr)
     if not articles:
         print(f"newsbot check-templates: error: no articles found in {args.seeds}", file=sys.stderr)
         return 2

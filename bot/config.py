@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -324,8 +324,6 @@ def load_settings(
         database = Path(env["NEWSBOT_DB"])
     if db is not None:
         database = Path(db)
-    from dataclasses import replace
-
     return replace(
         settings,
         database=database,

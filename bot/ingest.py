@@ -102,7 +102,7 @@ def read_sources(paths: Sequence[Path | str], stdin: BinaryIO | None = None) -> 
     return sources
 
 
-def _parse_batch(
+def parse_sources(
     sources: Sequence[Source], known: set[str]
 ) -> tuple[list[Article], list[str], list[str], int]:
     """Parse what is not stored already; returns (articles, errors, warnings, unchanged)."""
@@ -148,7 +148,7 @@ async def ingest(
         hashes = [source_hash(s.data) for s in sources if s.data is not None]
         known = await store.known_hashes(hashes)
         articles, errors, warnings, unchanged = await asyncio.to_thread(
-            _parse_batch, sources, known
+            parse_sources, sources, known
         )
         report.errors.extend(errors)
         report.warnings.extend(warnings)

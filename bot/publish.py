@@ -149,18 +149,19 @@ class Publisher:
 
     async def _resume_channel(self, channel: int) -> list[PublishResult]:
         async with self._lock(channel):
-            return [
-                await self._deliver(digest, resumed=True)
-                for digest in await self.app.store.unfinished_digests(channel)
-            ]
+            return await self._resume_locked(channel)
+
+    async def _resume_locked(self, channel: int) -> list[PublishResult]:
+        """Deliver the channel's unfinished digests; the caller holds the channel's lock."""
+        return [
+            await self._deliver(digest, resumed=True)
+            for digest in await self.app.store.unfinished_digests(channel)
+        ]
 
     async def publish(self, channel: int, *, trigger: str = "command") -> PublishResult:
         """Resume anything unfinished for the channel, then post its next digest."""
         async with self._lock(channel):
-            resumed = [
-                await self._deliver(digest, resumed=True)
-                for digest in await self.app.store.unfinished_digests(channel)
-            ]
+            resumed = await self._resume_locked(channel)
             blocked = next((r for r in resumed if r.status in ("failed", "retry_later")), None)
             if blocked is not None:
                 return blocked

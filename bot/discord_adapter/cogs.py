@@ -12,13 +12,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.articles import submitted_article
+from bot.discord_adapter.client import actor_of
 from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
 from bot.discord_adapter.permissions import in_configured_guild, require_moderator
 from bot.discord_adapter.views import QueuePager
 from bot.errors import ConfigError
 from bot.markdown import escape_markdown
 from bot.publish import plan_digest
-from bot.schedule import parse_schedule
+from bot.scheduler import clear_channel_schedule, describe_schedules, set_channel_schedule
 from bot.store import QueueQuery, Status
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
         in_configured_guild(interaction, self.bot.app.settings)
         article = submitted_article(url, title, where="/news submit")
         item, created = await self.bot.app.store.submit(
-            article, submitted_by=f"discord:{interaction.user.id}:{interaction.user.name}"
+            article, submitted_by=actor_of(interaction.user)
         )
         if created:
             self.bot.wake_review_feed()
@@ -228,12 +229,8 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         require_moderator(interaction, self.bot.app.settings, "change schedules")
         target = _digest_channel(self.bot, channel)
         assert target is not None
-        spec = parse_schedule(cron, timezone)
-        await self.bot.app.store.set_schedule(
-            target,
-            spec.cron,
-            spec.timezone,
-            actor=f"discord:{interaction.user.id}:{interaction.user.name}",
+        await set_channel_schedule(
+            self.bot.app, target, cron, timezone, actor=actor_of(interaction.user)
         )
         if self.bot.scheduler is not None:
             self.bot.scheduler.wake()
@@ -260,13 +257,7 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         require_moderator(interaction, self.bot.app.settings, "change schedules")
         target = _digest_channel(self.bot, channel)
         assert target is not None
-        digest = self.bot.app.settings.digest_for(target)
-        await self.bot.app.store.set_schedule(
-            target,
-            None,
-            digest.timezone,
-            actor=f"discord:{interaction.user.id}:{interaction.user.name}",
-        )
+        await clear_channel_schedule(self.bot.app, target, actor=actor_of(interaction.user))
         if self.bot.scheduler is not None:
             self.bot.scheduler.wake()
         await interaction.response.send_message(
@@ -276,6 +267,4 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         )
 
     async def _describe(self) -> list[str]:
-        from bot.scheduler import describe_schedules
-
         return [f"`{line}`" for line in await describe_schedules(self.bot.app)]

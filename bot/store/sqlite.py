@@ -624,10 +624,6 @@ class SQLiteStore:
         counts.update({Status(status): count for status, count in rows})
         return counts
 
-    async def export_items(self) -> list[QueueItem]:
-        """Every item with the fields export needs (source and body), in id order."""
-        return await self.list_items(QueueQuery())
-
     # --- moderation --------------------------------------------------------------------------
     async def transition(
         self,
