@@ -8,7 +8,7 @@ back what was read. Every problem is reported as ``PATH:LINE: problem`` naming t
 from __future__ import annotations
 
 import hashlib
-import logging
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -18,8 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 
 from bot.errors import ArticleError
-
-log = logging.getLogger(__name__)
+from bot.markdown import MAX_URL, safe_url
 
 try:  # libyaml's C loader is several times faster; fall back to pure Python where it is missing.
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -29,7 +28,6 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 MAX_FILE_BYTES = 1024 * 1024
 MAX_TITLE = 1_000
 MAX_EXCERPT = 20_000
-MAX_URL = 2_048
 MAX_RELATED = 100
 MAX_LIST = 200
 
@@ -101,12 +99,7 @@ def canonical_url(url: str) -> str:
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     port = parts.port
-    netloc = host
-    if parts.username or parts.password:
-        userinfo = parts.username or ""
-        if parts.password:
-            userinfo += ":" + parts.password
-        netloc = f"{userinfo}@{host}"
+    netloc = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
     if port is not None and port != _DEFAULT_PORTS.get(scheme):
         netloc += f":{port}"
     path = parts.path or "/"
@@ -119,7 +112,8 @@ def http_url_problem(value: str) -> str | None:
         return "is empty"
     if value != value.strip() or any(ch.isspace() for ch in value):
         return "contains whitespace"
-    if any(ord(ch) < 32 or ord(ch) == 127 or ch in _INVISIBLE for ch in value):
+    # Control characters, and format characters (zero-width, bidi) that can disguise a URL.
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
         return "contains control or invisible characters"
     if len(value) > MAX_URL:
         return f"is too long ({len(value):,} characters; at most {MAX_URL:,})"
@@ -132,13 +126,11 @@ def http_url_problem(value: str) -> str | None:
         return "is not an http(s) URL"
     if not parts.hostname:
         return "has no host"
+    if parts.username is not None or parts.password is not None:
+        return "has user info before the host (user@host)"
+    if safe_url(value) is None:  # what the renderer would refuse to link, refused here already
+        return "is not a valid URL"
     return None
-
-
-# Characters that render as nothing (or reorder text) and so can disguise a URL.
-_INVISIBLE = frozenset(
-    "\u200b\u200c\u200d\u2060\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u00ad"
-)
 
 
 class _Doc:

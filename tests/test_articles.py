@@ -197,6 +197,7 @@ def test_body_and_unknown_fields_are_kept_for_export() -> None:
         ("http://example.com:80/a", "http://example.com/a"),
         ("https://example.com:443", "https://example.com/"),
         ("https://example.com:8443/a", "https://example.com:8443/a"),
+        ("http://[::1]:8080/a", "http://[::1]:8080/a"),
     ],
 )
 def test_canonical_url(url: str, canonical: str) -> None:

@@ -280,17 +280,34 @@ async def test_the_bot_resumes_after_a_gateway_close(
         assert (await handle.response()).data["content"].startswith("**Queue**")
 
 
-async def test_a_config_naming_an_invisible_channel_stops_with_one_message(
-    discord_double: DiscordDouble, tmp_path: Path, restore_endpoints: None
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        (
+            "hidden",
+            "the bot cannot see channel {id} (wrong id, or the bot lacks View Channel there)",
+        ),
+        ("read-only", "the bot cannot post in #read-only ({id}); give it Send Messages there"),
+    ],
+)
+async def test_a_config_naming_an_unusable_channel_stops_with_one_message(
+    discord_double: DiscordDouble,
+    tmp_path: Path,
+    restore_endpoints: None,
+    capsys: pytest.CaptureFixture[str],
+    key: str,
+    problem: str,
 ) -> None:
     from dataclasses import replace
 
     from bot.discord_adapter.runner import run_bot
 
-    settings = replace(
-        settings_for(discord_double, tmp_path), review_channel=discord_double.channel("hidden").id
-    )
+    channel = discord_double.channel(key).id
+    settings = replace(settings_for(discord_double, tmp_path), review_channel=channel)
     assert await run_bot(settings) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"newsbot: error: test.yaml: review_channel: {problem.format(id=channel)}"
+    )
 
 
 async def test_a_wrong_token_is_one_clear_error(

@@ -19,7 +19,6 @@ from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
 from bot.discord_adapter.poster import DiscordPoster
 from bot.errors import (
     ArticleError,
-    ConfigError,
     InvalidTransition,
     NewsbotError,
     NotFound,
@@ -47,7 +46,7 @@ def describe_error(error: BaseException) -> str | None:
         return "⚠️ The queue database is not available right now; nothing was changed."
     if isinstance(error, ArticleError):
         return f"⚠️ {error.problem}"
-    if isinstance(error, ConfigError | NewsbotError):
+    if isinstance(error, NewsbotError):  # ConfigError and the rest: their text says it all
         return f"⚠️ {error}"
     return None
 
@@ -64,14 +63,11 @@ async def handle_interaction_error(
     interaction: discord.Interaction[Any], error: BaseException
 ) -> None:
     """The one mapping from errors to replies, shared by commands, buttons and modals."""
-    while (
-        isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError)
-        and error.__cause__ is not None
-    ):
-        error = error.__cause__
     if isinstance(error, app_commands.CommandInvokeError):
-        error = error.original
+        error = error.original  # what the handler raised
     message = describe_error(error)
+    if message is None and isinstance(error, app_commands.TransformerError):
+        message = f"⚠️ {error}"  # an option Discord passed that does not convert
     if message is None and isinstance(error, app_commands.CheckFailure):
         message = f"⛔ {error}" if str(error) else "⛔ You cannot use this command here."
     if message is None:
@@ -176,13 +172,17 @@ class NewsBot(commands.Bot):
             if channel_id is None:
                 continue
             channel = self.get_channel(channel_id)
+            cannot_see = (
+                f"{settings.source}: {key}: the bot cannot see channel {channel_id}"
+                " (wrong id, or the bot lacks View Channel there)"
+            )
             if channel is None:
-                return (
-                    f"{settings.source}: {key}: the bot cannot see channel {channel_id}"
-                    " (wrong id, or the bot lacks View Channel there)"
-                )
+                return cannot_see
             if isinstance(channel, discord.abc.GuildChannel):
+                # Discord lists every channel of a guild, hidden ones too; permissions decide.
                 perms = channel.permissions_for(channel.guild.me)
+                if not perms.view_channel:
+                    return cannot_see
                 if not perms.send_messages:
                     return (
                         f"{settings.source}: {key}: the bot cannot post in #{channel.name}"
