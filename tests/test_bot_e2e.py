@@ -383,3 +383,48 @@ async def test_a_schedule_fires_once_and_not_again_after_a_restart(
     async with open_app(settings) as app:
         runs = await app.store.last_scheduled_run(general)
     assert runs == datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+async def test_schedule_commands_validate_store_and_clear(
+    discord_double: DiscordDouble, tmp_path: Path, restore_endpoints: None
+) -> None:
+    from dataclasses import replace
+
+    base = settings_for(discord_double, tmp_path)
+    general = discord_double.channel("digest-general").id
+    settings = replace(
+        base,
+        review_channel=None,
+        digests=(DigestChannel(channel=general, timezone="Europe/Berlin"),),
+    )
+    async with running_bot(settings, discord_double):
+        bad = await discord_double.send_slash_command(
+            "digest schedule set", {"channel": general, "cron": "0 25 * * *"}, user="moderator"
+        )
+        assert (await bad.response()).data["content"] == ('⚠️ "0 25 * * *": hour must be 0-23')
+        zone = await discord_double.send_slash_command(
+            "digest schedule set",
+            {"channel": general, "cron": "0 9 * * *", "timezone": "Mars/Olympus"},
+            user="moderator",
+        )
+        assert (await zone.response()).data["content"] == "⚠️ Mars/Olympus: unknown time zone"
+        good = await discord_double.send_slash_command(
+            "digest schedule set",
+            {"channel": general, "cron": "30 7 * * 1-5"},
+            user="moderator",
+        )
+        reply = (await good.response()).data["content"]
+        assert reply.startswith(f"🗓️ Schedule for <#{general}> set.")
+        assert "30 7 * * 1-5" in reply and "Europe/Berlin" in reply and "[database]" in reply
+        show = await discord_double.send_slash_command("digest schedule show", {}, user="moderator")
+        assert "30 7 * * 1-5" in (await show.response()).data["content"]
+        clear = await discord_double.send_slash_command(
+            "digest schedule clear", {"channel": general}, user="moderator"
+        )
+        assert (await clear.response()).data["content"] == (
+            f"🗓️ <#{general}> now posts only on `/digest publish`."
+        )
+    async with open_app(settings) as app:
+        [stored] = await app.store.schedules()
+    assert (stored.channel_id, stored.cron, stored.timezone) == (general, None, "Europe/Berlin")
+    assert stored.updated_by.startswith(f"discord:{discord_double.user('moderator').id}:")

@@ -217,14 +217,14 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
     @app_commands.describe(
         channel="a digest channel",
         cron="cron expression, e.g. 0 9 * * 1-5 (09:00 on weekdays)",
-        timezone="IANA time zone, e.g. Europe/Berlin",
+        timezone="IANA time zone, e.g. Europe/Berlin (default: the channel's configured one)",
     )
     async def schedule_set(
         self,
         interaction: Interaction,
         channel: discord.TextChannel,
         cron: app_commands.Range[str, 1, 100],
-        timezone: app_commands.Range[str, 1, 64] = "UTC",
+        timezone: app_commands.Range[str, 1, 64] | None = None,
     ) -> None:
         require_moderator(interaction, self.bot.app.settings, "change schedules")
         target = _digest_channel(self.bot, channel)
