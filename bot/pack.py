@@ -14,6 +14,11 @@ embed) and a footer. :func:`pack` fills messages greedily in order:
   identifies the digest, so a part that was posted but not recorded can be found again in the
   channel (DESIGN §5); every payload carries ``allowed_mentions`` that allow nothing.
 
+Every item is measured once (:func:`measure`: its content length and embed characters, and the
+limits it breaks on its own); :func:`pack_measured` packs measured items, so a renderer that
+already measured its items to see whether they fit does not measure them again. :func:`pack`
+measures, then packs.
+
 :func:`pack` needs every item to fit a message on its own; :func:`fit_item` gets an item there by
 re-rendering it shorter (excerpt first, then fewer related links, then the title; dropping the
 links as a last resort) through a callback, and :func:`shorten_text` cuts raw text at a word
@@ -27,7 +32,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from bot import limits
 from bot.articles import canonical_url
@@ -86,39 +91,101 @@ def content_budget(ref: str, parts: int) -> int:
 
 
 def _text_of(obj: object, key: str) -> str:
-    if type(obj) is dict or isinstance(obj, Mapping):
+    if obj is None:
+        return ""
+    if isinstance(obj, Mapping):
         value = obj.get(key)
         if type(value) is str or isinstance(value, str):
             return value
     return ""
 
 
+_TITLE_MAX: Final = limits.EMBED_TITLE_MAX
+_DESCRIPTION_MAX: Final = limits.EMBED_DESCRIPTION_MAX
+_FOOTER_MAX: Final = limits.EMBED_FOOTER_MAX
+_AUTHOR_MAX: Final = limits.EMBED_AUTHOR_MAX
+_FIELD_NAME_MAX: Final = limits.EMBED_FIELD_NAME_MAX
+_FIELD_VALUE_MAX: Final = limits.EMBED_FIELD_VALUE_MAX
+_FIELDS_MAX: Final = limits.EMBED_FIELDS_MAX
+_EMBEDS_TOTAL_MAX: Final = limits.EMBEDS_TOTAL_MAX
+
+
+def _text_in(holder: object, key: str) -> str:
+    """``holder[key]`` when ``holder`` is a mapping and that is a string, else ``""``."""
+    if type(holder) is dict:
+        value = holder.get(key)
+        if type(value) is str:
+            return value
+    return _text_of(holder, key)
+
+
 def _measure(embed: Mapping[str, Any]) -> tuple[int, list[str]]:
     """The characters of ``embed`` that count towards the 6,000 per message, and every limit
     it breaks on its own."""
-    problems: list[str] = []
-    total = 0
+    # Written for speed (every embed of every digest comes through here, and the slow parts
+    # of CPython are calls): plain dicts of strings need no helper, one look at all texts
+    # together gives their lengths, and messages are only written for an embed that breaks a
+    # limit.
+    get = embed.get
+    title = get("title")
+    if type(title) is not str:
+        title = _text_of(embed, "title")
+    description = get("description")
+    if type(description) is not str:
+        description = _text_of(embed, "description")
+    texts = [title, description, _text_in(get("footer"), "text"), _text_in(get("author"), "name")]
+    fields = get("fields") or ()
+    for item in fields:
+        texts.append(_text_in(item, "name"))
+        texts.append(_text_in(item, "value"))
+    joined = "".join(texts)
+    # Without characters beyond the Basic Multilingual Plane (the usual case) the length of
+    # each text is its len().
+    bmp = joined.isascii() or len(joined.encode("utf-16-le")) == 2 * len(joined)
+    sizes = list(map(len, texts)) if bmp else list(map(length, texts))
+    total = sum(sizes)
+    if (
+        sizes[0] <= _TITLE_MAX
+        and sizes[1] <= _DESCRIPTION_MAX
+        and sizes[2] <= _FOOTER_MAX
+        and sizes[3] <= _AUTHOR_MAX
+        and total <= _EMBEDS_TOTAL_MAX
+        and len(fields) <= _FIELDS_MAX
+    ):
+        for i in range(4, len(sizes), 2):
+            if sizes[i] > _FIELD_NAME_MAX or sizes[i + 1] > _FIELD_VALUE_MAX:
+                break
+        else:
+            return total, []
+    return total, _problems(sizes, len(fields), total)
 
-    def check(what: str, text: str, limit: int) -> None:
-        nonlocal total
-        size = length(text)
-        total += size
+
+def _problems(sizes: list[int], fields: int, total: int) -> list[str]:
+    """Every limit broken by an embed with texts of ``sizes`` (see _measure)."""
+    problems: list[str] = []
+    for what, size, limit in zip(
+        ("title", "description", "footer", "author"),
+        sizes,
+        (_TITLE_MAX, _DESCRIPTION_MAX, _FOOTER_MAX, _AUTHOR_MAX),
+        strict=False,
+    ):
         if size > limit:
             problems.append(f"{what} has {size:,} characters (at most {limit:,})")
-
-    check("title", _text_of(embed, "title"), limits.EMBED_TITLE_MAX)
-    check("description", _text_of(embed, "description"), limits.EMBED_DESCRIPTION_MAX)
-    check("footer", _text_of(embed.get("footer"), "text"), limits.EMBED_FOOTER_MAX)
-    check("author", _text_of(embed.get("author"), "name"), limits.EMBED_AUTHOR_MAX)
-    fields = embed.get("fields") or ()
-    if len(fields) > limits.EMBED_FIELDS_MAX:
-        problems.append(f"{len(fields)} fields (at most {limits.EMBED_FIELDS_MAX})")
-    for number, item in enumerate(fields, 1):
-        check(f"field {number} name", _text_of(item, "name"), limits.EMBED_FIELD_NAME_MAX)
-        check(f"field {number} value", _text_of(item, "value"), limits.EMBED_FIELD_VALUE_MAX)
-    if total > limits.EMBEDS_TOTAL_MAX:
-        problems.append(f"{total:,} characters in all (at most {limits.EMBEDS_TOTAL_MAX:,})")
-    return total, problems
+    if fields > _FIELDS_MAX:
+        problems.append(f"{fields} fields (at most {_FIELDS_MAX})")
+    for number in range(1, fields + 1):
+        name, value = sizes[2 + 2 * number], sizes[3 + 2 * number]
+        if name > _FIELD_NAME_MAX:
+            problems.append(
+                f"field {number} name has {name:,} characters (at most {_FIELD_NAME_MAX:,})"
+            )
+        if value > _FIELD_VALUE_MAX:
+            problems.append(
+                f"field {number} value has {value:,} characters (at most {_FIELD_VALUE_MAX:,})"
+            )
+    if total > _EMBEDS_TOTAL_MAX:
+        problems.append(f"{total:,} characters in all (at most {_EMBEDS_TOTAL_MAX:,})")
+    return problems
 
 
 def embed_length(embed: Mapping[str, Any]) -> int:
@@ -131,11 +198,33 @@ def embed_problems(embed: Mapping[str, Any]) -> list[str]:
     return _measure(embed)[1]
 
 
+class Measured(NamedTuple):
+    """A rendered item with its lengths, as :func:`measure` found them."""
+
+    item: RenderedItem
+    text_length: int
+    """Length of the item's text (:func:`bot.limits.length`)."""
+    embed_length: int
+    """Characters of its embed that count towards the 6,000 per message (0 without one)."""
+    embed_problems: tuple[str, ...]
+    """Every limit its embed breaks on its own."""
+
+    def fits(self, budget: int) -> bool:
+        """Whether the item fits a message on its own, ``budget`` being the content left."""
+        return self.text_length <= budget and not self.embed_problems
+
+
+def measure(item: RenderedItem) -> Measured:
+    """``item`` with its lengths, for :meth:`Measured.fits` and :func:`pack_measured`."""
+    if item.embed is None:
+        return Measured(item, length(item.text), 0, ())
+    size, problems = _measure(item.embed)
+    return Measured(item, length(item.text), size, tuple(problems))
+
+
 def fits_alone(item: RenderedItem, budget: int) -> bool:
     """Whether ``item`` fits a message on its own, ``budget`` being the content left."""
-    if length(item.text) > budget:
-        return False
-    return item.embed is None or not embed_problems(item.embed)
+    return measure(item).fits(budget)
 
 
 def _url_key(embed: Mapping[str, Any]) -> str | None:
@@ -157,36 +246,36 @@ class _Draft:
     embeds_length: int = 0
     urls: set[str] = field(default_factory=set)
 
-    def takes_text(self, text: str) -> bool:
-        if not text:
+    def takes_text(self, size: int) -> bool:
+        """Whether a block of text ``size`` long (0: no text) fits."""
+        if not size:
             return True
         sep = len(_BLOCK_SEP) if self.blocks else 0
-        return self.content_length + sep + length(text) <= self.budget
+        return self.content_length + sep + size <= self.budget
 
-    def add_text(self, text: str) -> None:
+    def add_text(self, text: str, size: int) -> None:
         if text:
             sep = len(_BLOCK_SEP) if self.blocks else 0
-            self.content_length += sep + length(text)
+            self.content_length += sep + size
             self.blocks.append(text)
 
-    def takes(self, item: RenderedItem, size: int) -> bool:
-        if not self.takes_text(item.text):
+    def takes(self, measured: Measured, key: str | None) -> bool:
+        if not self.takes_text(measured.text_length):
             return False
-        if item.embed is None:
+        if measured.item.embed is None:
             return True
-        key = _url_key(item.embed)
         return (
             len(self.embeds) < limits.EMBEDS_PER_MESSAGE
-            and self.embeds_length + size <= limits.EMBEDS_TOTAL_MAX
+            and self.embeds_length + measured.embed_length <= limits.EMBEDS_TOTAL_MAX
             and (key is None or key not in self.urls)
         )
 
-    def add(self, item: RenderedItem, size: int) -> None:
-        self.add_text(item.text)
+    def add(self, measured: Measured, key: str | None) -> None:
+        item = measured.item
+        self.add_text(item.text, measured.text_length)
         if item.embed is not None:
             self.embeds.append(dict(item.embed))
-            self.embeds_length += size
-            key = _url_key(item.embed)
+            self.embeds_length += measured.embed_length
             if key is not None:
                 self.urls.add(key)
         self.indices.append(item.index)
@@ -209,31 +298,46 @@ def pack(
     No items: no messages. Raises ValueError when ``ref`` is invalid or when the header, the
     footer or an item does not fit a message on its own (use :func:`fit_item` first).
     """
+    return pack_measured(header, [measure(item) for item in items], footer, ref=ref)
+
+
+def pack_measured(
+    header: str, items: Sequence[Measured], footer: str, *, ref: str
+) -> list[PackedMessage]:
+    """:func:`pack` for items already measured with :func:`measure`."""
     if not items:
         return []
     check_ref(ref)
     budget = content_budget(ref, len(items) + 2)
+    sizes: dict[str, int] = {}
     for what, text in (("header", header), ("footer", footer)):
-        if length(text) > budget:
-            raise ValueError(f"the {what} has {length(text):,} characters (at most {budget:,})")
-    sizes: list[int] = []
-    for item in items:
-        size, problems = (0, []) if item.embed is None else _measure(item.embed)
-        if problems or length(item.text) > budget:
-            raise ValueError(f"item {item.index} does not fit in one message")
-        sizes.append(size)
+        size = sizes[what] = length(text)
+        if size > budget:
+            raise ValueError(f"the {what} has {size:,} characters (at most {budget:,})")
+    for measured in items:
+        if not measured.fits(budget):
+            raise ValueError(f"item {measured.item.index} does not fit in one message")
     drafts: list[_Draft] = []
     draft = _Draft(budget)
-    draft.add_text(header)
-    for item, size in zip(items, sizes, strict=True):
-        if not draft.takes(item, size):
+    draft.add_text(header, sizes["header"])
+    for measured in items:
+        item = measured.item
+        if item.embed is None:  # text only (the text digest): the usual case, inlined
+            if not draft.takes_text(measured.text_length):
+                drafts.append(draft)
+                draft = _Draft(budget)
+            draft.add_text(item.text, measured.text_length)
+            draft.indices.append(item.index)
+            continue
+        key = _url_key(item.embed)
+        if not draft.takes(measured, key):
             drafts.append(draft)
             draft = _Draft(budget)
-        draft.add(item, size)
-    if not draft.takes_text(footer):
+        draft.add(measured, key)
+    if not draft.takes_text(sizes["footer"]):
         drafts.append(draft)
         draft = _Draft(budget)
-    draft.add_text(footer)
+    draft.add_text(footer, sizes["footer"])
     drafts.append(draft)
     return [d.finish(ref, part, len(drafts)) for part, d in enumerate(drafts, 1)]
 

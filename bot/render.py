@@ -38,6 +38,13 @@ Markdown formatting would apply in a message); ``|shorten(n)`` cuts text to ``n`
 a word boundary with ``…``, and ``|truncate`` works on the text before escaping too (so neither
 ever cuts an escape).
 
+**Prepared articles.** A renderer keeps the articles it rendered last (up to ``MAX_PREPARED``)
+prepared for the next digest: related links deduplicated and every view field a template read,
+escaped, per time zone and related limit. They are found again by the article fields rendering
+reads, not by object, so an equal article loaded again from the store (a preview, then the
+post) is not escaped again, and an article that changed in any of those fields is prepared
+anew. Views are read-only to templates, so the renders sharing them cannot tell.
+
 **Block protocol.** A digest template is rendered once; only the output of these blocks is used
 (anything outside them is ignored):
 
@@ -67,18 +74,23 @@ against a template author who sets out to exhaust memory.)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
+from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Generic, TypeVar, overload
@@ -101,7 +113,7 @@ from jinja2 import (
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.filters import do_truncate
-from jinja2.runtime import Context
+from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot import limits
@@ -118,6 +130,7 @@ from bot.markdown import (
 )
 from bot.pack import (
     Cut,
+    Measured,
     PackedMessage,
     RenderedItem,
     allowed_mentions,
@@ -125,7 +138,8 @@ from bot.pack import (
     content_budget,
     fit_item,
     fits_alone,
-    pack,
+    measure,
+    pack_measured,
     shorten_text,
 )
 
@@ -151,6 +165,8 @@ MAX_SEQUENCE: Final = 100_000
 """Largest string or list ``*`` may build."""
 MAX_OUTLET: Final = 100
 MAX_RELATED_TITLE: Final = 200
+MAX_PREPARED: Final = 512
+"""Articles a renderer keeps prepared for the next digest (its view fields computed)."""
 
 PROTOCOL_BLOCKS: Final = (
     "header",
@@ -215,8 +231,19 @@ def _plain_cached(text: str) -> str:
 
 
 def _link(label: object, url: object) -> Md:
+    if type(label) is Md and type(url) is SafeUrl and len(label) <= 1_024:
+        return _link_cached(label, url)  # a view's field and link: the usual case
+    return _make_link(label, url)
+
+
+def _make_link(label: object, url: object) -> Md:
     raw = unescape_markdown(label) if isinstance(label, Md) else str(label or "")
     return Md(masked_link(raw, url))
+
+
+# Only ever called with an Md label and a SafeUrl (an Md and a str that are equal would make
+# different links).
+_link_cached: Final = lru_cache(maxsize=4_096)(_make_link)
 
 
 def _shorten(value: object, length: int = 400) -> Md:
@@ -232,7 +259,9 @@ def _finalize(value: object) -> object:
 
 # ---------------------------------------------------------------------------------------------
 # Views: what templates see. Text is Md (escaped), links SafeUrl or None. Fields are computed
-# when a template first reads them (most templates read a few), then kept.
+# when a template first reads them (most templates read a few), then kept. An article's full
+# (uncut) views share one field dict (see _Source), so a field is computed once per article,
+# time zone and related limit, however many digests render it.
 
 _T = TypeVar("_T")
 
@@ -289,6 +318,9 @@ def _day(local: datetime | None) -> Md:
 class RelatedView:
     """Another outlet's coverage of the item, as templates see it."""
 
+    # Fields live in __dict__ (see _lazy); what they are computed from in slots.
+    __slots__ = ("__dict__", "_entry", "_tz")
+
     def __init__(self, entry: Related, tz: tzinfo) -> None:
         self._entry = entry
         self._tz = tz
@@ -330,16 +362,29 @@ class RelatedView:
 
 
 class ItemView:
-    """One article of the digest, as templates see it."""
+    """One article of the digest, as templates see it.
 
-    def __init__(self, source: _Source, tz: tzinfo, number: int, cut: Cut) -> None:
+    ``index`` is the position of the article in the list being rendered (0-based), ``number``
+    its position in the digest as readers see it (1-based).
+    """
+
+    # The fields computed from the article live in __dict__ (see _lazy); the rest in slots.
+    __slots__ = ("__dict__", "_cut", "_source", "index", "number")
+
+    def __init__(
+        self,
+        source: _Source,
+        index: int,
+        number: int,
+        cut: Cut,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
         self._source = source
-        self._tz = tz
         self._cut = cut
-        self.index = source.index
-        """Position of the article in the list being rendered (0-based)."""
+        self.index = index
         self.number = number
-        """Position in the digest as readers see it (1-based)."""
+        if fields is not None:
+            self.__dict__ = fields
 
     @_lazy
     def title(self) -> Md:
@@ -373,7 +418,7 @@ class ItemView:
     @_lazy
     def published(self) -> datetime | None:
         """The article's time, in the digest's time zone."""
-        return _local(self._source.article.published_at, self._tz)
+        return _local(self._source.article.published_at, self._source.tz)
 
     @_lazy
     def date(self) -> Md:
@@ -427,7 +472,13 @@ class ItemView:
         )
         if not cut.links:
             entries = ()
-        return tuple(RelatedView(entry, self._tz) for entry in entries)
+        return tuple(RelatedView(entry, self._source.tz) for entry in entries)
+
+    @_lazy
+    def _utc(self) -> str | None:
+        """The article's time for an embed's ``timestamp`` (not shown to templates)."""
+        when = self._source.article.published_at
+        return None if when is None else when.astimezone(UTC).isoformat()
 
 
 class DigestView:
@@ -447,28 +498,54 @@ def _public(cls: type[Any], *extra: str) -> frozenset[str]:
 
 # Attribute reads on views skip the sandbox's generic checks: these are all plain data.
 _VIEW_ATTRIBUTES: Final[dict[type[Any], frozenset[str]]] = {
-    ItemView: _public(ItemView, "index", "number"),
+    ItemView: _public(ItemView),
     RelatedView: _public(RelatedView),
     DigestView: frozenset(("title", "channel", "timezone", "template", "related_limit")),
+    # Jinja's loop variable: what the sandbox allows of it anyway (public, read-only).
+    LoopContext: frozenset(
+        (
+            "index",
+            "index0",
+            "revindex",
+            "revindex0",
+            "first",
+            "last",
+            "length",
+            "depth",
+            "depth0",
+            "previtem",
+            "nextitem",
+            "cycle",
+            "changed",
+        )
+    ),
 }
 
 
 _FULL: Final = Cut()
 _canonical: Final = lru_cache(maxsize=4_096)(canonical_url)
 
+# What a view reads of an article: every field but those kept only for export and moderation.
+# Two articles equal in these fields render alike, so they share a _Source (Renderer._source).
+_NOT_RENDERED: Final = frozenset(("published", "source", "body", "source_hash", "warnings"))
+_rendered_fields: Final = attrgetter(
+    *(f.name for f in dataclass_fields(Article) if f.name not in _NOT_RENDERED)
+)
 
-@dataclass(frozen=True, slots=True)
+
 class _Source:
-    """One article prepared for rendering: cleaned raw text, related links deduplicated."""
+    """One article prepared for rendering in one time zone with one related limit: cleaned raw
+    text, related links deduplicated, and the fields its full views share."""
 
-    article: Article
-    index: int
-    title: str
-    excerpt: str
-    related: tuple[Related, ...]
+    __slots__ = ("article", "excerpt", "fields", "related", "rendered", "title", "tz")
 
-    @classmethod
-    def of(cls, article: Article, index: int, related_limit: int) -> _Source:
+    def __init__(
+        self, article: Article, rendered: tuple[Any, ...], related_limit: int, tz: tzinfo
+    ) -> None:
+        if article.body or article.source:  # kept in a cache: do not hold on to the file
+            article = replace(article, body="", source="")
+        self.rendered = rendered
+        """What rendering reads of the article (see _rendered_fields)."""
         seen = {article.url}
         related: list[Related] = []
         for entry in article.related:
@@ -481,12 +558,18 @@ class _Source:
                 continue
             seen.add(key)
             related.append(entry)
-        return cls(
-            article, index, _collapse(article.title), _collapse(article.excerpt), tuple(related)
-        )
+        self.article = article
+        self.tz = tz
+        self.title = _collapse(article.title)
+        self.excerpt = _collapse(article.excerpt)
+        self.related = tuple(related)
+        self.fields: dict[str, Any] = {}
 
-    def view(self, tz: tzinfo, number: int, cut: Cut = _FULL) -> ItemView:
-        return ItemView(self, tz, number, cut)
+    def view(self, index: int, number: int, cut: Cut = _FULL) -> ItemView:
+        """A view of the article; full views share their computed fields."""
+        if cut is _FULL:
+            return ItemView(self, index, number, cut, self.fields)
+        return ItemView(self, index, number, cut)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -507,12 +590,26 @@ class _Budget:
     def tick(self) -> None:
         self.left -= 1
         if self.left & 0x3FF == 0:
-            if self.left <= 0:
-                raise RenderLimit(
-                    f"the template ran more than {MAX_STEPS:,} loop iterations and calls"
-                )
-            if time.monotonic() > self.deadline:
-                raise RenderLimit(f"the template took longer than {MAX_SECONDS:g} seconds")
+            self.check()
+
+    def check(self) -> None:
+        """Raise when the steps or the time are used up (every 1,024 steps)."""
+        if self.left <= 0:
+            raise RenderLimit(f"the template ran more than {MAX_STEPS:,} loop iterations and calls")
+        if time.monotonic() > self.deadline:
+            raise RenderLimit(f"the template took longer than {MAX_SECONDS:g} seconds")
+
+
+_SMALL: Final = 128
+_SMALL_SIZED: Final = frozenset((tuple, list, range))
+
+
+def _ticking(iterable: Iterable[_T], budget: _Budget) -> Iterator[_T]:
+    for value in iterable:
+        budget.left -= 1  # _Budget.tick, inlined: this runs for every loop iteration
+        if budget.left & 0x3FF == 0:
+            budget.check()
+        yield value
 
 
 _BUDGET: ContextVar[_Budget | None] = ContextVar("newsbot_render_budget", default=None)
@@ -544,6 +641,18 @@ class _BoundedLoops(CodeGenerator):
             lineno=node.lineno,
         )
         super().visit_For(node, frame)
+
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        # The loop guard is newsbot's own function (no template can name it): call it directly
+        # rather than through the sandbox's checks for calls a template makes. Its argument is
+        # compiled as usual, sandboxed.
+        callee = node.node
+        if isinstance(callee, nodes.EnvironmentAttribute) and callee.name == "bounded_iter":
+            self.write("environment.bounded_iter(")
+            self.visit(node.args[0], frame)
+            self.write(")")
+            return
+        super().visit_Call(node, frame, forward_caller=forward_caller)
 
 
 def _size(value: object) -> int | None:
@@ -589,14 +698,21 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset(("*", "**", "%"))
 
     @staticmethod
-    def bounded_iter(iterable: Iterable[Any]) -> Iterator[Any]:
+    def bounded_iter(iterable: Iterable[Any]) -> Iterable[Any]:
+        """``iterable``, each item (and the loop itself, as a call) counting against the
+        render's budget."""
         budget = _BUDGET.get()
         if budget is None:
-            yield from iterable
-            return
-        for value in iterable:
-            budget.tick()
-            yield value
+            return iterable
+        if type(iterable) in _SMALL_SIZED and len(iterable) <= _SMALL:  # type: ignore[arg-type]
+            # A short list, tuple or range (the items of a digest, an item's related links):
+            # its iterations are counted before it runs instead of one by one, and the clock
+            # is checked as it starts (so at least as often as every 1,024 steps).
+            budget.left -= len(iterable) + 1  # type: ignore[arg-type]
+            budget.check()
+            return iterable
+        budget.tick()
+        return _ticking(iterable, budget)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
@@ -676,119 +792,171 @@ class _ProtocolError(Exception):
     pass
 
 
-@dataclass(slots=True)
 class _Block:
-    index: int
-    text: str = ""
-    fields: dict[str, str] = field(default_factory=dict)
+    """What one item block rendered: its text, or the texts of its embed blocks."""
+
+    __slots__ = ("fields", "index", "text")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.text = ""
+        self.fields: dict[str, str] = {}
 
 
-@dataclass(slots=True)
 class _Pass:
     """One render of a digest template: what its protocol blocks rendered."""
 
-    header: str = ""
-    footer: str = ""
-    items: list[_Block] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
-    open_items: list[_Block] = field(default_factory=list)
-    contexts: dict[int, Context] = field(default_factory=dict)
+    __slots__ = ("contexts", "current", "footer", "header", "items", "seen")
+
+    def __init__(self) -> None:
+        self.header = ""
+        self.footer = ""
+        self.items: list[_Block] = []
+        self.seen: set[str] = set()
+        self.current: _Block | None = None
+        """The item whose block is rendering."""
+        self.contexts: dict[int, Context] = {}
 
     def wrapper(self, name: str) -> Callable[[Context], Iterator[str]]:
+        # A wrapper renders its block when the template calls it and yields nothing: a plain
+        # function returning an exhausted iterator, no generator to drive for each block.
+        if name == "item":
+            return self._item
+        if name in _TOP_BLOCKS:
+            return functools.partial(self._top, name)
+
         def block(context: Context) -> Iterator[str]:
+            item = self.current
+            if item is None:
+                raise _ProtocolError(f"block {name} must be inside the item block")
+            fields = item.fields
+            if name in fields:
+                raise _ProtocolError(f"block {name} rendered twice for one item")
             stack = context.blocks[name]
-            if name == "item":
-                yield from self._item(context, stack)
-                return
-            top = name in _TOP_BLOCKS
-            if top == bool(self.open_items):
-                where = "outside" if top else "inside"
-                raise _ProtocolError(f"block {name} must be {where} the item block")
-            text = _render_block(stack[1], context) if len(stack) > 1 else ""
-            if top:
-                if name in self.seen:
-                    raise _ProtocolError(f"block {name} rendered more than once")
-                self.seen.add(name)
-                if name == "header":
-                    self.header = text
-                else:
-                    self.footer = text
-            else:
-                fields = self.open_items[-1].fields
-                if name in fields:
-                    raise _ProtocolError(f"block {name} rendered twice for one item")
-                fields[name] = text
-            return
+            if len(stack) == 1:
+                fields[name] = ""
+                return _NOTHING
+            # _drain, inlined for the usual short block (this runs for every embed field)
+            chunks = stack[1](context)
+            parts = list(islice(chunks, _BATCH))
+            text = "".join(parts) if len(parts) < _BATCH else _drain_rest(parts, chunks)
+            if len(text) > MAX_OUTPUT:
+                raise _too_long()
+            fields[name] = text.strip()
+            return _NOTHING
 
         return block
 
-    def _item(
-        self, context: Context, stack: list[Callable[[Context], Iterator[str]]]
-    ) -> Iterator[str]:
-        if self.open_items:
+    def _top(self, name: str, context: Context) -> Iterator[str]:
+        if self.current is not None:
+            raise _ProtocolError(f"block {name} must be outside the item block")
+        stack = context.blocks[name]
+        text = _drain(stack[1](context)).strip() if len(stack) > 1 else ""
+        if name in self.seen:
+            raise _ProtocolError(f"block {name} rendered more than once")
+        self.seen.add(name)
+        if name == "header":
+            self.header = text
+        else:
+            self.footer = text
+        return _NOTHING
+
+    def _item(self, context: Context) -> Iterator[str]:
+        if self.current is not None:
             raise _ProtocolError("block item must not be inside the item block")
         view = context.resolve_or_missing("item")
-        record = _Block(view.index if isinstance(view, ItemView) else -1)
+        record = self.current = _Block(view.index if type(view) is ItemView else -1)
         if record.index >= 0:
             self.contexts[record.index] = context
-        self.open_items.append(record)
         try:
-            record.text = _render_block(stack[1], context) if len(stack) > 1 else ""
+            stack = context.blocks["item"]
+            record.text = _drain(stack[1](context)).strip() if len(stack) > 1 else ""
         finally:
-            self.open_items.pop()
+            self.current = None
         self.items.append(record)
-        return
-        yield  # a generator, like every block render function
+        return _NOTHING
+
+
+_NOTHING: Final[Iterator[str]] = iter(())
+"""What a wrapped block yields (an exhausted iterator stays exhausted: one serves all)."""
+_BATCH: Final = 64
+
+
+def _too_long() -> RenderLimit:
+    return RenderLimit(f"the template produced more than {MAX_OUTPUT:,} characters")
 
 
 def _drain(chunks: Iterator[str]) -> str:
-    """The output of a render function, refused past MAX_OUTPUT characters."""
-    parts: list[str] = []
-    size = 0
-    for chunk in chunks:
-        size += len(chunk)
-        if size > MAX_OUTPUT:
-            raise RenderLimit(f"the template produced more than {MAX_OUTPUT:,} characters")
-        parts.append(chunk)
-    return "".join(parts)
+    """The output of a render function, refused past MAX_OUTPUT characters.
+
+    Taken in batches of up to 64 chunks (most blocks are one batch), so what is held before
+    the check is at most MAX_OUTPUT plus one batch.
+    """
+    parts = list(islice(chunks, _BATCH))
+    text = "".join(parts) if len(parts) < _BATCH else _drain_rest(parts, chunks)
+    if len(text) > MAX_OUTPUT:
+        raise _too_long()
+    return text
 
 
-def _render_block(render: Callable[[Context], Iterator[str]], context: Context) -> str:
-    return _drain(render(context)).strip()
+def _drain_rest(parts: list[str], chunks: Iterator[str]) -> str:
+    """The text of ``parts`` (a full batch) and the rest of ``chunks``; see _drain."""
+    size = sum(map(len, parts))
+    while size <= MAX_OUTPUT:
+        batch = list(islice(chunks, _BATCH))
+        if not batch:
+            return "".join(parts)
+        size += sum(map(len, batch))
+        parts += batch
+    raise _too_long()
 
 
 def _embed(block: _Block, view: ItemView) -> dict[str, Any]:
     f = block.fields
     embed: dict[str, Any] = {}
-    if f.get("embed_title"):
-        embed["title"] = _plain(f["embed_title"])
-    if view.url:
-        embed["url"] = str(view.url)
-    if f.get("embed_description"):
-        embed["description"] = f["embed_description"]
-    if f.get("embed_color"):
-        color = _COLOR.fullmatch(f["embed_color"])
-        if color is None:
-            raise _ProtocolError(f"embed_color must be like #5865F2, got {f['embed_color']!r}")
-        embed["color"] = int(color.group(1), 16)
-    if f.get("embed_author"):
-        embed["author"] = {"name": _plain(f["embed_author"])}
-    if view.thumbnail:
-        embed["thumbnail"] = {"url": str(view.thumbnail)}
-    if f.get("embed_related"):
+    title = f.get("embed_title")
+    if title:
+        embed["title"] = _plain(title)
+    url = view.url
+    if url:
+        embed["url"] = str(url)
+    description = f.get("embed_description")
+    if description:
+        embed["description"] = description
+    color = f.get("embed_color")
+    if color:
+        embed["color"] = _color(color)
+    author = f.get("embed_author")
+    if author:
+        embed["author"] = {"name": _plain(author)}
+    thumbnail = view.thumbnail
+    if thumbnail:
+        embed["thumbnail"] = {"url": str(thumbnail)}
+    related = f.get("embed_related")
+    if related:
         name = f.get("embed_related_name") or "Related"
-        embed["fields"] = [{"name": name, "value": f["embed_related"], "inline": False}]
-    if f.get("embed_footer"):
-        embed["footer"] = {"text": _plain(f["embed_footer"])}
-    if view.published is not None:
-        embed["timestamp"] = view.published.astimezone(UTC).isoformat()
+        embed["fields"] = [{"name": name, "value": related, "inline": False}]
+    footer = f.get("embed_footer")
+    if footer:
+        embed["footer"] = {"text": _plain(footer)}
+    timestamp = view._utc
+    if timestamp is not None:
+        embed["timestamp"] = timestamp
     return embed
+
+
+@lru_cache(maxsize=256)
+def _color(text: str) -> int:
+    color = _COLOR.fullmatch(text)
+    if color is None:
+        raise _ProtocolError(f"embed_color must be like #5865F2, got {text!r}")
+    return int(color.group(1), 16)
 
 
 def _rendered(block: _Block, view: ItemView) -> RenderedItem:
     if block.fields:
-        return RenderedItem(index=view.index, embed=_embed(block, view))
-    return RenderedItem(index=view.index, text=block.text)
+        return RenderedItem(view.index, "", _embed(block, view))
+    return RenderedItem(view.index, block.text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -859,6 +1027,8 @@ class Renderer:
         loaders.append(builtin)
         self._builtin = builtin
         self._names: dict[str, str] = {}  # short name -> the file it resolved to
+        # Articles prepared for rendering, most recently used last (see _source).
+        self._sources: OrderedDict[tuple[str, str, int, tzinfo], _Source] = OrderedDict()
         self.env = _Sandbox(
             loader=ChoiceLoader(loaders),
             undefined=StrictUndefined,
@@ -902,6 +1072,31 @@ class Renderer:
 
     # -- rendering -----------------------------------------------------------------------------
 
+    def _source(self, article: Article, related_limit: int, tz: tzinfo) -> _Source:
+        """``article`` prepared for rendering. Articles are immutable, so the preparation and
+        the fields its views compute are kept for the next digest with the same article (a
+        preview, then the post). An article is found again by what rendering reads of it, not
+        by the object, so an equal article loaded again from the store finds them too; the
+        lookup hashes a few strings and compares the rest (fast when it is the same object)."""
+        key = (article.url, article.title, related_limit, tz)
+        rendered = _rendered_fields(article)
+        sources = self._sources
+        source = sources.get(key)
+        if source is not None and source.rendered == rendered:
+            with contextlib.suppress(KeyError):  # another thread dropped it meanwhile
+                sources.move_to_end(key)
+            return source
+        source = sources[key] = _Source(article, rendered, related_limit, tz)
+        if len(sources) > MAX_PREPARED:
+            sources.popitem(last=False)
+        return source
+
+    def clear_caches(self) -> None:
+        """Forget the prepared articles and the memoised escapes, links and URLs (for
+        benchmarks of a first render)."""
+        self._sources.clear()
+        clear_caches()
+
     def _context(
         self,
         template: Template,
@@ -941,7 +1136,7 @@ class Renderer:
         now: datetime,
         ref: str,
         budget: int,
-    ) -> tuple[str, list[RenderedItem], str, str]:
+    ) -> tuple[str, list[Measured], str, str]:
         """Header, items (each fitted to ``budget``), footer, and the template's file name."""
         if now.tzinfo is None:
             raise ValueError("now must be an aware datetime")
@@ -949,8 +1144,8 @@ class Renderer:
         where = template.filename or template.name or digest.template
         tz = _timezone(digest.timezone)
         limit = max(digest.related_limit, 0)
-        sources = [_Source.of(a, i, limit) for i, a in enumerate(articles)]
-        views = [s.view(tz, i + 1) for i, s in enumerate(sources)]
+        sources = [self._source(a, limit, tz) for a in articles]
+        views = [ItemView(s, i, i + 1, _FULL, s.fields) for i, s in enumerate(sources)]
         context = self._context(template, views, digest, now.astimezone(tz), ref)
         out = _Pass()
         for name in PROTOCOL_BLOCKS:
@@ -959,11 +1154,16 @@ class Renderer:
         indices = [block.index for block in out.items]
         if indices != list(range(len(articles))):
             raise TemplateProblem(where, None, _order_problem(indices, len(articles)))
-        items: list[RenderedItem] = []
+        items: list[Measured] = []
         for block, source, view in zip(out.items, sources, views, strict=True):
-            item = _item_or_problem(block, view, where)
-            if not fits_alone(item, budget):
-                item = self._fit(out.contexts[source.index], source, view, tz, budget, where)
+            rendered = (
+                _item_or_problem(block, view, where)
+                if block.fields
+                else RenderedItem(view.index, block.text)
+            )
+            item = measure(rendered)
+            if not item.fits(budget):  # rendered again, shorter: only when it must be
+                item = measure(self._fit(out.contexts[view.index], source, view, budget, where))
             items.append(item)
         return out.header, items, out.footer, where
 
@@ -972,12 +1172,11 @@ class Renderer:
         context: Context,
         source: _Source,
         view: ItemView,
-        tz: tzinfo,
         budget: int,
         where: str,
     ) -> RenderedItem:
         def render(cut: Cut) -> RenderedItem:
-            shorter = source.view(tz, view.number, cut)
+            shorter = source.view(view.index, view.number, cut)
             derived = context.derived({"item": shorter})
             out = _Pass()
             derived.blocks["item"][0] = out.wrapper("item")
@@ -1028,14 +1227,14 @@ class Renderer:
                     f"the {what} block renders {limits.length(text):,} characters"
                     f" (at most {budget:,})",
                 )
-        return pack(header, items, footer, ref=ref)
+        return pack_measured(header, items, footer, ref=ref)
 
     def render_item(self, article: Article, digest: DigestChannel) -> dict[str, Any]:
         """One article as the digest template shows it, as a single message payload."""
         _, items, _, _ = self._render(
             [article], digest, datetime.now(UTC), "item", limits.CONTENT_MAX
         )
-        item = items[0]
+        item = items[0].item
         payload: dict[str, Any] = {"content": item.text}
         if item.embed is not None:
             payload["embeds"] = [dict(item.embed)]
@@ -1123,6 +1322,7 @@ def clear_caches() -> None:
         markdown._masked_link_cached,
         markdown._safe_url_cached,
         _plain_cached,
+        _link_cached,
         _canonical,
         pack._canonical,
     ):

@@ -21,6 +21,7 @@ from bot.pack import (
     embed_length,
     embed_problems,
     fit_item,
+    measure,
     pack,
     ref_line,
     shorten_text,
@@ -233,6 +234,79 @@ def test_ref_line_is_subtext() -> None:
 )
 def test_embed_problems(embed_: dict[str, Any], problem: str) -> None:
     assert any(p.startswith(problem) for p in embed_problems(embed_))
+
+
+def reference_measure(embed: Any) -> tuple[int, list[str]]:
+    """The embed measurement written plainly, to check the fast one against."""
+
+    def text(holder: Any, key: str) -> str:
+        value = holder.get(key) if isinstance(holder, dict) else None
+        return value if isinstance(value, str) else ""
+
+    parts = [
+        ("title", text(embed, "title"), limits.EMBED_TITLE_MAX),
+        ("description", text(embed, "description"), limits.EMBED_DESCRIPTION_MAX),
+        ("footer", text(embed.get("footer"), "text"), limits.EMBED_FOOTER_MAX),
+        ("author", text(embed.get("author"), "name"), limits.EMBED_AUTHOR_MAX),
+    ]
+    fields = embed.get("fields") or []
+    for number, item in enumerate(fields, 1):
+        parts.append((f"field {number} name", text(item, "name"), limits.EMBED_FIELD_NAME_MAX))
+        parts.append((f"field {number} value", text(item, "value"), limits.EMBED_FIELD_VALUE_MAX))
+    problems = [
+        f"{what} has {length(t):,} characters (at most {limit:,})"
+        for what, t, limit in parts[:4]
+        if length(t) > limit
+    ]
+    if len(fields) > limits.EMBED_FIELDS_MAX:
+        problems.append(f"{len(fields)} fields (at most {limits.EMBED_FIELDS_MAX})")
+    problems += [
+        f"{what} has {length(t):,} characters (at most {limit:,})"
+        for what, t, limit in parts[4:]
+        if length(t) > limit
+    ]
+    total = sum(length(t) for _, t, _ in parts)
+    if total > limits.EMBEDS_TOTAL_MAX:
+        problems.append(f"{total:,} characters in all (at most {limits.EMBEDS_TOTAL_MAX:,})")
+    return total, problems
+
+
+# Texts of any length around the limits, any characters (astral ones count twice), or values
+# that are not text at all.
+embed_texts = st.one_of(
+    st.text(max_size=40),
+    st.integers(0, 4_200).map(lambda n: "x" * n),
+    st.integers(0, 2_200).map(lambda n: "😀" * n),
+    st.integers(0, 2_200).map(lambda n: "é" * n),
+    st.none(),
+    st.integers(),
+)
+embeds_st = st.fixed_dictionaries(
+    {},
+    optional={
+        "title": embed_texts,
+        "description": embed_texts,
+        "url": st.just("https://a.example/"),
+        "footer": st.one_of(st.fixed_dictionaries({"text": embed_texts}), embed_texts),
+        "author": st.one_of(st.fixed_dictionaries({"name": embed_texts}), embed_texts),
+        "fields": st.lists(
+            st.fixed_dictionaries({"name": embed_texts, "value": embed_texts}), max_size=27
+        ),
+    },
+)
+
+
+@settings(max_examples=300)
+@given(embeds_st)
+def test_embed_measurement_matches_the_plain_definition(embed_: dict[str, Any]) -> None:
+    total, problems = reference_measure(embed_)
+    assert embed_length(embed_) == total
+    assert embed_problems(embed_) == problems
+    measured = measure(RenderedItem(0, text="é😀", embed=embed_))
+    assert measured.text_length == 3
+    assert measured.embed_length == total
+    assert measured.fits(3) is (not problems)
+    assert not measured.fits(2)
 
 
 # -- fit_item ---------------------------------------------------------------------------------

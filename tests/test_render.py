@@ -879,3 +879,126 @@ def test_filters(folder: Path, expression: str, out: str) -> None:
         ref="x",
     )
     assert message.content == f"{out}\n-# newsbot · part 1/1 · ref x".lstrip("\n")
+
+
+# -- prepared articles, budgets and the output cap --------------------------------------------
+
+
+def payloads(messages: list[PackedMessage]) -> str:
+    return json.dumps([m.payload for m in messages], ensure_ascii=False)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_equal_articles_loaded_again_render_as_a_fresh_renderer_does(
+    seeds: list[Article], kind: str
+) -> None:
+    renderer = Renderer()
+    expected = Renderer().render_digest(seeds, digest(kind), now=NOW, ref=REF)
+    assert renderer.render_digest(seeds, digest(kind), now=NOW, ref=REF) == expected
+    again = seed_articles()  # equal articles, other objects: as a preview, then the post
+    assert renderer.render_digest(again, digest(kind), now=NOW, ref=REF) == expected
+    assert renderer.render_digest(again, digest(kind), now=NOW, ref=REF) == expected
+
+
+CHANGES: list[dict[str, Any]] = [
+    {"excerpt": "Second excerpt."},
+    {"provider": Provider(name="Second Outlet")},
+    {"related": (related("https://second.example/x", "Second Outlet"),)},
+    {"published_at": datetime(2026, 7, 4, tzinfo=UTC)},
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "change"),
+    [(kind, change) for kind in KINDS for change in CHANGES]
+    + [("embed", {"topics": ("Second topic",)})],  # the text digest shows no topics
+)
+def test_an_article_changed_under_the_same_url_and_title_renders_anew(
+    kind: str, change: dict[str, Any]
+) -> None:
+    renderer = Renderer()
+    first = article(
+        "Same title",
+        excerpt="First excerpt.",
+        related=(related("https://first.example/x", "First Outlet"),),
+        topics=("First topic",),
+    )
+    before = payloads(renderer.render_digest([first], digest(kind), now=NOW, ref="x"))
+    changed = replace(first, **change)
+    after = payloads(renderer.render_digest([changed], digest(kind), now=NOW, ref="x"))
+    assert after == payloads(Renderer().render_digest([changed], digest(kind), now=NOW, ref="x"))
+    assert after != before
+
+
+def test_prepared_articles_are_kept_per_time_zone_and_related_limit() -> None:
+    renderer = Renderer()
+    item = article(
+        published_at=datetime(2025, 12, 1, 23, 30, tzinfo=UTC),
+        related=(related("https://a.example/1", "Outlet A"), related("https://b.example/2", "B2")),
+    )
+    [utc] = renderer.render_digest([item], digest(related_limit=2), now=NOW, ref="x")
+    [tokyo] = renderer.render_digest(
+        [item], digest(timezone="Asia/Tokyo", related_limit=1), now=NOW, ref="x"
+    )
+    assert "1 Dec 2025" in utc.content and "B2" in utc.content
+    assert "2 Dec 2025" in tokyo.content and "B2" not in tokyo.content
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the item block: more than one batch of chunks
+        ITEM_LOOP.replace("BODY", "{% for i in range(100) %}{{ 'x' * 30000 }}{% endfor %}"),
+        # an embed block inside it
+        ITEM_LOOP.replace(
+            "BODY",
+            "{% block embed_description %}{% for i in range(100) %}{{ 'x' * 30000 }}"
+            "{% endfor %}{% endblock %}",
+        ),
+        # the header
+        "{% block header %}{% for i in range(70) %}{{ 'x' * 30000 }}{% endfor %}{% endblock %}"
+        + ITEM_LOOP,
+    ],
+)
+def test_output_is_capped(folder: Path, text: str) -> None:
+    write(folder, "big.md.j2", text)
+    with pytest.raises(TemplateProblem, match="produced more than 2,000,000 characters"):
+        Renderer(folder).render_digest([article()], digest("big"), now=NOW, ref="x")
+
+
+@pytest.mark.parametrize(
+    "loops",
+    [
+        # short ranges and lists are counted before they run, longer ones item by item
+        "{% for a in range(100) %}{% for b in range(100) %}{% for c in range(101) %}"
+        "{% endfor %}{% endfor %}{% endfor %}",
+        "{% for a in [1] * 100 %}{% for b in [1] * 100 %}{% for c in (1,) * 101 %}"
+        "{% endfor %}{% endfor %}{% endfor %}",
+        "{% for a in range(1000) %}{% for b in range(1001) %}{% endfor %}{% endfor %}",
+    ],
+)
+def test_every_loop_counts_against_the_budget(folder: Path, loops: str) -> None:
+    write(folder, "spin.md.j2", ITEM_LOOP.replace("BODY", loops))
+    with pytest.raises(TemplateProblem, match="more than 1,000,000 loop iterations"):
+        Renderer(folder).render_digest([article()], digest("spin"), now=NOW, ref="x")
+
+
+def test_loop_variable_in_the_sandbox(folder: Path) -> None:
+    write(
+        folder,
+        "loop.md.j2",
+        ITEM_LOOP.replace(
+            "BODY",
+            "{% for x in 'abc' %}{{ loop.index }}/{{ loop.length }}{{ loop.cycle('+', '-') }}"
+            "{{ '!' if loop.last }}{% endfor %}",
+        ),
+    )
+    [message] = Renderer(folder).render_digest([article()], digest("loop"), now=NOW, ref="x")
+    assert message.content.startswith("1/3+2/3-3/3+!\n")
+    write(
+        folder,
+        "unsafe.md.j2",
+        ITEM_LOOP.replace("BODY", "{% for x in [1] %}{{ loop._after }}{% endfor %}"),
+    )
+    with pytest.raises(TemplateProblem, match="'_after' of 'LoopContext' object is unsafe"):
+        Renderer(folder).render_digest([article()], digest("unsafe"), now=NOW, ref="x")
