@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 # channel for this long; older ones are history, not news.
 REPUBLISH_WINDOW = timedelta(days=1)
 
+# A resumed digest looks for its unrecorded part in history from this long before the digest
+# was created: history's ``after`` excludes the whole millisecond it names, and Discord's clock
+# (which dates message ids) is not ours. The part's content, carrying the digest's ref and part
+# number, is what identifies it, so looking further back cannot match the wrong message.
+HISTORY_SLACK = timedelta(minutes=5)
+
 
 @dataclass(frozen=True, slots=True)
 class DigestPlan:
@@ -111,6 +117,13 @@ class PublishResult:
         return f"<#{self.channel}>: failed: {self.error}"
 
 
+def _unexpected(channel: int, doing: str, exc: Exception) -> PublishResult:
+    """A channel's result after an error that is no delivery failure (a bug, the database):
+    logged with its traceback; an unfinished digest stays in the outbox for the next run."""
+    log.error("%s channel %d failed unexpectedly", doing, channel, exc_info=exc)
+    return PublishResult(channel=channel, status="failed", error=f"{type(exc).__name__}: {exc}")
+
+
 def nonce_for(ref: str, position: int) -> str:
     """One nonce per message, derived from the digest so a re-send reuses it (≤ 25 chars)."""
     return f"nb{ref}.{position}"[:25]
@@ -141,15 +154,19 @@ class Publisher:
         return self._locks.setdefault(channel, asyncio.Lock())
 
     async def resume_unfinished(self) -> list[PublishResult]:
-        """Finish every digest a previous run left half-sent (called on start)."""
+        """Finish every digest a previous run left half-sent (called on start). As in
+        ``publish_many``, one channel's unexpected error is its result, not everyone's."""
         digests = await self.app.store.unfinished_digests()
         channels = sorted({d.channel_id for d in digests})
         results = await asyncio.gather(*(self._resume_channel(c) for c in channels))
         return [r for group in results for r in group]
 
     async def _resume_channel(self, channel: int) -> list[PublishResult]:
-        async with self._lock(channel):
-            return await self._resume_locked(channel)
+        try:
+            async with self._lock(channel):
+                return await self._resume_locked(channel)
+        except Exception as exc:
+            return [_unexpected(channel, "resuming", exc)]
 
     async def _resume_locked(self, channel: int) -> list[PublishResult]:
         """Deliver the channel's unfinished digests; the caller holds the channel's lock."""
@@ -188,7 +205,16 @@ class Publisher:
     async def publish_many(
         self, channels: Sequence[int], *, trigger: str = "command"
     ) -> list[PublishResult]:
-        return list(await asyncio.gather(*(self.publish(c, trigger=trigger) for c in channels)))
+        """Publish the channels concurrently, so the global limit rather than one channel's
+        paces a fan-out. One channel's unexpected error (a bug, the database) is logged and
+        reported as its result; it does not cut the other channels' publishing short."""
+        return list(await asyncio.gather(*(self._publish_guarded(c, trigger) for c in channels)))
+
+    async def _publish_guarded(self, channel: int, trigger: str) -> PublishResult:
+        try:
+            return await self.publish(channel, trigger=trigger)
+        except Exception as exc:
+            return _unexpected(channel, "publishing", exc)
 
     async def _deliver(self, digest: DigestRecord, *, resumed: bool) -> PublishResult:
         store, channel = self.app.store, digest.channel_id
@@ -199,7 +225,9 @@ class Publisher:
             # Discord only honours the nonce for a few minutes.
             if resumed and index == 0:
                 found = await self.poster.find_recent(
-                    channel, str(message.payload.get("content", "")), digest.created_at
+                    channel,
+                    str(message.payload.get("content", "")),
+                    digest.created_at - HISTORY_SLACK,
                 )
                 if found is not None:
                     log.info(
@@ -286,6 +314,6 @@ def failure_report(channel: int, exc: DeliveryError, items: int) -> str:
     fix = _FIXES.get(exc.code or 0, "check the bot's permissions and the channel id")
     return (
         f"**Digest for <#{channel}> failed.** Discord answered: {exc}\n"
-        f"{items} item{'s' if items != 1 else ''} stay approved and will go out with the next"
-        f" digest. To fix: {fix}."
+        f"{items} item{'s stay' if items != 1 else ' stays'} approved and will go out with the"
+        f" next digest. To fix: {fix}."
     )

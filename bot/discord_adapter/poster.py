@@ -1,10 +1,18 @@
 """The discord.py Poster: sends digest messages over REST and maps failures to the core's
-``DeliveryError`` (permanent for 4xx, transient for 5xx, timeouts and disconnects)."""
+``DeliveryError`` (permanent for 4xx, transient for 5xx, timeouts and disconnects).
+
+Two additions to discord.py's own handling, both hooked into its HTTP session's request
+tracing when the poster is made with the client: the client's requests are kept within
+Discord's global rate limit (:class:`GlobalPacer`), and a message's id reaches the publisher as
+soon as Discord answers (:class:`EarlyAnswers`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -15,23 +23,166 @@ from bot.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 
-# How far back a resumed digest looks for a part that was sent but not recorded.
-HISTORY_LIMIT = 50
+# How far back a resumed digest looks for a part that was sent but not recorded (two pages).
+HISTORY_LIMIT = 200
+
+# Discord allows a bot 50 requests per second in all (interactions and their webhooks aside).
+GLOBAL_LIMIT = 50
+GLOBAL_PERIOD = 1.0
+
+
+def _api_path(url: str) -> str | None:
+    """The path below discord.py's API base, or None for other URLs (gateway, CDN)."""
+    base = discord.http.Route.BASE
+    return url[len(base) :] if url.startswith(base + "/") else None
+
+
+class GlobalPacer:
+    """Keeps a client's REST requests within Discord's global limit.
+
+    discord.py paces each route's bucket by the ``X-RateLimit-*`` headers but only reacts to the
+    global limit once Discord answers 429 (which also counts towards Cloudflare's ban on invalid
+    requests), so a fan-out to 50 channels right after login would be refused. Each request
+    takes one of ``limit`` places when it starts and gives it back ``period`` after its answer
+    arrived: Discord counted the request before answering, so however the requests' latencies
+    differ, no ``limit + 1`` of them ever reach Discord within one ``period``. The cost is one
+    round trip per ``limit`` requests. Every request of the client is counted (login, history,
+    review posts), not only the poster's own.
+    """
+
+    def __init__(self, limit: int = GLOBAL_LIMIT, period: float = GLOBAL_PERIOD) -> None:
+        self.limit = limit
+        self.period = period
+        self._places: asyncio.Semaphore | None = None
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._places is None:  # made lazily: it belongs to the loop the client runs in
+            self._places = asyncio.Semaphore(self.limit)
+        return self._places
+
+    @staticmethod
+    def counts(url: str) -> bool:
+        """Whether Discord counts a request to ``url`` against the bot's global limit."""
+        path = _api_path(url)
+        return path is not None and not path.startswith(("/interactions/", "/webhooks/"))
+
+    async def _on_start(
+        self,
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestStartParams,
+    ) -> None:
+        context.paced = self.counts(str(params.url))
+        if context.paced:
+            await self._semaphore().acquire()
+
+    async def _on_done(
+        self, session: aiohttp.ClientSession, context: SimpleNamespace, _: Any
+    ) -> None:
+        if getattr(context, "paced", False):
+            context.paced = False
+            asyncio.get_running_loop().call_later(self.period, self._semaphore().release)
+
+    def attach(self, trace: aiohttp.TraceConfig) -> None:
+        trace.on_request_start.append(self._on_start)
+        trace.on_request_end.append(self._on_done)
+        trace.on_request_exception.append(self._on_done)
+
+
+class EarlyAnswers:
+    """Message ids as soon as Discord answers a message create, by channel and nonce.
+
+    When a send uses a channel bucket's last token, discord.py holds that call until the bucket
+    resets (up to 5 s) before returning the message it already has. The publisher must record
+    the id as soon as Discord accepted the message (a crash in those seconds would leave an
+    unrecorded part), and the 10th part of a digest would otherwise keep ``/digest publish``
+    waiting 5 s for nothing. Discord echoes the nonce in its answer, which is how an answer
+    is matched to the send waiting for it; unmatched answers are left alone.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[tuple[int, str], asyncio.Future[int]] = {}
+
+    def expect(self, channel_id: int, nonce: str) -> asyncio.Future[int]:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting[(channel_id, nonce)] = future
+        return future
+
+    def forget(self, channel_id: int, nonce: str) -> None:
+        self._waiting.pop((channel_id, nonce), None)
+
+    async def _on_end(
+        self,
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestEndParams,
+    ) -> None:
+        response = params.response
+        if not self._waiting or params.method != "POST" or response.status != 200:
+            return
+        path = _api_path(str(params.url)) or ""
+        parts = path.strip("/").split("/")
+        if len(parts) != 3 or parts[0] != "channels" or parts[2] != "messages":
+            return
+        try:
+            # aiohttp keeps the body it read, so discord.py reads the same one afterwards.
+            data = await response.json()
+            key = (int(parts[1]), str(data["nonce"]))
+            message_id = int(data["id"])
+        except Exception:  # not ours to judge: discord.py handles the answer as usual
+            return
+        future = self._waiting.get(key)
+        if future is not None and not future.done():
+            future.set_result(message_id)
+
+    def attach(self, trace: aiohttp.TraceConfig) -> None:
+        trace.on_request_end.append(self._on_end)
 
 
 class DiscordPoster:
     """Posts through a logged-in client; needs only REST, so ``newsbot publish`` works
-    without the gateway."""
+    without the gateway.
 
-    def __init__(self, client: discord.Client) -> None:
+    Made with the client, before it logs in (its HTTP session, and the tracing, are created at
+    login), it paces all of the client's requests and learns message ids early (see the
+    module docstring); otherwise it still posts, just without those two.
+    """
+
+    def __init__(self, client: discord.Client, *, pacer: GlobalPacer | None = None) -> None:
         self.client = client
+        self.pacer = pacer or GlobalPacer()
+        self.answers = EarlyAnswers()
+        self._held: set[asyncio.Task[discord.Message]] = set()
+        http = client.http
+        if http.http_trace is None and client.user is None:
+            trace = aiohttp.TraceConfig()
+            self.pacer.attach(trace)
+            self.answers.attach(trace)
+            http.http_trace = trace
+        else:
+            log.warning("the Discord client is already traced or logged in; not pacing it")
 
     async def send(self, channel_id: int, payload: dict[str, Any], nonce: str) -> int:
         channel = self.client.get_partial_messageable(channel_id)
+        answered = self.answers.expect(channel_id, nonce)
+        # discord.py sends ``enforce_nonce`` with a nonce, so Discord returns the earlier
+        # message instead of posting a second one if this is a retry.
+        sending = asyncio.ensure_future(channel.send(nonce=nonce, **message_kwargs(payload)))
         try:
-            # discord.py sends ``enforce_nonce`` with a nonce, so Discord returns the earlier
-            # message instead of posting a second one if this is a retry.
-            message = await channel.send(nonce=nonce, **message_kwargs(payload))
+            await asyncio.wait((sending, answered), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            sending.cancel()
+            raise
+        finally:
+            self.answers.forget(channel_id, nonce)
+        if not sending.done():
+            # Accepted; discord.py is sitting out the channel's rate-limit window before it
+            # returns. Keep the call (it ends on its own) and go on with the id.
+            self._held.add(sending)
+            sending.add_done_callback(self._release)
+            return answered.result()
+        try:
+            message = sending.result()
         except discord.DiscordServerError as exc:
             raise DeliveryError(
                 _describe(exc), permanent=False, status=exc.status, code=exc.code
@@ -49,6 +200,12 @@ class DiscordPoster:
                 f"connection failed ({type(exc).__name__})", permanent=False
             ) from exc
         return message.id
+
+    def _release(self, task: asyncio.Task[discord.Message]) -> None:
+        self._held.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The message was accepted before this; whatever happened later changes nothing.
+            log.debug("a held send ended with %r", task.exception())
 
     async def find_recent(self, channel_id: int, content: str, after: datetime) -> int | None:
         channel = self.client.get_partial_messageable(channel_id)

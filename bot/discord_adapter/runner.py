@@ -21,8 +21,6 @@ from bot.app import App, open_app
 from bot.config import Settings
 from bot.discord_adapter.client import NewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
-from bot.discord_adapter.poster import DiscordPoster
-from bot.publish import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -101,17 +99,22 @@ async def publish_once(settings: Settings, channel: int | None) -> int:
     async with open_app(settings) as app:
         try:
             async with _logged_in(settings, app) as bot:
-                publisher = Publisher(app, DiscordPoster(bot))
-                await publisher.resume_unfinished()
+                publisher = bot.publisher
+                resumed = await publisher.resume_unfinished()
                 results = await publisher.publish_many(channels, trigger="cli")
         except Exception as exc:
             problem = _connection_problem(settings, exc)
             if problem is None:
                 raise
             return _fail(problem)
+    # What a crashed earlier run left half-sent and this run finished is reported too, so the
+    # operator sees it went out (the channel's own line then says what this run found new).
+    for result in resumed:
+        print("resumed: " + result.summary.replace("<#", "channel ").replace(">", ""))
     for result in results:
         print(result.summary.replace("<#", "channel ").replace(">", ""))
-    return 1 if any(r.status in ("failed", "retry_later") for r in results) else 0
+    everything = resumed + results
+    return 1 if any(r.status in ("failed", "retry_later") for r in everything) else 0
 
 
 async def sync_commands(settings: Settings, *, globally: bool) -> int:

@@ -14,7 +14,7 @@ Typical use::
 from .clock import Clock, ManualClock, SnowflakeGenerator
 from .double import DiscordDouble
 from .errors import ApiError
-from .faults import RouteFilter
+from .faults import Hold, RouteFilter
 from .fixtures import DoubleFactory, assert_no_unknown_routes
 from .gateway import (
     INTENT_GUILD_MEMBERS,
@@ -65,6 +65,7 @@ __all__ = [
     "Guild",
     "GuildBuilder",
     "GuildFactory",
+    "Hold",
     "InteractionHandle",
     "InteractionType",
     "ManualClock",

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from .clock import Clock, SnowflakeGenerator
-from .faults import Faults, RouteFilter
+from .faults import Faults, Hold, RouteFilter
 from .gateway import (
     INTENT_GUILD_MEMBERS,
     PRIVILEGED_INTENTS,
@@ -56,7 +56,8 @@ class DiscordDouble:
     token lifetime and nonce window; ``rate_limits``; ``interaction_deadline`` (3 s);
     ``interaction_token_ttl`` (15 min); ``nonce_ttl`` (how long ``enforce_nonce`` dedupes);
     ``heartbeat_interval`` (seconds, sent in HELLO); ``privileged_intents`` the application
-    may use (default: all three; others close the gateway with 4014).
+    may use (default: all three; others close the gateway with 4014); ``ids`` the snowflake
+    source (one with a shifted ``wall_ms`` models Discord's clock differing from the bot's).
     """
 
     def __init__(
@@ -73,10 +74,11 @@ class DiscordDouble:
         heartbeat_interval: float = 41.25,
         privileged_intents: int = PRIVILEGED_INTENTS,
         application_name: str = "newsbot",
+        ids: SnowflakeGenerator | None = None,
     ) -> None:
         self.token = token
         self.clock = clock
-        self.ids = SnowflakeGenerator()
+        self.ids = ids or SnowflakeGenerator()
         self.interaction_deadline = interaction_deadline
         self.interaction_token_ttl = interaction_token_ttl
         self.privileged_intents = privileged_intents
@@ -132,6 +134,7 @@ class DiscordDouble:
 
     async def stop(self) -> None:
         self.gateway.release()
+        self.faults.clear()  # held requests end now, not after the server's shutdown timeout
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -301,13 +304,40 @@ class DiscordDouble:
         *,
         code: int = 0,
         retry_after: float = 0.05,
+        after_handling: bool = False,
     ) -> None:
         """Answer the next ``n`` matching REST requests with ``status`` instead of handling.
 
         500/503 come as Discord JSON, 502/504 as Cloudflare HTML, 429 as a proper rate-limit
-        answer (Via header, ``retry_after``); any other status as JSON with ``code``.
+        answer (Via header, ``retry_after``); any other status as JSON with ``code``. With
+        ``after_handling`` the request is handled first (a message is created) and the client
+        still gets the failure, as when Discord errs after acting.
         """
-        self.faults.fail_next(n, status, route_filter, code=code, retry_after=retry_after)
+        self.faults.fail_next(
+            n,
+            status,
+            route_filter,
+            code=code,
+            retry_after=retry_after,
+            after_handling=after_handling,
+        )
+
+    def hold(
+        self,
+        route_filter: RouteFilter = None,
+        count: int | None = 1,
+        *,
+        after_handling: bool = False,
+    ) -> Hold:
+        """Keep the next ``count`` matching requests (None: all) unanswered until the test
+        calls ``release()`` or ``drop()`` on the returned :class:`Hold`; ``await
+        hold.wait()`` returns once they arrived. Before handling, Discord has not seen a held
+        request; with ``after_handling`` it has acted on it and only the answer waits (a
+        message accepted but its id never delivered). Unresolved holds are dropped on stop.
+        """
+        return self.faults.hold(
+            route_filter, count, after_handling=after_handling, notifier=self.notifier
+        )
 
     def delay(
         self, seconds: float, route_filter: RouteFilter = None, count: int | None = None

@@ -265,6 +265,9 @@ class RestApi:
         delay = d.faults.take_delay(record)
         if delay:
             await asyncio.sleep(delay)
+        hold = d.faults.take_hold(record, after_handling=False)
+        if hold is not None and not await hold.until_resolved():
+            return _drop_connection(request)
         failure = d.faults.take_failure(record)
         if failure is not None:
             return failure
@@ -281,6 +284,12 @@ class RestApi:
             response = await handler(request)
         except ApiError as error:
             response = error.response()
+        hold = d.faults.take_hold(record, after_handling=True)
+        if hold is not None and not await hold.until_resolved():
+            return _drop_connection(request)
+        failure = d.faults.take_failure(record, after_handling=True)
+        if failure is not None:
+            return failure
         for key, value in headers.items():
             response.headers.setdefault(key, value)
         return response
