@@ -323,19 +323,35 @@ async def cmd_check_templates(args: argparse.Namespace, settings: Settings) -> i
 
 
 # --- argument parsing ---------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+def _common_options(defaults: bool) -> argparse.ArgumentParser:
+    """``--config``, ``--db`` and ``-v``, accepted before and after the command. The copies
+    after it have no defaults, so they never overwrite what was given before it."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="config file (default: $NEWSBOT_CONFIG or ./newsbot.yaml)")
-    common.add_argument("--db", help="SQLite database file (default: $NEWSBOT_DB or newsbot.db)")
+    given: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
     common.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)"
+        "--config", help="config file (default: $NEWSBOT_CONFIG or ./newsbot.yaml)", **given
     )
+    common.add_argument(
+        "--db", help="SQLite database file (default: $NEWSBOT_DB or newsbot.db)", **given
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        help="more logging (-vv for debug)",
+        **({"default": 0} if defaults else given),
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(defaults=False)
 
     parser = argparse.ArgumentParser(
         prog="newsbot",
         description="A Discord newsletter publisher: a moderated queue of news articles, "
         "posted as digests on command or on a schedule.",
-        parents=[common],
+        parents=[_common_options(defaults=True)],
     )
     parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -16,6 +16,7 @@ from discord.ext import commands
 from bot import moderation
 from bot.app import App
 from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
+from bot.discord_adapter.permissions import in_configured_guild
 from bot.discord_adapter.poster import DiscordPoster
 from bot.errors import (
     ArticleError,
@@ -89,6 +90,17 @@ async def handle_interaction_error(
 
 
 class NewsTree(app_commands.CommandTree["NewsBot"]):
+    async def interaction_check(self, interaction: discord.Interaction[NewsBot]) -> bool:
+        """Refuse every command from a server newsbot is not set up for, before discord.py
+        looks the command up (one left registered there from an earlier sync included)."""
+        try:
+            in_configured_guild(interaction, interaction.client.app.settings)
+        except PermissionDenied as exc:
+            if interaction.type is discord.InteractionType.autocomplete:
+                return False  # autocomplete cannot carry a message; offer nothing
+            raise app_commands.CheckFailure(str(exc)) from exc
+        return True
+
     async def on_error(
         self, interaction: discord.Interaction[NewsBot], error: app_commands.AppCommandError
     ) -> None:

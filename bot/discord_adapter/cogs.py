@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.articles import submitted_article
 from bot.discord_adapter.client import actor_of
 from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
-from bot.discord_adapter.permissions import in_configured_guild, require_moderator
+from bot.discord_adapter.permissions import in_configured_guild, is_moderator, require_moderator
 from bot.discord_adapter.views import QueuePager
 from bot.errors import ConfigError
 from bot.markdown import escape_markdown
@@ -40,8 +40,11 @@ def _bot(interaction: Interaction) -> NewsBot:
 async def _item_autocomplete(
     interaction: Interaction, current: str, statuses: tuple[Status, ...]
 ) -> list[app_commands.Choice[int]]:
-    """Items whose title (or id) matches what the user typed, newest first."""
+    """Items whose title (or id) matches what the user typed; moderators only, since the
+    titles of pending items are not public."""
     bot = _bot(interaction)
+    if not is_moderator(interaction.user, bot.app.settings):
+        return []
     items = await bot.app.store.list_items(
         QueueQuery(statuses=statuses, search=current.strip() or None, limit=25)
     )

@@ -15,10 +15,22 @@ from bot.config import Settings
 from bot.errors import PermissionDenied
 
 
+def home_guilds(client: discord.Client, settings: Settings) -> set[int]:
+    """The servers newsbot works for: the configured ``guild``, or else the servers holding
+    the review and digest channels. Empty when nothing names a server (then any server)."""
+    if settings.guild is not None:
+        return {settings.guild}
+    channels = [settings.review_channel, *(d.channel for d in settings.digests)]
+    found = (client.get_channel(c) for c in channels if c is not None)
+    return {ch.guild.id for ch in found if isinstance(ch, discord.abc.GuildChannel)}
+
+
 def in_configured_guild(interaction: discord.Interaction[Any], settings: Settings) -> None:
     if interaction.guild_id is None:
         raise PermissionDenied("newsbot commands work only in a server, not in direct messages.")
-    if settings.guild is not None and interaction.guild_id != settings.guild:
+    home = home_guilds(interaction.client, settings)
+    if home and interaction.guild_id not in home:
+        # A Moderator role (matched by name) in another server must not moderate this queue.
         raise PermissionDenied("newsbot is not set up for this server.")
 
 
