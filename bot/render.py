@@ -183,6 +183,10 @@ PROTOCOL_BLOCKS: Final = (
 _EMBED_BLOCKS: Final = frozenset(PROTOCOL_BLOCKS[3:])
 _TOP_BLOCKS: Final = frozenset(("header", "footer"))
 _COLOR: Final = re.compile(r"#?([0-9a-fA-F]{6})")
+# A printf-style width or precision taken from the arguments, and a str.format field whose
+# spec holds another field: both let an argument choose any width.
+_STAR_WIDTH: Final = re.compile(r"%(?:\([^)]*\))?[-+ #0]*(?:\*|[0-9]*\.\*)")
+_NESTED_FIELD: Final = re.compile(r"\{[^{}]*\{")
 # A printf-style or str.format width or precision of 10,000 or more.
 _BIG_WIDTH: Final = re.compile(
     r"%(?:\([^)]*\))?[-+ #0]*(?:[0-9]{5,}|[0-9]*\.[0-9]{5,})|\{[^{}]*:[^{}]*[0-9]{5,}[^{}]*\}"
@@ -616,9 +620,42 @@ _BUDGET: ContextVar[_Budget | None] = ContextVar("newsbot_render_budget", defaul
 
 
 def _tick() -> None:
+    """One call or filter: a step, and the clock checked every time, since a single call
+    (``wordwrap`` over a long text, say) can be slow where a loop iteration is not."""
     budget = _BUDGET.get()
     if budget is not None:
-        budget.tick()
+        budget.left -= 1
+        budget.check()
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_OUTPUT:
+        raise SecurityError(f"{what} would build {size:,} characters or items")
+
+
+def _text_size(value: object) -> int:
+    return len(value) if isinstance(value, str) else len(str(value))
+
+
+def _replace_size(text: str, old: object, new: object, count: object = -1) -> int:
+    """The length of ``text.replace(old, new, count)``, computed without building it."""
+    if not isinstance(old, str) or not isinstance(new, str):
+        return len(text)
+    found = text.count(old) if old else len(text) + 1
+    if isinstance(count, int) and count >= 0:
+        found = min(found, count)
+    return len(text) + found * (len(new) - len(old))
+
+
+def _join_size(separator: str, parts: Sequence[object]) -> int:
+    return sum(_text_size(part) for part in parts) + len(separator) * max(len(parts) - 1, 0)
+
+
+def bounded_concat(parts: tuple[Any, ...], join: Callable[[Iterable[Any]], str]) -> str:
+    """``a ~ b``: refused before it is built when the result would be too large (a doubling
+    loop otherwise reaches gigabytes in a few dozen steps)."""
+    _check_size(sum(_text_size(part) for part in parts), "'~'")
+    return join(parts)
 
 
 def _bounded_range(*args: int) -> range:
@@ -642,6 +679,14 @@ class _BoundedLoops(CodeGenerator):
         )
         super().visit_For(node, frame)
 
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        # str_join: this environment never autoescapes (the output is Discord Markdown).
+        self.write("environment.bounded_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("), str_join)")
+
     def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
         # The loop guard is newsbot's own function (no template can name it): call it directly
         # rather than through the sandbox's checks for calls a template makes. Its argument is
@@ -662,16 +707,28 @@ def _size(value: object) -> int | None:
 _SIZED_FILTERS: Final = ("batch", "center", "indent", "slice", "wordwrap", "format")
 
 
-def _bounded_filter(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``function`` refusing numbers that would build huge values (``"x"|center(10**9)``)."""
-    formats = function.__name__ == "do_format"
+def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """A built-in filter as a counted step that refuses to build huge values: numbers that
+    size the result (``"x"|center(10**9)``), and ``replace``/``join`` results sized first."""
+    sized = name in _SIZED_FILTERS
+    formats = name == "format"
+    pass_arg = getattr(function, "jinja_pass_arg", None)
+    skip = 0 if pass_arg is None else 1  # the context or environment Jinja passes first
 
     def bounded(*args: Any, **kwargs: Any) -> Any:
-        for arg in (*args, *kwargs.values()):
-            if isinstance(arg, int) and not isinstance(arg, bool) and arg > MAX_SEQUENCE:
-                raise SecurityError(f"a filter called with {arg:,}")
-        if formats and args and isinstance(args[0], str) and _BIG_WIDTH.search(args[0]):
+        _tick()
+        values = args[skip:]
+        if sized:
+            for arg in (*values, *kwargs.values()):
+                if isinstance(arg, int) and not isinstance(arg, bool) and arg > MAX_SEQUENCE:
+                    raise SecurityError(f"a filter called with {arg:,}")
+        if formats and values and isinstance(values[0], str) and _BIG_WIDTH.search(values[0]):
             raise SecurityError("formatting with a width of 10,000 or more")
+        if name == "replace" and len(values) >= 3 and isinstance(values[0], str):
+            _check_size(_replace_size(*values[:4]), "replace")
+        elif name == "join" and values and isinstance(values[0], list | tuple):
+            separator = values[1] if len(values) > 1 else kwargs.get("d", "")
+            _check_size(_join_size(str(separator), values[0]), "join")
         return function(*args, **kwargs)
 
     functools.update_wrapper(bounded, function)
@@ -695,7 +752,8 @@ def _huge_power(base: object, exponent: object) -> bool:
 
 class _Sandbox(ImmutableSandboxedEnvironment):
     code_generator_class = _BoundedLoops
-    intercepted_binops = frozenset(("*", "**", "%"))
+    intercepted_binops = frozenset(("*", "**", "%", "+"))
+    bounded_concat = staticmethod(bounded_concat)
 
     @staticmethod
     def bounded_iter(iterable: Iterable[Any]) -> Iterable[Any]:
@@ -724,6 +782,12 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             raise SecurityError("'**' result too large")
         elif operator == "%" and isinstance(left, str) and _BIG_WIDTH.search(left):
             raise SecurityError("'%' formatting with a width of 10,000 or more")
+        elif operator == "%" and isinstance(left, str) and _STAR_WIDTH.search(left):
+            raise SecurityError("'%' formatting with a '*' width")
+        elif operator == "+":
+            sizes = (_size(left), _size(right))
+            if sizes[0] is not None and sizes[1] is not None:
+                _check_size(sizes[0] + sizes[1], "'+'")
         return super().call_binop(context, operator, left, right)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
@@ -739,10 +803,18 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             for arg in (*args, *kwargs.values()):
                 if isinstance(arg, int) and not isinstance(arg, bool) and arg > MAX_SEQUENCE:
                     raise SecurityError(f"a string method called with {arg:,}")
-            if getattr(obj, "__name__", "") in ("format", "format_map") and _BIG_WIDTH.search(
-                owner
-            ):
-                raise SecurityError("format() with a width of 10,000 or more")
+            method = getattr(obj, "__name__", "")
+            if method in ("format", "format_map"):
+                if _BIG_WIDTH.search(owner):
+                    raise SecurityError("format() with a width of 10,000 or more")
+                if _NESTED_FIELD.search(owner):
+                    raise SecurityError("format() with a nested replacement field")
+            elif method == "replace" and args:
+                _check_size(_replace_size(owner, *args[:3]), "replace")
+            elif method == "join" and args:
+                parts = list(args[0])  # a generator would be consumed: join the list instead
+                _check_size(_join_size(owner, parts), "join")
+                args = (parts, *args[1:])
         return super().call(context, obj, *args, **kwargs)
 
 
@@ -1039,8 +1111,8 @@ class Renderer:
         )
         self.env.globals.pop("lipsum", None)
         self.env.globals["range"] = _bounded_range
-        for name in _SIZED_FILTERS:
-            self.env.filters[name] = _bounded_filter(self.env.filters[name])
+        for name, function in list(self.env.filters.items()):
+            self.env.filters[name] = _bounded_filter(name, function)
         self.env.filters.update(
             md=_md, url=_url, plain=_plain, shorten=_shorten, link=_link, truncate=_truncate
         )
