@@ -11,11 +11,27 @@ class NewsbotError(Exception):
     """Base of every error the core raises on purpose (as opposed to bugs)."""
 
 
+def one_line(text: str) -> str:
+    """``text`` as one printable line: newlines, terminal escape sequences, bidi controls and
+    other non-printable characters become Python escapes (``\\n``, ``\\x1b``, ``\\u202e``).
+
+    File names and YAML messages come from outside; printed raw, a newline in a file name would
+    split one error into two lines and an escape sequence would drive the operator's terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 class ArticleError(NewsbotError):
-    """A problem with one article file, located as ``PATH:LINE``."""
+    """A problem with one article file, located as ``PATH:LINE``.
+
+    The message is always one printable line (see :func:`one_line`); ``path`` and ``problem``
+    keep the text as given.
+    """
 
     def __init__(self, path: str, line: int, problem: str) -> None:
-        super().__init__(f"{path}:{line}: {problem}")
+        super().__init__(f"{one_line(path)}:{line}: {one_line(problem)}")
         self.path = path
         self.line = line
         self.problem = problem

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from bot.articles import Article, parse_article, source_hash
+from bot.articles import MAX_FILE_BYTES, Article, parse_article, source_hash
 from bot.errors import ArticleError
 from bot.store import Outcome, Store
 
@@ -81,24 +82,31 @@ def read_sources(paths: Sequence[Path | str], stdin: BinaryIO | None = None) -> 
             else:
                 sources.append(Source(path, error=f"{path}:1: no such file or directory"))
             continue
+        name = str(path)
         try:
-            with path.open("rb") as handle:
-                # Read one byte past the limit so the parser can say the file is too large
-                # without reading all of a huge file into memory.
-                data = handle.read(1024 * 1024 + 1)
-                if len(data) > 1024 * 1024:
-                    size = path.stat().st_size
+            with open(name, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_FILE_BYTES:
+                    # Sized from fstat like Path.read_bytes; read(n) would allocate n bytes
+                    # for every file, which cost more than the reading itself.
+                    data = handle.read()
+                else:
+                    # Read one byte past the limit so the parser can say the file is too
+                    # large without reading all of a huge file (or an endless pipe).
+                    data = handle.read(MAX_FILE_BYTES + 1)
+                if len(data) > MAX_FILE_BYTES:
+                    size = os.stat(name).st_size
                     sources.append(
                         Source(
-                            str(path),
-                            error=f"{path}:1: file too large ({size:,} bytes; at most 1 MiB)",
+                            name,
+                            error=f"{name}:1: file too large ({size:,} bytes; at most 1 MiB)",
                         )
                     )
                     continue
         except OSError as exc:
-            sources.append(Source(str(path), error=f"{path}:1: cannot read ({exc.strerror})"))
+            sources.append(Source(name, error=f"{name}:1: cannot read ({exc.strerror})"))
             continue
-        sources.append(Source(str(path), data))
+        sources.append(Source(name, data))
     return sources
 
 
@@ -114,7 +122,7 @@ def parse_sources(
         if source.error is not None or source.data is None:
             errors.append(source.error or f"{source.name}:1: unreadable")
             continue
-        if source_hash(source.data) in known:
+        if known and source_hash(source.data) in known:
             unchanged += 1
             continue
         try:

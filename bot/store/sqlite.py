@@ -41,6 +41,9 @@ from bot.store.models import (
 log = logging.getLogger(__name__)
 
 _CHUNK = 500  # stays well under SQLite's limit of bound parameters per statement
+# json.dumps(..., ensure_ascii=False) builds a new encoder on every call; ingest encodes two
+# values per article, so one encoder is kept (same output).
+_json = json.JSONEncoder(ensure_ascii=False).encode
 _BUSY_TIMEOUT_MS = 5_000
 
 _ITEM_COLUMNS = (
@@ -109,8 +112,8 @@ def _article_row(article: Article) -> tuple[Any, ...]:
         article.type,
         provider.name if provider else None,
         provider.domain if provider else None,
-        json.dumps(list(article.topics), ensure_ascii=False),
-        json.dumps(images, ensure_ascii=False),
+        _json(list(article.topics)),
+        _json(images),
         article.quality,
         article.heat,
         int(article.published),
@@ -240,16 +243,20 @@ class SQLiteStore:
             writer = await cls._connect(path)
         except sqlite3.Error as exc:
             raise _store_error(exc, path) from None
+        store = cls(path, writer, writer)
         try:
             await writer.execute("PRAGMA journal_mode = WAL")
             await writer.execute("PRAGMA synchronous = NORMAL")
-            store = cls(path, writer, writer)
             await store._migrate()
             store._reader = await cls._connect(path)
             await store._reader.execute("PRAGMA query_only = ON")
-        except sqlite3.Error as exc:
-            await writer.close()
-            raise _store_error(exc, path) from None
+        except BaseException as exc:
+            # Any failure (a newer schema is a StoreError) closes what was opened; a connection
+            # left open keeps its worker thread, and the process, alive.
+            await store.close()
+            if isinstance(exc, sqlite3.Error):
+                raise _store_error(exc, path) from None
+            raise
         return store
 
     @staticmethod
