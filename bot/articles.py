@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import reprlib
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -211,9 +212,29 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = 60
+_REPR.maxother = 60
+_REPR.maxlevel = 2
+
+
 def _shown(value: object) -> str:
-    text = repr(value)
+    """A short repr for messages: bounded before it is built (an alias bomb must not expand,
+    and repr() refuses integers of more than 4,300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length():,} bits"
+    text = _REPR.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _small_int(value: object) -> int | None:
+    """``value`` if it is an integer SQLite can store (64 bits), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value in _INT64:
+        return value
+    return None
 
 
 # A line that is '---' or '...' and trailing whitespace (what str.rstrip removes), found from
@@ -292,6 +313,12 @@ class _General(Exception):
     explicit tags, ...); raised by the lean one, which then steps aside."""
 
 
+# What PyYAML's SafeConstructor raises for a tagged scalar it cannot read: ValueError and
+# OverflowError for numbers and dates, KeyError for '!!bool maybe', AttributeError for
+# '!!timestamp abc'.
+_CONSTRUCTOR_ERRORS = (ValueError, OverflowError, KeyError, AttributeError, TypeError)
+
+
 class _BadScalar(Exception):
     """A scalar the YAML resolver accepted but its constructor refused (``0x_``, a timestamp
     with month 13)."""
@@ -317,8 +344,8 @@ def _construct(loader: Any, node: yaml.Node, seen: set[int]) -> Any:
             raise _General
         try:
             return constructor(loader, node)
-        except (ValueError, OverflowError) as exc:
-            raise _BadScalar(node, str(exc)) from None
+        except _CONSTRUCTOR_ERRORS as exc:
+            raise _BadScalar(node, str(exc) or type(exc).__name__) from None
     # A collection met twice is an alias; PyYAML shares (and may recurse into) it.
     if id(node) in seen:
         raise _General
@@ -365,7 +392,7 @@ def _document(path: str, loader: Any, node: yaml.Node) -> Any:
         pass
     try:
         return loader.construct_document(node)
-    except (ValueError, OverflowError) as exc:
+    except _CONSTRUCTOR_ERRORS as exc:
         # PyYAML's constructor does not say where; find the scalar it refused.
         raise _located_bad_value(path, loader, node, exc) from None
 
@@ -378,6 +405,10 @@ def _load(path: str, front: str) -> tuple[Any, dict[str, int], int]:
         if node is None:
             raise ArticleError(path, 1, "front matter is empty")
         data = _document(path, loader, node)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. ESC
+        line = front.count("\n", 0, exc.position) + 1
+        problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise ArticleError(path, line, f"YAML error: {problem}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -401,9 +432,7 @@ def _load(path: str, front: str) -> tuple[Any, dict[str, int], int]:
     return data, lines, start
 
 
-def _located_bad_value(
-    path: str, loader: Any, node: yaml.Node, exc: ValueError | OverflowError
-) -> ArticleError:
+def _located_bad_value(path: str, loader: Any, node: yaml.Node, exc: Exception) -> ArticleError:
     """The error for a scalar the general constructor refused, at that scalar's line."""
     stack, seen = [node], set()
     while stack:
@@ -417,7 +446,7 @@ def _located_bad_value(
                 continue
             try:
                 constructor(loader, current)
-            except (ValueError, OverflowError) as bad:
+            except _CONSTRUCTOR_ERRORS as bad:
                 return _bad_value(path, current, str(bad))
         elif isinstance(current, yaml.SequenceNode):
             stack.extend(reversed(current.value))
@@ -435,6 +464,8 @@ def _str(doc: _Doc, key: str, *, required: bool = False, limit: int | None = Non
             raise ArticleError(doc.path, doc.start, f"{key}: missing (required)")
         return ""
     if isinstance(value, int | float) and not isinstance(value, bool) and not required:
+        if isinstance(value, int) and value not in _INT64:
+            raise doc.error(key, f"number out of range ({_shown(value)})")
         value = str(value)
     if not isinstance(value, str):
         raise doc.error(key, f"expected a string, got {_type_name(value)}")
@@ -451,6 +482,8 @@ def _int(doc: _Doc, key: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise doc.error(key, f"expected an integer, got {_type_name(value)} ({_shown(value)})")
+    if value not in _INT64:
+        raise doc.error(key, f"out of range ({_shown(value)}; at most 64 bits)")
     return value
 
 
@@ -478,7 +511,10 @@ def parse_datetime(value: object) -> datetime | None:
         return None
     if dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # an offset that moves year 1 or 9999 out of range
+        return None
 
 
 def _datetime(doc: _Doc, key: str) -> datetime | None:
@@ -518,11 +554,15 @@ def _topics(doc: _Doc) -> tuple[str, ...]:
         raise doc.error("topics", f"too many entries ({len(value):,}; at most {MAX_LIST})")
     topics: list[str] = []
     for index, topic in enumerate(value):
-        if not isinstance(topic, str | int) or isinstance(topic, bool):
+        if isinstance(topic, int) and not isinstance(topic, bool):
+            if _small_int(topic) is None:
+                raise doc.error("topics", f"entry {index + 1}: number out of range")
+            topic = str(topic)
+        if not isinstance(topic, str):
             raise doc.error(
                 "topics", f"entry {index + 1}: expected a string, got {_type_name(topic)}"
             )
-        text = str(topic).strip()
+        text = topic.strip()
         if text and text not in topics:
             topics.append(text)
     return tuple(topics)
@@ -546,8 +586,8 @@ def _images(doc: _Doc, key: str, value: object, warn: Callable[[str], None]) -> 
         images.append(
             Image(
                 url=url,
-                width=width if isinstance(width, int) and not isinstance(width, bool) else None,
-                height=height if isinstance(height, int) and not isinstance(height, bool) else None,
+                width=_small_int(width),
+                height=_small_int(height),
                 title=title if isinstance(title, str) else "",
             )
         )
@@ -594,9 +634,7 @@ def _related(doc: _Doc, own_url: str, warn: Callable[[str], None]) -> tuple[Rela
                 excerpt=excerpt[:MAX_EXCERPT] if isinstance(excerpt, str) else "",
                 provider=_provider(doc, "related", item.get("provider")),
                 published_at=parse_datetime(item.get("publishedDateTime")),
-                quality=quality
-                if isinstance(quality, int) and not isinstance(quality, bool)
-                else None,
+                quality=_small_int(quality),
                 image=images[0].url if images else None,
             )
         )

@@ -76,7 +76,14 @@ class TemplateProblem(NewsbotError):
 
 
 class StoreError(NewsbotError):
-    """The database cannot be used (locked, read-only, full); nothing was half-written."""
+    """The database cannot be used (locked, read-only, full); nothing was half-written.
+
+    ``reason`` is the problem alone; the message adds that nothing was changed unless the
+    caller says otherwise (an ingest that stored earlier batches)."""
+
+    def __init__(self, reason: str, *, unchanged: bool = True) -> None:
+        super().__init__(f"{reason}; nothing was changed" if unchanged else reason)
+        self.reason = reason
 
 
 class PublishError(NewsbotError):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bot.articles import MAX_FILE_BYTES, Article, parse_article, source_hash
-from bot.errors import ArticleError
+from bot.errors import ArticleError, StoreError
 from bot.store import Outcome, Store
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,11 @@ def find_files(paths: Iterable[str | Path]) -> Iterator[Path | str]:
             yield str(raw)
 
 
+def _located(path: str, problem: str) -> str:
+    """``PATH:1: problem`` as one printable line, like every parser error."""
+    return str(ArticleError(path, 1, problem))
+
+
 def read_sources(paths: Sequence[Path | str], stdin: BinaryIO | None = None) -> list[Source]:
     """Read every file; unreadable ones carry their error instead of their bytes."""
     sources: list[Source] = []
@@ -80,7 +85,7 @@ def read_sources(paths: Sequence[Path | str], stdin: BinaryIO | None = None) -> 
             if path == "-" and stdin is not None:
                 sources.append(Source("<stdin>", stdin.read()))
             else:
-                sources.append(Source(path, error=f"{path}:1: no such file or directory"))
+                sources.append(Source(path, error=_located(path, "no such file or directory")))
             continue
         name = str(path)
         try:
@@ -96,15 +101,11 @@ def read_sources(paths: Sequence[Path | str], stdin: BinaryIO | None = None) -> 
                     data = handle.read(MAX_FILE_BYTES + 1)
                 if len(data) > MAX_FILE_BYTES:
                     size = os.stat(name).st_size
-                    sources.append(
-                        Source(
-                            name,
-                            error=f"{name}:1: file too large ({size:,} bytes; at most 1 MiB)",
-                        )
-                    )
+                    problem = f"file too large ({size:,} bytes; at most 1 MiB)"
+                    sources.append(Source(name, error=_located(name, problem)))
                     continue
         except OSError as exc:
-            sources.append(Source(name, error=f"{name}:1: cannot read ({exc.strerror})"))
+            sources.append(Source(name, error=_located(name, f"cannot read ({exc.strerror})")))
             continue
         sources.append(Source(name, data))
     return sources
@@ -163,9 +164,19 @@ async def ingest(
         report.rejected += len(errors)
         report.unchanged += unchanged
         if articles:
-            results = await store.upsert_articles(
-                articles, actor=actor, auto_approve_min_quality=auto_approve_min_quality
-            )
+            try:
+                results = await store.upsert_articles(
+                    articles, actor=actor, auto_approve_min_quality=auto_approve_min_quality
+                )
+            except StoreError as exc:
+                if not (report.new or report.updated):
+                    raise
+                # Earlier batches are committed: say so rather than 'nothing was changed'.
+                raise StoreError(
+                    f"{exc.reason}; this batch was not stored, the files before it were"
+                    f" ({report.new} new, {report.updated} updated)",
+                    unchanged=False,
+                ) from exc
             for item_id, outcome in results:
                 if outcome is Outcome.NEW:
                     report.new += 1

@@ -18,6 +18,7 @@ from bot import moderation
 from bot.articles import Article, Provider, Related, parse_article
 from bot.errors import InvalidTransition, NotFound, StoreError
 from bot.store import Outcome, QueueQuery, Selection, SQLiteStore, Status, Store
+from bot.store.migrations import MIGRATIONS
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -213,12 +214,13 @@ async def test_submitting_a_known_url_returns_the_existing_item(store: Store) ->
 async def test_migrations_are_recorded_and_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     first = await SQLiteStore.open(path)
-    assert await first.schema_version() == 1
+    assert await first.schema_version() == MIGRATIONS[-1][0]
     await first.close()
     second = await SQLiteStore.open(path)
     await second.close()
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+        count = db.execute("SELECT count(*) FROM schema_migrations").fetchone()
+        assert count == (len(MIGRATIONS),)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 

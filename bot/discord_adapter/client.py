@@ -107,6 +107,12 @@ class NewsTree(app_commands.CommandTree["NewsBot"]):
         await handle_interaction_error(interaction, error)
 
 
+def review_nonce(item_id: int) -> str:
+    """The nonce of an item's review post (at most 25 characters; digest parts use
+    ``nb<ref>.<n>``, which always has a dot)."""
+    return f"nbrv{item_id}"
+
+
 def actor_of(user: discord.abc.User) -> str:
     """How a Discord user is recorded in the audit log."""
     return f"discord:{user.id}:{user.name}"
@@ -227,9 +233,12 @@ class NewsBot(commands.Bot):
     async def close(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
-        for task in list(self._tasks):
+        # close() itself may be one of the tasks (the SIGTERM handler spawns it): cancelling
+        # and then awaiting itself would never end (and recurses in Task.cancel).
+        others = [task for task in self._tasks if task is not asyncio.current_task()]
+        for task in others:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*others, return_exceptions=True)
         await super().close()
 
     # --- review channel ----------------------------------------------------------------------
@@ -264,7 +273,14 @@ class NewsBot(commands.Bot):
             channel = self.get_partial_messageable(channel_id)
             for item in items:
                 payload = self.review_payload(item)
-                message = await channel.send(view=review_view(item), **message_kwargs(payload))
+                # A nonce of the item's own (with discord.py's enforce_nonce): when the answer
+                # to a post is lost (a dropped connection after Discord stored it), the next
+                # iteration's retry gets the stored message back instead of posting it twice.
+                message = await channel.send(
+                    view=review_view(item),
+                    nonce=review_nonce(item.id),
+                    **message_kwargs(payload),
+                )
                 await self.app.store.record_review_post(item.id, channel_id, message.id)
                 posted += 1
 

@@ -150,4 +150,9 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             """,
         ),
     ),
+    (
+        2,
+        "index for listing the queue by state in id order",
+        ("CREATE INDEX articles_status_id ON articles (status, id)",),
+    ),
 )

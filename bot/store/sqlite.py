@@ -44,7 +44,9 @@ _CHUNK = 500  # stays well under SQLite's limit of bound parameters per statemen
 # json.dumps(..., ensure_ascii=False) builds a new encoder on every call; ingest encodes two
 # values per article, so one encoder is kept (same output).
 _json = json.JSONEncoder(ensure_ascii=False).encode
-_BUSY_TIMEOUT_MS = 5_000
+# How long a write waits for another process's lock. Under Discord's 3 s deadline for a first
+# answer, so a slash command on a locked database still gets its 'not available' reply.
+_BUSY_TIMEOUT_MS = 2_000
 
 _ITEM_COLUMNS = (
     "id, url, web_url, title, excerpt, published_at, category, type, provider_name, "
@@ -84,17 +86,23 @@ def _placeholders(count: int) -> str:
     return ",".join("?" * count)
 
 
+_HINTS = {
+    "SQLITE_BUSY": "another process holds a lock on it; try again when it is done",
+    "SQLITE_LOCKED": "another process holds a lock on it; try again when it is done",
+    "SQLITE_READONLY": "the file or its folder is read-only",
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_IOERR": "the disk could not be written: full, or a file size limit",
+    "SQLITE_CANTOPEN": "the file or its folder cannot be opened",
+    "SQLITE_CORRUPT": "the file is damaged; restore it from a backup",
+    "SQLITE_NOTADB": "the file is not a newsbot database",
+}
+
+
 def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        hint = "another process holds a lock on it; try again when it is done"
-    elif "readonly" in text or "read-only" in text:
-        hint = "the file or its folder is read-only"
-    elif "disk is full" in text or "full" in text:
-        hint = "the disk is full"
-    else:
-        hint = "see the error above"
-    return StoreError(f"{path}: database error: {text} ({hint}); nothing was changed")
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    family = "_".join(name.split("_")[:2])  # SQLITE_IOERR_WRITE -> SQLITE_IOERR
+    hint = _HINTS.get(name) or _HINTS.get(family) or (name or "an SQLite error")
+    return StoreError(f"{path}: database error: {exc} ({hint})")
 
 
 def _article_row(article: Article) -> tuple[Any, ...]:
@@ -282,7 +290,8 @@ class SQLiteStore:
         if applied and max(applied) > newest:
             raise StoreError(
                 f"{self.path}: database schema version {max(applied)} is newer than this "
-                f"newsbot knows ({newest}); upgrade newsbot"
+                f"newsbot knows ({newest}); upgrade newsbot",
+                unchanged=False,
             )
         for version, name, statements in MIGRATIONS:
             if version in applied:
@@ -297,9 +306,8 @@ class SQLiteStore:
             log.info("database %s migrated to version %d (%s)", self.path, version, name)
 
     async def schema_version(self) -> int:
-        async with self._reader.execute("SELECT max(version) FROM schema_migrations") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        [(version,)] = await self._read("SELECT max(version) FROM schema_migrations")
+        return int(version or 0)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -313,18 +321,27 @@ class SQLiteStore:
                 yield self._writer
                 await self._writer.execute("COMMIT")
             except BaseException as exc:
-                try:
-                    await self._writer.execute("ROLLBACK")
-                except sqlite3.Error:
-                    log.exception("rollback failed on %s", self.path)
+                # A failed COMMIT (disk full) has already rolled back; a second ROLLBACK would
+                # only fail with 'no transaction is active'.
+                if self._writer.in_transaction:
+                    try:
+                        await self._writer.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        log.exception("rollback failed on %s", self.path)
                 if isinstance(exc, sqlite3.Error):
                     raise _store_error(exc, self.path) from None
                 raise
 
-    async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    async def _read(
+        self, sql: str, params: Sequence[Any] = (), via: aiosqlite.Connection | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Rows from the reader, or from ``via`` (the writer, inside a transaction, to read
+        back what it just wrote)."""
+        connection = self._reader if via is None else via
         try:
-            async with self._reader.execute(sql, params) as cursor:
-                return [tuple(row) for row in await cursor.fetchall()]
+            # One hop to aiosqlite's thread: run and fetch together. As two hops, another
+            # read's open statement in between kept the connection on an old snapshot.
+            return [tuple(row) for row in await connection.execute_fetchall(sql, params)]
         except sqlite3.Error as exc:
             raise _store_error(exc, self.path) from None
 
@@ -795,19 +812,29 @@ class SQLiteStore:
                     " VALUES (?, ?, ?, ?)",
                     item_rows,
                 )
-        return await self.get_digest(digest_id), created
+            # Read back on the writer: the reader may still be on a snapshot from before.
+            digest = await self._get_digest(digest_id, via=db)
+        return digest, created
 
     async def get_digest(self, digest_id: int) -> DigestRecord:
+        return await self._get_digest(digest_id)
+
+    async def _get_digest(
+        self, digest_id: int, via: aiosqlite.Connection | None = None
+    ) -> DigestRecord:
         rows = await self._read(
             "SELECT id, channel_id, key, status, created_at, trigger, error FROM digests"
             " WHERE id = ?",
             (digest_id,),
+            via,
         )
         if not rows:
             raise NotFound("digest", digest_id)
-        return (await self._digests(rows))[0]
+        return (await self._digests(rows, via))[0]
 
-    async def _digests(self, rows: list[tuple[Any, ...]]) -> list[DigestRecord]:
+    async def _digests(
+        self, rows: list[tuple[Any, ...]], via: aiosqlite.Connection | None = None
+    ) -> list[DigestRecord]:
         digests = []
         for digest_id, channel_id, key, status, created_at, trigger, error in rows:
             items: dict[int, list[int]] = {}
@@ -815,6 +842,7 @@ class SQLiteStore:
                 "SELECT article_id, message_position FROM digest_items WHERE digest_id = ?"
                 " ORDER BY position",
                 (digest_id,),
+                via,
             ):
                 items.setdefault(message_position, []).append(article_id)
             messages = tuple(
@@ -830,6 +858,7 @@ class SQLiteStore:
                     "SELECT position, payload, nonce, message_id, sent_at FROM digest_messages"
                     " WHERE digest_id = ? ORDER BY position",
                     (digest_id,),
+                    via,
                 )
             )
             digests.append(
