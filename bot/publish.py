@@ -17,9 +17,10 @@ from typing import Any
 from bot.app import App
 from bot.config import DigestChannel
 from bot.errors import DeliveryError
+from bot.markdown import escape_markdown
 from bot.pack import PackedMessage
 from bot.poster import Poster
-from bot.store import DigestRecord, QueueItem, Selection
+from bot.store import DigestRecord, NewMessage, QueueItem, Selection
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ class PublishResult:
 
     @property
     def summary(self) -> str:
+        if self.status == "posted" and self.items == 0:
+            return f"nothing new for <#{self.channel}>; posted the empty-digest notice"
         if self.status == "posted":
             return (
                 f"posted {self.items} item{'s' if self.items != 1 else ''} in {self.messages}"
@@ -122,6 +125,16 @@ def _unexpected(channel: int, doing: str, exc: Exception) -> PublishResult:
     logged with its traceback; an unfinished digest stays in the outbox for the next run."""
     log.error("%s channel %d failed unexpectedly", doing, channel, exc_info=exc)
     return PublishResult(channel=channel, status="failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def empty_notice(digest: DigestChannel, ref: str) -> dict[str, Any]:
+    """The message a scheduled run posts when nothing is new and the channel has
+    ``post_empty: true``; it carries its ref like every digest part."""
+    return {
+        "content": f"**{escape_markdown(digest.title)}** · no new stories this time.\n"
+        f"-# newsbot · ref {ref}",
+        "allowed_mentions": {"parse": []},
+    }
 
 
 def nonce_for(ref: str, position: int) -> str:
@@ -183,14 +196,24 @@ class Publisher:
             if blocked is not None:
                 return blocked
             plan = await plan_digest(self.app, channel)
+            now = self.app.clock.now().isoformat(timespec="microseconds")
             if not plan.messages:
                 done = [r for r in resumed if r.status == "posted"]
-                return done[-1] if done else PublishResult(channel=channel, status="nothing")
-            outbox = [
-                (message.payload, nonce_for(plan.key, position), plan.item_ids(message))
-                for position, message in enumerate(plan.messages)
-            ]
-            key = f"{plan.key}@{self.app.clock.now().isoformat(timespec='microseconds')}"
+                if done:
+                    return done[-1]
+                if trigger != "schedule" or not plan.digest.post_empty:
+                    return PublishResult(channel=channel, status="nothing")
+                # A scheduled run of a channel that asked for it says there was nothing new;
+                # through the outbox like any digest, so a crash cannot post it twice.
+                ref = digest_key(channel, []) + now[-4:]
+                outbox: list[NewMessage] = [(empty_notice(plan.digest, ref), nonce_for(ref, 0), ())]
+                key = f"{ref}@{now}"
+            else:
+                outbox = [
+                    (message.payload, nonce_for(plan.key, position), plan.item_ids(message))
+                    for position, message in enumerate(plan.messages)
+                ]
+                key = f"{plan.key}@{now}"
             digest, _ = await self.app.store.create_digest(channel, key, trigger, outbox)
             log.info(
                 "digest %d for channel %d: %d items in %d messages (%s)",

@@ -620,16 +620,10 @@ class Scheduler:
 
     def _log_result(self, channel: int, run_at: datetime, result: PublishResult) -> None:
         if result.status == "nothing":
-            digest = self._app.settings.digest_for(channel)
-            # TODO(publisher): with post_empty the channel should get a "nothing new today"
-            # notice; Publisher.publish has no such path yet, so nothing is posted either way.
             log.info(
-                "channel %d: scheduled digest for %s is empty; nothing posted%s",
+                "channel %d: scheduled digest for %s is empty; nothing posted",
                 channel,
                 run_at.isoformat(),
-                " (post_empty is set, but an empty notice is not implemented yet)"
-                if digest.post_empty
-                else "",
             )
         elif result.status == "posted":
             log.info(

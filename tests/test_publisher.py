@@ -319,3 +319,30 @@ async def test_resuming_on_start_survives_one_channels_unexpected_error(app: App
     ]
     [left] = await app.store.unfinished_digests()
     assert left.channel_id == SCIENCE
+
+
+async def test_an_empty_scheduled_run_posts_a_notice_only_when_the_channel_asks(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        database=tmp_path / "empty.db",
+        digests=(
+            DigestChannel(channel=GENERAL, post_empty=True, title="Morning *news*"),
+            DigestChannel(channel=SCIENCE),
+        ),
+    )
+    async with open_app(settings, clock=ManualClock(NOW)) as app:
+        poster = MemoryPoster()
+        publisher = Publisher(app, poster)
+        # On command, or for a channel that did not ask: nothing is posted.
+        assert (await publisher.publish(GENERAL)).status == "nothing"
+        assert (await publisher.publish(SCIENCE, trigger="schedule")).status == "nothing"
+        assert poster.messages == []
+        result = await publisher.publish(GENERAL, trigger="schedule")
+        assert result.summary == f"nothing new for <#{GENERAL}>; posted the empty-digest notice"
+        [notice] = poster.in_channel(GENERAL)
+        first_line, ref_line = notice.payload["content"].splitlines()
+        assert first_line == r"**Morning \*news\*** · no new stories this time."
+        assert ref_line.startswith("-# newsbot · ref ")
+        assert notice.payload["allowed_mentions"] == {"parse": []}
+        assert await app.store.unfinished_digests() == []

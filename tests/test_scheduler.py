@@ -555,7 +555,8 @@ async def test_an_empty_digest_posts_nothing_and_is_recorded(
         assert "scheduled digest for 2026-03-02T09:00:00+00:00 is empty; nothing posted" in (
             caplog.text
         )
-        assert ("post_empty is set" in caplog.text) is post_empty
+        # Whether an empty run posts a notice is the publisher's decision
+        # (tests/test_publisher.py); the scheduler records and logs the outcome either way.
 
 
 async def test_stop_ends_the_loop_and_leaves_no_tasks(tmp_path: Path) -> None:
