@@ -8,7 +8,9 @@ no escaping (identity filters, raw text) and no packing ("bare"), and of
 ``Renderer.render_digest`` (sandbox, escaped views, block protocol, fitting, packing), with the
 ratio to bare: "warm" when the renderer has just rendered the same articles, loaded separately
 (a digest previewed, then published, each loading its articles from the store; the usual case:
-their prepared views and the memoised escapes, links and URLs are cached), "cold" with every
+their prepared views and the memoised escapes, links and URLs are cached, and so are the
+items of a template whose item block is pure: the built-in embed digest, not the text digest,
+which includes partials; see "Remembered items" in bot/render.py), "cold" with every
 cache emptied before the run (the first render of new articles). Every run gets articles parsed
 afresh from the seed files, so no run finds objects (or string hashes) another run made.
 

@@ -236,6 +236,19 @@ def _url_key(embed: Mapping[str, Any]) -> str | None:
     return _canonical(url)
 
 
+def _copy_embed(embed: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``embed`` that shares no dict or list with it: a payload is the caller's to
+    change, and a renderer may hand the same rendered item to the next digest."""
+    return {
+        key: dict(value)
+        if type(value) is dict
+        else [dict(v) if type(v) is dict else v for v in value]
+        if type(value) is list
+        else value
+        for key, value in embed.items()
+    }
+
+
 @dataclass(slots=True)
 class _Draft:
     budget: int
@@ -274,7 +287,7 @@ class _Draft:
         item = measured.item
         self.add_text(item.text, measured.text_length)
         if item.embed is not None:
-            self.embeds.append(dict(item.embed))
+            self.embeds.append(_copy_embed(item.embed))
             self.embeds_length += measured.embed_length
             if key is not None:
                 self.urls.add(key)

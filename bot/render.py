@@ -45,6 +45,17 @@ reads, not by object, so an equal article loaded again from the store (a preview
 post) is not escaped again, and an article that changed in any of those fields is prepared
 anew. Views are read-only to templates, so the renders sharing them cannot tell.
 
+**Remembered items.** When the item block (with every block it calls, in every template of the
+``extends`` chain) is pure, its output depends on nothing but the item: the compiler resolves no
+context variable for it except ``item`` (no ``loop``, ``now``, ``count``, ``digest``, top-level
+``{% set %}``, macro or global), and it has no ``{% include %}``, ``{% import %}``, ``self`` or
+``random`` (see :class:`_BoundedLoops`; the sandbox refuses the clock methods of dates). Then an
+article's rendered item is kept with the prepared article, under the block functions that
+rendered it and its position, and the next digest with that article at that position uses it
+without running the block. The built-in embed digest is pure; the text digest includes its
+partials, so it is rendered every time. An edited template is reloaded with new block functions,
+so nothing rendered by the old one is used again.
+
 **Block protocol.** A digest template is rendered once; only the output of these blocks is used
 (anything outside them is ignored):
 
@@ -85,7 +96,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import fields as dataclass_fields
 from dataclasses import replace
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
+from datetime import time as dt_time
 from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -113,6 +125,7 @@ from jinja2 import (
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.filters import do_truncate
+from jinja2.idtracking import VAR_LOAD_RESOLVE
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -166,6 +179,7 @@ MAX_SEQUENCE: Final = 100_000
 MAX_OUTLET: Final = 100
 MAX_RELATED_TITLE: Final = 200
 MAX_PREPARED: Final = 512
+_MEMO_PER_ARTICLE: Final = 8
 """Articles a renderer keeps prepared for the next digest (its view fields computed)."""
 
 PROTOCOL_BLOCKS: Final = (
@@ -181,6 +195,8 @@ PROTOCOL_BLOCKS: Final = (
     "embed_related",
 )
 _EMBED_BLOCKS: Final = frozenset(PROTOCOL_BLOCKS[3:])
+_PROTOCOL: Final = frozenset(PROTOCOL_BLOCKS)
+"""Blocks wrapped by _Pass (first in their Context.blocks stack)."""
 _TOP_BLOCKS: Final = frozenset(("header", "footer"))
 _COLOR: Final = re.compile(r"#?([0-9a-fA-F]{6})")
 # A printf-style width or precision taken from the arguments, and a str.format field whose
@@ -541,7 +557,7 @@ class _Source:
     """One article prepared for rendering in one time zone with one related limit: cleaned raw
     text, related links deduplicated, and the fields its full views share."""
 
-    __slots__ = ("article", "excerpt", "fields", "related", "rendered", "title", "tz")
+    __slots__ = ("article", "excerpt", "fields", "memo", "related", "rendered", "title", "tz")
 
     def __init__(
         self, article: Article, rendered: tuple[Any, ...], related_limit: int, tz: tzinfo
@@ -568,6 +584,14 @@ class _Source:
         self.excerpt = _collapse(article.excerpt)
         self.related = tuple(related)
         self.fields: dict[str, Any] = {}
+        self.memo: dict[tuple[Any, int], Measured] = {}
+        """The article as pure item blocks rendered it: by block functions and position."""
+
+    def remember(self, key: tuple[Any, int], item: Measured) -> None:
+        memo = self.memo
+        if len(memo) >= _MEMO_PER_ARTICLE:  # positions or templates come and go: start over
+            memo.clear()
+        memo[key] = item
 
     def view(self, index: int, number: int, cut: Cut = _FULL) -> ItemView:
         """A view of the article; full views share their computed fields."""
@@ -665,8 +689,78 @@ def _bounded_range(*args: int) -> range:
     return rng
 
 
+# The name under which a compiled template records which of its blocks render the same for
+# the same item (see _BoundedLoops and _memo_key).
+_PURITY: Final = "newsbot_block_purity"
+_PURE_NAMES: Final = frozenset(("item",))
+"""The only context variable a block may read and still be remembered per item."""
+_CLOCK_METHODS: Final = frozenset(("now", "today", "utcnow"))
+"""Methods of dates and times that read the clock (refused to templates)."""
+
+
 class _BoundedLoops(CodeGenerator):
-    """Compiles every ``{% for %}`` to iterate through ``environment.bounded_iter``."""
+    """Compiles every ``{% for %}`` to iterate through ``environment.bounded_iter``, and
+    records which blocks are pure: their output a function of ``item`` alone.
+
+    A block is pure when the compiler resolves no context variable for it but ``item`` (so no
+    ``loop``, ``now``, ``count``, top-level ``{% set %}`` or macro, nor a global, which a
+    top-level ``{% set %}`` could shadow), it includes and imports nothing, it does not use
+    ``self`` or the ``random`` filter (the sandbox keeps the clock out of reach: see
+    ``_Sandbox.is_safe_attribute``). The verdicts and the blocks each
+    block calls are written into the compiled template (``newsbot_block_purity``) so that they
+    travel with the block functions, and a reloaded template brings its own.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._impure: set[str] = set()
+        self._calls: dict[str, set[str]] = {}
+
+    def _taint(self, frame: Frame) -> None:
+        if frame.block is not None:
+            self._impure.add(frame.block)
+
+    def enter_frame(self, frame: Frame) -> None:
+        super().enter_frame(frame)
+        if frame.block is not None:
+            for action, name in frame.symbols.loads.values():
+                if action == VAR_LOAD_RESOLVE and name not in _PURE_NAMES:
+                    self._impure.add(frame.block)
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        super().visit_Template(node, frame)
+        verdicts = {
+            name: (name not in self._impure, tuple(sorted(self._calls.get(name, ()))))
+            for name in self.blocks
+        }
+        self.writeline(f"{_PURITY} = {verdicts!r}")
+
+    def visit_Block(self, node: nodes.Block, frame: Frame) -> None:
+        if frame.block is not None:
+            self._calls.setdefault(frame.block, set()).add(node.name)
+        super().visit_Block(node, frame)
+
+    def visit_Include(self, node: nodes.Include, frame: Frame) -> None:
+        self._taint(frame)
+        super().visit_Include(node, frame)
+
+    def visit_Import(self, node: nodes.Import, frame: Frame) -> None:
+        self._taint(frame)
+        super().visit_Import(node, frame)
+
+    def visit_FromImport(self, node: nodes.FromImport, frame: Frame) -> None:
+        self._taint(frame)
+        super().visit_FromImport(node, frame)
+
+    def visit_Name(self, node: nodes.Name, frame: Frame) -> None:
+        if node.name == "self" and node.ctx == "load":
+            self._taint(frame)
+        super().visit_Name(node, frame)
+
+    def visit_Filter(self, node: nodes.Filter, frame: Frame) -> None:
+        if node.name == "random":
+            self._taint(frame)
+        super().visit_Filter(node, frame)
 
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
         node.iter = nodes.Call(
@@ -790,6 +884,13 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 _check_size(sizes[0] + sizes[1], "'+'")
         return super().call_binop(context, operator, left, right)
 
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        # Templates get the time as ``now``; an article's date must not be a way to read the
+        # clock (a block's output would no longer depend on its item alone).
+        if attr in _CLOCK_METHODS and isinstance(obj, date | dt_time | type):
+            return False
+        return super().is_safe_attribute(obj, attr, value)
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         names = _VIEW_ATTRIBUTES.get(type(obj))
         if names is not None and attribute in names:
@@ -867,20 +968,53 @@ class _ProtocolError(Exception):
 class _Block:
     """What one item block rendered: its text, or the texts of its embed blocks."""
 
-    __slots__ = ("fields", "index", "text")
+    __slots__ = ("fields", "index", "measured", "text")
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.text = ""
         self.fields: dict[str, str] = {}
+        self.measured: Measured | None = None
+        """The item as an earlier digest rendered it (see _memo_key), when it was not run."""
+
+
+_MemoKey = tuple[Callable[..., Any], ...]
+
+
+def _memo_key(blocks: dict[str, list[Callable[..., Any]]]) -> _MemoKey | None:
+    """The block functions the item block may run, when every one of them is pure (see
+    _BoundedLoops), else None. An item rendered by the same functions renders the same, so it
+    is remembered under them; a template edited and reloaded has new functions."""
+    todo = ["item"]
+    seen: set[str] = set()
+    functions: list[Callable[..., Any]] = []
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack = blocks.get(name, [])
+        # Every definition, not only the one that runs: an override may call super().
+        for function in stack[1:] if name in _PROTOCOL else stack:
+            verdicts = getattr(function, "__globals__", {}).get(_PURITY)
+            verdict = verdicts.get(name) if isinstance(verdicts, dict) else None
+            if not verdict or not verdict[0]:
+                return None
+            todo.extend(verdict[1])
+            functions.append(function)
+    return tuple(functions)
 
 
 class _Pass:
     """One render of a digest template: what its protocol blocks rendered."""
 
-    __slots__ = ("contexts", "current", "footer", "header", "items", "seen")
+    __slots__ = ("contexts", "current", "footer", "header", "items", "memo_key", "seen")
 
-    def __init__(self) -> None:
+    def __init__(self, *, memo: bool = False) -> None:
+        self.memo_key: _MemoKey | bool | None = memo
+        """What the item block runs, when its output depends on the item alone (see
+        _memo_key; True until the first item, as a parent template's blocks are only known once
+        it is extended; False or None when items are not remembered)."""
         self.header = ""
         self.footer = ""
         self.items: list[_Block] = []
@@ -940,6 +1074,15 @@ class _Pass:
         record = self.current = _Block(view.index if type(view) is ItemView else -1)
         if record.index >= 0:
             self.contexts[record.index] = context
+            memo_key = self.memo_key
+            if memo_key is True:
+                memo_key = self.memo_key = _memo_key(context.blocks)
+            if memo_key and view._cut is _FULL:
+                record.measured = view._source.memo.get((memo_key, record.index))
+                if record.measured is not None:
+                    self.current = None
+                    self.items.append(record)
+                    return _NOTHING
         try:
             stack = context.blocks["item"]
             record.text = _drain(stack[1](context)).strip() if len(stack) > 1 else ""
@@ -1219,7 +1362,7 @@ class Renderer:
         sources = [self._source(a, limit, tz) for a in articles]
         views = [ItemView(s, i, i + 1, _FULL, s.fields) for i, s in enumerate(sources)]
         context = self._context(template, views, digest, now.astimezone(tz), ref)
-        out = _Pass()
+        out = _Pass(memo=True)
         for name in PROTOCOL_BLOCKS:
             context.blocks.setdefault(name, []).insert(0, out.wrapper(name))
         self._run(lambda: template.root_render_func(context), where)
@@ -1227,13 +1370,18 @@ class Renderer:
         if indices != list(range(len(articles))):
             raise TemplateProblem(where, None, _order_problem(indices, len(articles)))
         items: list[Measured] = []
+        memo_key = out.memo_key if isinstance(out.memo_key, tuple) else None
         for block, source, view in zip(out.items, sources, views, strict=True):
-            rendered = (
-                _item_or_problem(block, view, where)
-                if block.fields
-                else RenderedItem(view.index, block.text)
-            )
-            item = measure(rendered)
+            item = block.measured
+            if item is None:
+                rendered = (
+                    _item_or_problem(block, view, where)
+                    if block.fields
+                    else RenderedItem(view.index, block.text)
+                )
+                item = measure(rendered)
+                if memo_key is not None:
+                    source.remember((memo_key, view.index), item)
             if not item.fits(budget):  # rendered again, shorter: only when it must be
                 item = measure(self._fit(out.contexts[view.index], source, view, budget, where))
             items.append(item)

@@ -944,6 +944,211 @@ def test_prepared_articles_are_kept_per_time_zone_and_related_limit() -> None:
     assert "2 Dec 2025" in tokyo.content and "B2" not in tokyo.content
 
 
+# -- items remembered between digests ---------------------------------------------------------
+#
+# An item block whose output depends on its item alone renders each article once: the next
+# digest with an equal article (a preview, then the post) reuses it. Everything else it could
+# depend on must make it render again.
+
+EMBED_LOOP = "{% for item in items %}{% block item scoped %}BLOCKS{% endblock %}{% endfor %}"
+
+
+def footer_of(renderer: Renderer, articles: list[Article], **render: Any) -> list[str]:
+    kind = render.pop("kind", "stamp")
+    channel = render.pop("digest", digest(kind))
+    messages = renderer.render_digest(
+        articles, channel, now=render.pop("now", NOW), ref=render.pop("ref", "x")
+    )
+    return [e["footer"]["text"] for m in messages for e in m.payload.get("embeds", [])]
+
+
+def stamp_template(footer: str, top: str = "") -> str:
+    return top + EMBED_LOOP.replace(
+        "BLOCKS",
+        "{% block embed_title %}{{ item.title }}{% endblock %}"
+        "{% block embed_footer %}" + footer + "{% endblock %}",
+    )
+
+
+LATER = NOW.replace(year=2027)
+
+
+@pytest.mark.parametrize(
+    ("files", "first", "second"),
+    [
+        ({"stamp.j2": stamp_template("{{ now.year }}")}, {}, {"now": LATER}),
+        ({"stamp.j2": stamp_template("{{ date }}")}, {}, {"now": LATER}),
+        ({"stamp.j2": stamp_template("{{ ref }}")}, {}, {"ref": "y"}),
+        ({"stamp.j2": stamp_template("{{ count }}")}, {}, {"extra": True}),
+        ({"stamp.j2": stamp_template("{{ loop.length }}")}, {}, {"extra": True}),
+        (
+            {"stamp.j2": stamp_template("{{ digest.title }}")},
+            {},
+            {"digest": digest("stamp", title="Other title")},
+        ),
+        (
+            {"stamp.j2": stamp_template("{{ stamp }}", "{% set stamp = now.year %}")},
+            {},
+            {"now": LATER},
+        ),
+        # a global shadowed by a top-level variable
+        (
+            {"stamp.j2": stamp_template("{{ range }}", "{% set range = now.year %}")},
+            {},
+            {"now": LATER},
+        ),
+        (
+            {
+                "stamp.j2": stamp_template(
+                    "{{ stamp() }}", "{% macro stamp() %}{{ now.year }}{% endmacro %}"
+                )
+            },
+            {},
+            {"now": LATER},
+        ),
+        (
+            {
+                "stamp.j2": "{% block stamp %}{{ now.year }}{% endblock %}"
+                + stamp_template("{{ self.stamp() }}")
+            },
+            {},
+            {"now": LATER},
+        ),
+        (
+            {"stamp.j2": stamp_template('{% include "year.j2" %}'), "year.j2": "{{ now.year }}"},
+            {},
+            {"now": LATER},
+        ),
+        (
+            {
+                "stamp.j2": stamp_template(
+                    '{% import "year.j2" as y with context %}{{ y.year() }}'
+                ),
+                "year.j2": "{% macro year() %}{{ now.year }}{% endmacro %}",
+            },
+            {},
+            {"now": LATER},
+        ),
+        # an override calling super(), over a parent reading the clock
+        (
+            {
+                "base.j2": stamp_template("{{ now.year }}"),
+                "stamp.j2": '{% extends "base.j2" %}'
+                "{% block embed_footer %}at {{ super() }}{% endblock %}",
+            },
+            {},
+            {"now": LATER},
+        ),
+    ],
+    ids=[
+        "now",
+        "date",
+        "ref",
+        "count",
+        "loop",
+        "digest",
+        "top-level set",
+        "shadowed global",
+        "macro",
+        "self",
+        "include",
+        "import",
+        "super",
+    ],
+)
+def test_an_item_block_reading_more_than_its_item_renders_again(
+    folder: Path, files: dict[str, str], first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    for name, text in files.items():
+        write(folder, name, text)
+    renderer = Renderer(folder)
+    one = article("One", "https://one.example/")
+    extra = [article("Two", "https://two.example/")] if second.pop("extra", False) else []
+    before = footer_of(renderer, [one], **first)
+    after = footer_of(renderer, [article("One", "https://one.example/"), *extra], **second)
+    fresh = footer_of(Renderer(folder), [one, *extra], **second)
+    assert after == fresh
+    assert after[0] != before[0]
+
+
+def test_an_item_block_using_random_is_not_remembered(folder: Path) -> None:
+    write(folder, "stamp.j2", stamp_template("{{ range(1000)|list|random }}"))
+    renderer = Renderer(folder)
+    footers = {footer_of(renderer, [article()])[0] for _ in range(20)}
+    assert len(footers) > 1  # 20 equal draws from 1,000 numbers: about 1 in 10^57
+
+
+def test_pure_item_blocks_are_remembered_and_others_not(seeds: list[Article], folder: Path) -> None:
+    write(folder, "stamp.j2", stamp_template("{{ now.year }}"))
+    renderer = Renderer(folder)
+
+    def remembered(kind: str) -> int:
+        renderer.render_digest(seeds[:3], digest(kind), now=NOW, ref="x")
+        return sum(len(source.memo) for source in renderer._sources.values())
+
+    assert remembered("embed") == 3
+    assert remembered("stamp") == 3  # no more than before
+
+
+def test_the_item_number_is_right_in_every_position(folder: Path) -> None:
+    write(folder, "stamp.j2", stamp_template("{{ item.number }}. {{ item.title }}"))
+    renderer = Renderer(folder)
+    one, two = article("One", "https://one.example/"), article("Two", "https://two.example/")
+    assert footer_of(renderer, [one, two]) == ["1. One", "2. Two"]
+    assert footer_of(renderer, [replace(two), replace(one)]) == ["1. Two", "2. One"]
+    assert footer_of(renderer, [replace(one), replace(two)]) == ["1. One", "2. Two"]
+
+
+def edit(folder: Path, name: str, text: str) -> None:
+    """Rewrite a template so that its loader sees it changed (a later modification time)."""
+    path = folder / name
+    stamp = path.stat().st_mtime + 10
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, (stamp, stamp))
+
+
+def test_an_edited_template_renders_anew(folder: Path) -> None:
+    write(folder, "stamp.j2", stamp_template("first"))
+    renderer = Renderer(folder)
+    assert footer_of(renderer, [article()]) == ["first"]
+    edit(folder, "stamp.j2", stamp_template("second"))
+    assert footer_of(renderer, [article()]) == ["second"]
+
+
+def test_an_edited_parent_template_renders_anew(folder: Path) -> None:
+    write(folder, "base.j2", stamp_template("first"))
+    write(folder, "stamp.j2", '{% extends "base.j2" %}{% block embed_title %}T{% endblock %}')
+    renderer = Renderer(folder)
+    assert footer_of(renderer, [article()]) == ["first"]
+    edit(folder, "base.j2", stamp_template("second"))
+    assert footer_of(renderer, [article()]) == ["second"]
+
+
+def test_changing_a_payload_does_not_change_the_next_digest(seeds: list[Article]) -> None:
+    renderer = Renderer()
+    expected = payloads(renderer.render_digest(seeds[:3], digest("embed"), now=NOW, ref="x"))
+    for message in renderer.render_digest(seeds[:3], digest("embed"), now=NOW, ref="x"):
+        for embed in message.payload["embeds"]:
+            embed["author"]["name"] = "changed"
+            embed["fields"][0]["value"] = "changed"
+            embed["fields"].append({"name": "x", "value": "y"})
+            embed["title"] = "changed"
+    assert (
+        payloads(renderer.render_digest(seeds[:3], digest("embed"), now=NOW, ref="x")) == expected
+    )
+
+
+def test_templates_cannot_read_the_clock_through_an_article_date(folder: Path) -> None:
+    write(folder, "stamp.j2", stamp_template("{{ item.published.now() }}"))
+    with pytest.raises(TemplateProblem) as caught:
+        footer_of(Renderer(folder), [article()])
+    assert caught.value.problem == (
+        "not allowed in the template sandbox:"
+        " access to attribute 'now' of 'datetime' object is unsafe."
+    )
+    assert caught.value.line == 1
+
+
 @pytest.mark.parametrize(
     "text",
     [
