@@ -9,8 +9,8 @@ no escaping (identity filters, raw text) and no packing ("bare"), and of
 ratio to bare: "warm" when the renderer has just rendered the same articles, loaded separately
 (a digest previewed, then published, each loading its articles from the store; the usual case:
 their prepared views and the memoised escapes, links and URLs are cached, and so are the
-items of a template whose item block is pure: the built-in embed digest, not the text digest,
-which includes partials; see "Remembered items" in bot/render.py), "cold" with every
+items of a template whose item block is pure, as both built-in ones are; see "Remembered
+items" in bot/render.py), "cold" with every
 cache emptied before the run (the first render of new articles). Every run gets articles parsed
 afresh from the seed files, so no run finds objects (or string hashes) another run made.
 

@@ -48,13 +48,13 @@ anew. Views are read-only to templates, so the renders sharing them cannot tell.
 **Remembered items.** When the item block (with every block it calls, in every template of the
 ``extends`` chain) is pure, its output depends on nothing but the item: the compiler resolves no
 context variable for it except ``item`` (no ``loop``, ``now``, ``count``, ``digest``, top-level
-``{% set %}``, macro or global), and it has no ``{% include %}``, ``{% import %}``, ``self`` or
-``random`` (see :class:`_BoundedLoops`; the sandbox refuses the clock methods of dates). Then an
-article's rendered item is kept with the prepared article, under the block functions that
-rendered it and its position, and the next digest with that article at that position uses it
-without running the block. The built-in embed digest is pure; the text digest includes its
-partials, so it is rendered every time. An edited template is reloaded with new block functions,
-so nothing rendered by the old one is used again.
+``{% set %}``, macro or global), it includes only templates named by a constant that are
+pure in turn, and it has no ``{% import %}``, ``self`` or ``random`` (see
+:class:`_BoundedLoops`; the sandbox refuses the clock methods of dates). Then an article's
+rendered item is kept with the prepared article, under the functions that rendered it and its
+position, and the next digest with that article at that position uses it without running the
+block. Both built-in digests are pure. An edited template is reloaded with new functions, so
+nothing rendered by the old one is used again.
 
 **Block protocol.** A digest template is rendered once; only the output of these blocks is used
 (anything outside them is ignored):
@@ -112,6 +112,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from jinja2 import (
     BaseLoader,
     ChoiceLoader,
+    Environment,
     FileSystemLoader,
     PrefixLoader,
     StrictUndefined,
@@ -704,44 +705,63 @@ class _BoundedLoops(CodeGenerator):
 
     A block is pure when the compiler resolves no context variable for it but ``item`` (so no
     ``loop``, ``now``, ``count``, top-level ``{% set %}`` or macro, nor a global, which a
-    top-level ``{% set %}`` could shadow), it includes and imports nothing, it does not use
-    ``self`` or the ``random`` filter (the sandbox keeps the clock out of reach: see
-    ``_Sandbox.is_safe_attribute``). The verdicts and the blocks each
-    block calls are written into the compiled template (``newsbot_block_purity``) so that they
-    travel with the block functions, and a reloaded template brings its own.
+    top-level ``{% set %}`` could shadow), it imports nothing, and it does not use ``self`` or
+    the ``random`` filter (the sandbox keeps the clock out of reach: see
+    ``_Sandbox.is_safe_attribute``). It may call other blocks and ``{% include %}`` templates
+    named by a constant: they are checked when a digest renders, when the templates they
+    resolve to are known (see _memo_key). The template's own top-level code, under the name
+    ``""``, is judged alike (it is what an include runs).
+
+    The verdicts, with the blocks and templates each block calls, are written into the
+    compiled template (``newsbot_block_purity``) so that they travel with the block functions,
+    and a reloaded template brings its own.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._impure: set[str] = set()
         self._calls: dict[str, set[str]] = {}
+        self._includes: dict[str, set[str]] = {}
 
     def _taint(self, frame: Frame) -> None:
-        if frame.block is not None:
-            self._impure.add(frame.block)
+        self._impure.add(frame.block or "")
 
     def enter_frame(self, frame: Frame) -> None:
         super().enter_frame(frame)
-        if frame.block is not None:
-            for action, name in frame.symbols.loads.values():
-                if action == VAR_LOAD_RESOLVE and name not in _PURE_NAMES:
-                    self._impure.add(frame.block)
+        for action, name in frame.symbols.loads.values():
+            if action == VAR_LOAD_RESOLVE and name not in _PURE_NAMES:
+                self._taint(frame)
 
     def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
         super().visit_Template(node, frame)
         verdicts = {
-            name: (name not in self._impure, tuple(sorted(self._calls.get(name, ()))))
-            for name in self.blocks
+            name: (
+                name not in self._impure,
+                tuple(sorted(self._calls.get(name, ()))),
+                tuple(sorted(self._includes.get(name, ()))),
+            )
+            for name in ("", *self.blocks)
         }
         self.writeline(f"{_PURITY} = {verdicts!r}")
 
+    def visit_Extends(self, node: nodes.Extends, frame: Frame) -> None:
+        self._taint(frame)  # only the top-level code: a template included is never a child
+        super().visit_Extends(node, frame)
+
     def visit_Block(self, node: nodes.Block, frame: Frame) -> None:
-        if frame.block is not None:
-            self._calls.setdefault(frame.block, set()).add(node.name)
+        self._calls.setdefault(frame.block or "", set()).add(node.name)
         super().visit_Block(node, frame)
 
     def visit_Include(self, node: nodes.Include, frame: Frame) -> None:
-        self._taint(frame)
+        template = node.template
+        if (
+            isinstance(template, nodes.Const)
+            and isinstance(template.value, str)
+            and not node.ignore_missing
+        ):
+            self._includes.setdefault(frame.block or "", set()).add(template.value)
+        else:
+            self._taint(frame)
         super().visit_Include(node, frame)
 
     def visit_Import(self, node: nodes.Import, frame: Frame) -> None:
@@ -981,27 +1001,40 @@ class _Block:
 _MemoKey = tuple[Callable[..., Any], ...]
 
 
-def _memo_key(blocks: dict[str, list[Callable[..., Any]]]) -> _MemoKey | None:
-    """The block functions the item block may run, when every one of them is pure (see
-    _BoundedLoops), else None. An item rendered by the same functions renders the same, so it
-    is remembered under them; a template edited and reloaded has new functions."""
-    todo = ["item"]
-    seen: set[str] = set()
+_Stacks = dict[str, list[Callable[..., Any]]]
+
+
+def _memo_key(blocks: _Stacks, environment: Environment) -> _MemoKey | None:
+    """The functions the item block may run (blocks, and the templates it includes), when
+    every one of them is pure (see _BoundedLoops), else None. An item rendered by the same
+    functions renders the same, so it is remembered under them; a template edited and
+    reloaded has new functions."""
     functions: list[Callable[..., Any]] = []
+    todo: list[tuple[object, _Stacks, str]] = [(None, blocks, "item")]
+    seen: set[tuple[int, str]] = set()
     while todo:
-        name = todo.pop()
-        if name in seen:
+        owner, stacks, name = todo.pop()
+        if (id(owner), name) in seen:
             continue
-        seen.add(name)
-        stack = blocks.get(name, [])
+        seen.add((id(owner), name))
+        stack = stacks.get(name, [])
         # Every definition, not only the one that runs: an override may call super().
-        for function in stack[1:] if name in _PROTOCOL else stack:
-            verdicts = getattr(function, "__globals__", {}).get(_PURITY)
+        for function in stack[1:] if owner is None and name in _PROTOCOL else stack:
+            namespace = getattr(function, "__globals__", {})
+            verdicts = namespace.get(_PURITY)
             verdict = verdicts.get(name) if isinstance(verdicts, dict) else None
             if not verdict or not verdict[0]:
                 return None
-            todo.extend(verdict[1])
             functions.append(function)
+            todo.extend((owner, stacks, call) for call in verdict[1])
+            for include in verdict[2]:
+                try:
+                    template = environment.get_template(include, namespace.get("name"))
+                except Exception:  # the render itself will say what is wrong
+                    return None
+                own: _Stacks = {n: [f] for n, f in template.blocks.items()}
+                own[""] = [template.root_render_func]
+                todo.append((template, own, ""))
     return tuple(functions)
 
 
@@ -1076,7 +1109,7 @@ class _Pass:
             self.contexts[record.index] = context
             memo_key = self.memo_key
             if memo_key is True:
-                memo_key = self.memo_key = _memo_key(context.blocks)
+                memo_key = self.memo_key = _memo_key(context.blocks, context.environment)
             if memo_key and view._cut is _FULL:
                 record.measured = view._source.memo.get((memo_key, record.index))
                 if record.measured is not None:

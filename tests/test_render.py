@@ -1020,6 +1020,20 @@ LATER = NOW.replace(year=2027)
             {"now": LATER},
         ),
         (
+            {"stamp.j2": stamp_template('{% include ["year.j2"] %}'), "year.j2": "{{ now.year }}"},
+            {},
+            {"now": LATER},
+        ),
+        (
+            {
+                "stamp.j2": stamp_template('{% include "outer.j2" %}'),
+                "outer.j2": '{% include "year.j2" %}',
+                "year.j2": "{{ now.year }}",
+            },
+            {},
+            {"now": LATER},
+        ),
+        (
             {
                 "stamp.j2": stamp_template(
                     '{% import "year.j2" as y with context %}{{ y.year() }}'
@@ -1052,6 +1066,8 @@ LATER = NOW.replace(year=2027)
         "macro",
         "self",
         "include",
+        "include a list",
+        "include in an include",
         "import",
         "super",
     ],
@@ -1087,7 +1103,17 @@ def test_pure_item_blocks_are_remembered_and_others_not(seeds: list[Article], fo
         return sum(len(source.memo) for source in renderer._sources.values())
 
     assert remembered("embed") == 3
-    assert remembered("stamp") == 3  # no more than before
+    assert remembered("digest") == 6  # with its partials
+    assert remembered("stamp") == 6  # no more than before
+
+
+def test_an_include_cycle_is_followed_once(folder: Path) -> None:
+    write(folder, "stamp.j2", stamp_template('{% include "loop.j2" %}'))
+    write(folder, "loop.j2", '{% if item.number > 99 %}{% include "loop.j2" %}{% endif %}end')
+    renderer = Renderer(folder)
+    assert footer_of(renderer, [article()]) == ["end"]
+    assert footer_of(renderer, [article()]) == ["end"]
+    assert sum(len(source.memo) for source in renderer._sources.values()) == 1
 
 
 def test_the_item_number_is_right_in_every_position(folder: Path) -> None:
@@ -1113,6 +1139,16 @@ def test_an_edited_template_renders_anew(folder: Path) -> None:
     assert footer_of(renderer, [article()]) == ["first"]
     edit(folder, "stamp.j2", stamp_template("second"))
     assert footer_of(renderer, [article()]) == ["second"]
+
+
+def test_an_edited_partial_renders_anew(folder: Path) -> None:
+    write(folder, "_related.md.j2", "first")
+    renderer = Renderer(folder)
+    [message] = renderer.render_digest([article()], digest(), now=NOW, ref="x")
+    assert "first" in message.content
+    edit(folder, "_related.md.j2", "second")
+    [message] = renderer.render_digest([article()], digest(), now=NOW, ref="x")
+    assert "second" in message.content and "first" not in message.content
 
 
 def test_an_edited_parent_template_renders_anew(folder: Path) -> None:
