@@ -24,6 +24,7 @@ from bot.discord_adapter.endpoints import configure_endpoints
 from bot.ingest import ingest
 from bot.store import QueueQuery, Status
 from tests.discord_double import DiscordDouble
+from tests.discord_double.permissions import Permission
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -307,6 +308,55 @@ async def test_a_config_naming_an_unusable_channel_stops_with_one_message(
     assert await run_bot(settings) == 1
     assert capsys.readouterr().err.strip() == (
         f"newsbot: error: test.yaml: review_channel: {problem.format(id=channel)}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "deny", "problem"),
+    [
+        (
+            "digest",
+            Permission.READ_MESSAGE_HISTORY,
+            "the bot cannot read the history of #digest-general ({id}); give it Read Message"
+            " History there (after a crash, newsbot looks there for the digest parts it posted"
+            " but had not recorded, so that it never posts one twice)",
+        ),
+        (
+            "embed",
+            Permission.EMBED_LINKS,
+            "the bot cannot post embeds in #digest-general ({id}), which its template 'embed'"
+            " makes; give it Embed Links there",
+        ),
+        ("digest", Permission.EMBED_LINKS, None),  # a text digest needs no Embed Links
+    ],
+)
+async def test_a_digest_channel_missing_a_permission_the_digest_needs(
+    discord_double: DiscordDouble,
+    tmp_path: Path,
+    restore_endpoints: None,
+    capsys: pytest.CaptureFixture[str],
+    template: str,
+    deny: int,
+    problem: str | None,
+) -> None:
+    from dataclasses import replace
+
+    from bot.discord_adapter.runner import run_bot
+
+    channel = discord_double.channel("digest-general").id
+    allow = (Permission.SEND_MESSAGES | Permission.EMBED_LINKS) & ~deny
+    await discord_double.set_overwrite("digest-general", "bot-role", allow=allow, deny=deny)
+    settings = replace(
+        settings_for(discord_double, tmp_path),
+        digests=(DigestChannel(channel=channel, template=template),),
+    )
+    if problem is None:
+        async with running_bot(settings, discord_double) as bot:
+            assert bot.startup_error is None
+        return
+    assert await run_bot(settings) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"newsbot: error: test.yaml: digests[1].channel: {problem.format(id=channel)}"
     )
 
 

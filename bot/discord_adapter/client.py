@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot import moderation
 from bot.app import App
+from bot.config import DigestChannel
 from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
 from bot.discord_adapter.permissions import in_configured_guild
 from bot.discord_adapter.poster import DiscordPoster
@@ -27,6 +28,7 @@ from bot.errors import (
     StoreError,
 )
 from bot.publish import Publisher
+from bot.render import sample_article
 from bot.review import review_payload
 from bot.store import QueueItem, Status
 
@@ -183,10 +185,13 @@ class NewsBot(commands.Bot):
     def check_channels(self) -> str | None:
         """A clear message if the config names a channel the bot cannot see or post in."""
         settings = self.app.settings
-        wanted = [("review_channel", settings.review_channel)] + [
-            (f"digests[{n}].channel", d.channel) for n, d in enumerate(settings.digests, 1)
+        wanted: list[tuple[str, int | None, DigestChannel | None]] = [
+            ("review_channel", settings.review_channel, None)
         ]
-        for key, channel_id in wanted:
+        wanted += [
+            (f"digests[{n}].channel", d.channel, d) for n, d in enumerate(settings.digests, 1)
+        ]
+        for key, channel_id, digest in wanted:
             if channel_id is None:
                 continue
             channel = self.get_channel(channel_id)
@@ -206,7 +211,31 @@ class NewsBot(commands.Bot):
                         f"{settings.source}: {key}: the bot cannot post in #{channel.name}"
                         f" ({channel_id}); give it Send Messages there"
                     )
+                if digest is None:
+                    continue
+                if not perms.read_message_history:
+                    return (
+                        f"{settings.source}: {key}: the bot cannot read the history of"
+                        f" #{channel.name} ({channel_id}); give it Read Message History there"
+                        " (after a crash, newsbot looks there for the digest parts it posted but"
+                        " had not recorded, so that it never posts one twice)"
+                    )
+                if not perms.embed_links and self._posts_embeds(digest):
+                    return (
+                        f"{settings.source}: {key}: the bot cannot post embeds in"
+                        f" #{channel.name} ({channel_id}), which its template {digest.template!r}"
+                        " makes; give it Embed Links there"
+                    )
         return None
+
+    def _posts_embeds(self, digest: DigestChannel) -> bool:
+        """Whether the channel's template renders embeds (tried on a sample article; a broken
+        template is reported when a digest renders, not here)."""
+        try:
+            payload = self.app.renderer.render_item(sample_article(), digest)
+        except Exception:
+            return False
+        return bool(payload.get("embeds"))
 
     async def _start_background(self) -> None:
         results = await self.publisher.resume_unfinished()
