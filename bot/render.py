@@ -180,8 +180,9 @@ MAX_SEQUENCE: Final = 100_000
 MAX_OUTLET: Final = 100
 MAX_RELATED_TITLE: Final = 200
 MAX_PREPARED: Final = 512
-_MEMO_PER_ARTICLE: Final = 8
 """Articles a renderer keeps prepared for the next digest (its view fields computed)."""
+_MEMO_PER_ARTICLE: Final = 8
+"""Rendered items a prepared article keeps (per template and position; see _memo_key)."""
 
 PROTOCOL_BLOCKS: Final = (
     "header",
@@ -999,8 +1000,6 @@ class _Block:
 
 
 _MemoKey = tuple[Callable[..., Any], ...]
-
-
 _Stacks = dict[str, list[Callable[..., Any]]]
 
 

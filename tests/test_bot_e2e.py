@@ -119,6 +119,48 @@ async def test_startup_syncs_commands_and_posts_pending_items_for_review(
     ]
 
 
+async def test_a_review_post_whose_record_was_lost_is_not_posted_again(
+    discord_double: DiscordDouble, tmp_path: Path, seeded: Path, restore_endpoints: None
+) -> None:
+    # newsbot stopped after Discord stored the review post of the first item but before it
+    # recorded it, and restarts long after the nonce window: the post is in the channel.
+    settings = settings_for(discord_double, tmp_path)
+    pending = sorted(i for i, s in (await statuses(settings)).items() if s is Status.PENDING)
+    buttons = [
+        {"type": 2, "style": style, "label": action, "custom_id": f"newsbot:review:{action}:{p}"}
+        for action, style, p in (("approve", 3, pending[0]), ("reject", 4, pending[0]))
+    ]
+    earlier = discord_double.store.create(
+        channel_id=discord_double.channel("review").id,
+        guild_id=discord_double.guild.id,
+        author=discord_double.bot_user,
+        body={
+            "content": f"**#{pending[0]}** · ⏳ waiting for review",
+            "components": [{"type": 1, "components": buttons}],
+        },
+    )
+
+    def posted_for(item: int) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in review_messages(discord_double)
+            if any(
+                c["custom_id"] == f"newsbot:review:approve:{item}"
+                for row in m.get("components", [])
+                for c in row["components"]
+            )
+        ]
+
+    async with running_bot(settings, discord_double):
+        # Items are posted in id order: a second post of the first would come before the last.
+        await discord_double.wait_until(lambda: posted_for(pending[-1]) or None, timeout=10)
+        assert [m["id"] for m in posted_for(pending[0])] == [earlier["id"]]
+        assert len(review_messages(discord_double)) == len(pending)
+    async with open_app(settings) as app:
+        post = await app.store.review_post(pending[0])
+    assert post is not None and post.message_id == int(earlier["id"])
+
+
 async def test_moderator_approves_with_a_button_and_buttons_survive_a_restart(
     discord_double: DiscordDouble, tmp_path: Path, seeded: Path, restore_endpoints: None
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +36,11 @@ from bot.store import QueueItem, Status
 log = logging.getLogger(__name__)
 
 REVIEW_BATCH = 20
+REVIEW_HISTORY = 50
+"""Messages of the review channel read at start for posts whose record was lost."""
+REVIEW_BUTTON_ID = r"newsbot:review:(?P<action>approve|reject):(?P<id>[0-9]{1,19})"
+"""The custom id of a review message's Approve and Reject buttons."""
+_REVIEW_BUTTON = re.compile(REVIEW_BUTTON_ID)
 
 
 def describe_error(error: BaseException) -> str | None:
@@ -147,6 +153,7 @@ class NewsBot(commands.Bot):
         self.review_wakeup = asyncio.Event()
         self.scheduler: Any = None
         self.startup_error: str | None = None
+        self._review_history_read = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
         # Set once start-up checks passed (or failed): lets callers wait for a usable bot.
@@ -299,6 +306,9 @@ class NewsBot(commands.Bot):
             items = await self.app.store.unreviewed_pending(REVIEW_BATCH)
             if not items:
                 return posted
+            if not self._review_history_read:
+                self._review_history_read = True
+                items = await self._adopt_review_posts(channel_id, items)
             channel = self.get_partial_messageable(channel_id)
             for item in items:
                 payload = self.review_payload(item)
@@ -312,6 +322,38 @@ class NewsBot(commands.Bot):
                 )
                 await self.app.store.record_review_post(item.id, channel_id, message.id)
                 posted += 1
+
+    async def _adopt_review_posts(self, channel_id: int, items: list[QueueItem]) -> list[QueueItem]:
+        """``items`` without those already posted: a post whose record was lost (newsbot
+        stopped between posting and recording it) is found in the channel's recent history and
+        recorded instead. The post's nonce covers this only for a few minutes; a restart can
+        come later."""
+        wanted = {item.id for item in items}
+        found: dict[int, int] = {}
+        channel = self.get_partial_messageable(channel_id)
+        me = self.user.id if self.user else None
+        try:
+            async for message in channel.history(limit=REVIEW_HISTORY):
+                if message.author.id != me:
+                    continue
+                for row in message.components:
+                    for child in getattr(row, "children", ()):
+                        match = _REVIEW_BUTTON.fullmatch(getattr(child, "custom_id", None) or "")
+                        if match and int(match["id"]) in wanted:
+                            found.setdefault(int(match["id"]), message.id)
+        except discord.HTTPException as exc:
+            log.warning(
+                "could not read the review channel's history (%s); a review post whose record"
+                " was lost before a restart may be posted again",
+                exc,
+            )
+            return items
+        for item_id, message_id in found.items():
+            await self.app.store.record_review_post(item_id, channel_id, message_id)
+            log.info(
+                "item %d: its review post %d was already made; recorded it", item_id, message_id
+            )
+        return [item for item in items if item.id not in found]
 
     def review_payload(self, item: QueueItem) -> dict[str, Any]:
         return review_payload(self.app.renderer, item, self.app.settings.digest_for(None))

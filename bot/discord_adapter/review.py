@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.discord_adapter.client import handle_interaction_error
+from bot.discord_adapter.client import REVIEW_BUTTON_ID, handle_interaction_error
 from bot.discord_adapter.payloads import message_kwargs
 from bot.discord_adapter.permissions import require_moderator
 from bot.moderation import MAX_REASON
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 class ReviewButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"newsbot:review:(?P<action>approve|reject):(?P<id>[0-9]{1,19})",
+    template=REVIEW_BUTTON_ID,
 ):
     def __init__(self, action: str, item_id: int) -> None:
         approve = action == "approve"
