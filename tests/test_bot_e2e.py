@@ -402,6 +402,27 @@ async def test_a_digest_channel_missing_a_permission_the_digest_needs(
     )
 
 
+async def test_a_review_channel_without_history_is_a_warning(
+    discord_double: DiscordDouble,
+    tmp_path: Path,
+    restore_endpoints: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    review = discord_double.channel("review").id
+    allow = Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES | Permission.EMBED_LINKS
+    await discord_double.set_overwrite(
+        "review", "bot-role", allow=allow, deny=Permission.READ_MESSAGE_HISTORY
+    )
+    with caplog.at_level("WARNING", logger="bot.discord_adapter.client"):
+        async with running_bot(settings_for(discord_double, tmp_path), discord_double) as bot:
+            assert bot.startup_error is None
+    assert (
+        f"test.yaml: review_channel: the bot cannot read the history of #review ({review}); a"
+        " review post made just before a restart may be posted again (give it Read Message"
+        " History there)"
+    ) in caplog.messages
+
+
 async def test_a_wrong_token_is_one_clear_error(
     discord_double: DiscordDouble,
     tmp_path: Path,

@@ -219,6 +219,16 @@ class NewsBot(commands.Bot):
                         f" ({channel_id}); give it Send Messages there"
                     )
                 if digest is None:
+                    if not perms.read_message_history:
+                        log.warning(
+                            "%s: %s: the bot cannot read the history of #%s (%d); a review"
+                            " post made just before a restart may be posted again (give it"
+                            " Read Message History there)",
+                            settings.source,
+                            key,
+                            channel.name,
+                            channel_id,
+                        )
                     continue
                 if not perms.read_message_history:
                     return (
