@@ -236,7 +236,7 @@ def _url_key(embed: Mapping[str, Any]) -> str | None:
     return _canonical(url)
 
 
-def _copy_embed(embed: Mapping[str, Any]) -> dict[str, Any]:
+def copy_embed(embed: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``embed`` that shares no dict or list with it: a payload is the caller's to
     change, and a renderer may hand the same rendered item to the next digest."""
     return {
@@ -287,7 +287,7 @@ class _Draft:
         item = measured.item
         self.add_text(item.text, measured.text_length)
         if item.embed is not None:
-            self.embeds.append(_copy_embed(item.embed))
+            self.embeds.append(copy_embed(item.embed))
             self.embeds_length += measured.embed_length
             if key is not None:
                 self.urls.add(key)

@@ -150,6 +150,7 @@ from bot.pack import (
     allowed_mentions,
     check_ref,
     content_budget,
+    copy_embed,
     fit_item,
     fits_alone,
     measure,
@@ -1489,7 +1490,7 @@ class Renderer:
         item = items[0].item
         payload: dict[str, Any] = {"content": item.text}
         if item.embed is not None:
-            payload["embeds"] = [dict(item.embed)]
+            payload["embeds"] = [copy_embed(item.embed)]
         payload["allowed_mentions"] = allowed_mentions()
         return payload
 

@@ -1172,6 +1172,11 @@ def test_changing_a_payload_does_not_change_the_next_digest(seeds: list[Article]
     assert (
         payloads(renderer.render_digest(seeds[:3], digest("embed"), now=NOW, ref="x")) == expected
     )
+    alone = renderer.render_item(seeds[0], digest("embed"))
+    alone["embeds"][0]["author"]["name"] = "changed"
+    assert renderer.render_item(seeds[0], digest("embed"))["embeds"][0]["author"]["name"] != (
+        "changed"
+    )
 
 
 def test_templates_cannot_read_the_clock_through_an_article_date(folder: Path) -> None:
