@@ -188,8 +188,14 @@ class Publisher:
             for digest in await self.app.store.unfinished_digests(channel)
         ]
 
-    async def publish(self, channel: int, *, trigger: str = "command") -> PublishResult:
-        """Resume anything unfinished for the channel, then post its next digest."""
+    async def publish(
+        self, channel: int, *, trigger: str = "command", scheduled_for: datetime | None = None
+    ) -> PublishResult:
+        """Resume anything unfinished for the channel, then post its next digest.
+
+        ``scheduled_for`` is the scheduled run this publish makes (already claimed): the digest
+        is linked to it as it is written, so a run is never left claimed without its digest
+        (see :meth:`~bot.store.Store.orphaned_runs`)."""
         async with self._lock(channel):
             resumed = await self._resume_locked(channel)
             blocked = next((r for r in resumed if r.status in ("failed", "retry_later")), None)
@@ -214,7 +220,9 @@ class Publisher:
                     for position, message in enumerate(plan.messages)
                 ]
                 key = f"{plan.key}@{now}"
-            digest, _ = await self.app.store.create_digest(channel, key, trigger, outbox)
+            digest, _ = await self.app.store.create_digest(
+                channel, key, trigger, outbox, scheduled_for=scheduled_for
+            )
             log.info(
                 "digest %d for channel %d: %d items in %d messages (%s)",
                 digest.id,

@@ -34,6 +34,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.publish import PublishResult
 from bot.schedule import MissedRunPolicy, ScheduleSpec, due_run, next_run, parse_schedule
+from bot.scheduler_lock import SchedulerLock
 from bot.store import StoredSchedule
 
 __all__ = [
@@ -301,7 +302,9 @@ async def describe_schedules(app: App) -> list[str]:
 class DigestPublisher(Protocol):
     """What the scheduler needs of ``bot.publish.Publisher``."""
 
-    async def publish(self, channel: int, *, trigger: str) -> PublishResult: ...
+    async def publish(
+        self, channel: int, *, trigger: str, scheduled_for: datetime | None = None
+    ) -> PublishResult: ...
 
 
 @dataclass(slots=True)
@@ -361,6 +364,7 @@ class Scheduler:
         self._stopping = False
         self._running = False
         self._started_at: datetime | None = None
+        self._orphans_resumed = False
         self._seen: dict[int, _Seen] = {}
         self._retries: dict[int, _Retry] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -388,6 +392,15 @@ class Scheduler:
         """Run the schedules until ``stop()`` (or cancellation). Never ends on an error."""
         if self._running:
             raise RuntimeError("this Scheduler is already running")
+        lock = SchedulerLock(self._app.settings.database)
+        if not lock.acquire():
+            log.error(
+                "another newsbot process runs the schedules of %s; this one does not (slash"
+                " commands still work here)",
+                self._app.settings.database,
+            )
+            self._idle.set()
+            return
         self._running = True
         self._stopping = False
         self._started_at = self._app.clock.now()
@@ -415,6 +428,7 @@ class Scheduler:
         finally:
             self._running = False
             await self._cancel(set(self._tasks))
+            lock.release()
             self._idle.set()
             log.info("scheduler stopped")
 
@@ -422,12 +436,38 @@ class Scheduler:
         p = self._policy
         return f"{p.mode.value}, window {p.window}"
 
+    async def _resume_orphans(self, now: datetime) -> None:
+        """Runs claimed by a process that stopped before it wrote their digest (nothing was
+        posted for them) are made now, like a retry, when the missed-run policy still allows
+        it; older ones are recorded as missed."""
+        for channel, run_at in await self._app.store.orphaned_runs():
+            if now - run_at <= self._policy.window:
+                log.warning(
+                    "channel %d: the run for %s was interrupted before its digest was written;"
+                    " making it now",
+                    channel,
+                    run_at.isoformat(),
+                )
+                self._retries[channel] = _Retry(run_at=run_at, attempt=0, at=now)
+                continue
+            log.warning(
+                "channel %d: the run for %s was interrupted before its digest was written and"
+                " is too old to make now (%s); its items go out with the next digest",
+                channel,
+                run_at.isoformat(),
+                self._describe_policy(),
+            )
+            await self._app.store.finish_scheduled_run(channel, run_at, "missed", None)
+        self._orphans_resumed = True
+
     # --- one pass ------------------------------------------------------------------------------
     async def _pass(self) -> datetime | None:
         """Start every due run, wait for them, and return when to look again (None: only when
         woken)."""
         clock = self._app.clock
         now = clock.now()
+        if not self._orphans_resumed:
+            await self._resume_orphans(now)
         schedules = effective_schedules(self._app.settings, await self._app.store.schedules())
         wakes: list[datetime] = []
         # Each due channel publishes in its own task, started at once: channels publish
@@ -573,7 +613,7 @@ class Scheduler:
         """Publish the channel's digest for the claimed run ``run_at`` and record how it went."""
         result: PublishResult | None = None
         try:
-            result = await self._publisher.publish(channel, trigger=TRIGGER)
+            result = await self._publisher.publish(channel, trigger=TRIGGER, scheduled_for=run_at)
         except Exception:
             log.exception(
                 "channel %d: the scheduled digest for %s failed", channel, run_at.isoformat()

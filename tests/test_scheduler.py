@@ -55,11 +55,15 @@ class RecordingPublisher:
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
         self.calls: list[tuple[int, str, datetime]] = []
+        self.runs: list[datetime | None] = []
         self.raise_for: dict[int, list[BaseException]] = {}
         self.status = "posted"
 
-    async def publish(self, channel: int, *, trigger: str) -> PublishResult:
+    async def publish(
+        self, channel: int, *, trigger: str, scheduled_for: datetime | None = None
+    ) -> PublishResult:
         self.calls.append((channel, trigger, self.clock.now()))
+        self.runs.append(scheduled_for)
         errors = self.raise_for.get(channel)
         if errors:
             raise errors.pop(0)
@@ -355,11 +359,99 @@ async def test_a_run_claimed_by_another_process_is_not_posted(
             assert clock.deadlines == [utc(3, 3, 9)]
         assert publisher.calls == []
         assert "the run for 2026-03-02T09:00:00+00:00 was already made" in caplog.text
-        # A run the database already records is not even attempted after a restart.
+        # A run the database records as made is not even attempted after a restart.
+        await real.store.finish_scheduled_run(A, utc(3, 2, 9), "posted", None)
         async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app2:
             async with running(Scheduler(app2, publisher), clock):
                 await clock.wait_for_sleepers(1)
             assert publisher.calls == []
+
+
+async def test_a_run_claimed_before_a_crash_without_its_digest_is_caught_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # newsbot claimed the 09:00 run, then was killed before it wrote the digest (nothing was
+    # posted), and restarts five minutes later: the run is made then, as a retry.
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    clock = ManualClock(utc(3, 2, 9, 5))
+    publisher = RecordingPublisher(clock)
+    async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app:
+        assert await app.store.claim_scheduled_run(A, utc(3, 2, 9))
+        async with running(Scheduler(app, publisher), clock):
+            await clock.wait_for_sleepers(1)
+        assert publisher.times() == [utc(3, 2, 9, 5)]
+        assert publisher.runs == [utc(3, 2, 9)]
+        assert run_rows(app) == [(A, "2026-03-02T09:00:00.000000+00:00", "posted")]
+        assert (
+            "channel 456: the run for 2026-03-02T09:00:00+00:00 was interrupted before its"
+            " digest was written; making it now"
+        ) in caplog.text
+
+
+async def test_an_interrupted_run_too_old_to_make_is_recorded_as_missed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    clock = ManualClock(utc(3, 2, 8))  # 23 hours later; catch_up_grace is 6 hours
+    publisher = RecordingPublisher(clock)
+    async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app:
+        assert await app.store.claim_scheduled_run(A, utc(3, 1, 9))
+        async with running(Scheduler(app, publisher), clock):
+            await move(clock, utc(3, 2, 9))
+        assert publisher.runs == [utc(3, 2, 9)]
+        assert run_rows(app) == [
+            (A, "2026-03-01T09:00:00.000000+00:00", "missed"),
+            (A, "2026-03-02T09:00:00.000000+00:00", "posted"),
+        ]
+        assert "is too old to make now (catch_up_one, window 6:00:00)" in caplog.text
+
+
+async def test_a_run_whose_digest_was_written_before_a_crash_is_not_made_again(
+    tmp_path: Path,
+) -> None:
+    # Killed after the digest was written: the publisher resumes that digest at start
+    # (tests/test_publisher.py); the scheduler must not make the run a second time.
+    clock = ManualClock(utc(3, 2, 9, 5))
+    publisher = RecordingPublisher(clock)
+    async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app:
+        assert await app.store.claim_scheduled_run(A, utc(3, 2, 9))
+        written, created = await app.store.create_digest(
+            A, "k", "schedule", [({"content": "part"}, "n", ())], scheduled_for=utc(3, 2, 9)
+        )
+        assert created
+        async with running(Scheduler(app, publisher), clock):
+            await clock.wait_for_sleepers(1)
+        assert publisher.calls == []
+        with sqlite3.connect(app.settings.database) as db:
+            assert db.execute("SELECT digest_id FROM schedule_runs").fetchall() == [(written.id,)]
+
+
+async def test_only_one_scheduler_runs_the_schedules_of_a_database(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock(utc(3, 2, 8))
+    first, second = RecordingPublisher(clock), RecordingPublisher(clock)
+    async with (
+        make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app,
+        make_app(tmp_path, clock, digest(A, "0 9 * * *")) as other,  # another process's
+        running(Scheduler(app, first), clock),
+    ):
+        async with asyncio.timeout(HANG):
+            await Scheduler(other, second).run()  # returns at once
+        assert (
+            f"another newsbot process runs the schedules of {app.settings.database}; this one"
+            " does not (slash commands still work here)"
+        ) in caplog.text
+        await move(clock, utc(3, 2, 9))
+    assert first.times() == [utc(3, 2, 9)]
+    assert second.calls == []
+    # Once the first one stops, another may take over.
+    async with (
+        make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app,
+        running(Scheduler(app, second), clock),
+    ):
+        await move(clock, utc(3, 3, 9))
+    assert second.times() == [utc(3, 3, 9)]
 
 
 async def test_a_brand_new_schedule_does_not_fire_for_the_past(tmp_path: Path) -> None:

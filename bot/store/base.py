@@ -82,10 +82,18 @@ class Store(Protocol):
     async def select_for_digest(self, selection: Selection) -> list[QueueItem]: ...
 
     async def create_digest(
-        self, channel_id: int, key: str, trigger: str, messages: Sequence[NewMessage]
+        self,
+        channel_id: int,
+        key: str,
+        trigger: str,
+        messages: Sequence[NewMessage],
+        *,
+        scheduled_for: datetime | None = None,
     ) -> tuple[DigestRecord, bool]:
         """Write a digest and its messages in one transaction; returns (digest, created). A
-        digest with the same key is returned as it is, never written twice."""
+        digest with the same key is returned as it is, never written twice. With
+        ``scheduled_for``, the claimed scheduled run of the channel is linked to the digest in
+        the same transaction (see :meth:`orphaned_runs`)."""
         ...
 
     async def get_digest(self, digest_id: int) -> DigestRecord: ...
@@ -131,3 +139,9 @@ class Store(Protocol):
     async def finish_scheduled_run(
         self, channel_id: int, scheduled_for: datetime, outcome: str, digest_id: int | None
     ) -> None: ...
+
+    async def orphaned_runs(self) -> list[tuple[int, datetime]]:
+        """Claimed scheduled runs with neither a digest nor an outcome, as (channel, scheduled
+        time): when no scheduler is running, the process making them stopped before it wrote
+        their digest, so nothing was posted for them."""
+        ...

@@ -777,7 +777,13 @@ class SQLiteStore:
         return await self._items(await self._read(sql, params), with_related=True)
 
     async def create_digest(
-        self, channel_id: int, key: str, trigger: str, messages: Sequence[NewMessage]
+        self,
+        channel_id: int,
+        key: str,
+        trigger: str,
+        messages: Sequence[NewMessage],
+        *,
+        scheduled_for: datetime | None = None,
     ) -> tuple[DigestRecord, bool]:
         now = _ts(_now())
         async with self._transaction() as db:
@@ -811,6 +817,12 @@ class SQLiteStore:
                     "INSERT INTO digest_items (digest_id, article_id, position, message_position)"
                     " VALUES (?, ?, ?, ?)",
                     item_rows,
+                )
+            if scheduled_for is not None:
+                await db.execute(
+                    "UPDATE schedule_runs SET digest_id = ?"
+                    " WHERE channel_id = ? AND scheduled_for = ?",
+                    (digest_id, channel_id, _ts(scheduled_for)),
                 )
             # Read back on the writer: the reader may still be on a snapshot from before.
             digest = await self._get_digest(digest_id, via=db)
@@ -1034,6 +1046,15 @@ class SQLiteStore:
             claimed = cursor.rowcount > 0
             await cursor.close()
         return claimed
+
+    async def orphaned_runs(self) -> list[tuple[int, datetime]]:
+        rows = await self._read(
+            "SELECT channel_id, scheduled_for FROM schedule_runs"
+            " WHERE outcome = 'running' AND digest_id IS NULL ORDER BY scheduled_for",
+            (),
+        )
+        runs = [(int(channel), _dt(str(when))) for channel, when in rows]
+        return [(channel, when) for channel, when in runs if when is not None]
 
     async def finish_scheduled_run(
         self, channel_id: int, scheduled_for: datetime, outcome: str, digest_id: int | None
