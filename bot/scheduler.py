@@ -15,6 +15,9 @@ The arithmetic (cron + time zone -> run times, the missed-run policy) is pure an
   ``Publisher.publish`` as ``/digest publish``, records the outcome, then sleeps until the next
   run or until ``wake()`` (a schedule changed). A failing pass or channel is logged and retried
   later; it never ends the loop (discord.py issues #2151, #10450 are about loops that do).
+  Only the scheduler holding the database's ``SchedulerLock`` runs; so at its start, a claimed
+  run with no digest was interrupted (the publish links its digest as it writes it), and it is
+  made then while the missed-run policy allows.
 * ``describe_schedules``: the lines of ``newsbot schedules`` and ``/digest schedule show``.
 """
 
