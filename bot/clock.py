@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "require_aware"]
 
 
-def _require_aware(when: datetime, name: str) -> None:
+def require_aware(when: datetime, name: str) -> None:
     """Refuse naive datetimes: they mean "local time of whatever machine", which is a bug."""
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueError(f"{name} must be an aware datetime, got naive {when.isoformat()}")
@@ -58,7 +58,7 @@ class SystemClock:
         return datetime.now(UTC)
 
     async def sleep_until(self, when: datetime) -> None:
-        _require_aware(when, "when")
+        require_aware(when, "when")
         # Always give the loop one turn, so a caller that loops on a deadline already in the
         # past cannot starve other tasks.
         await asyncio.sleep(0)
@@ -92,7 +92,7 @@ class ManualClock:
     """
 
     def __init__(self, start: datetime = datetime(2026, 1, 1, tzinfo=UTC)) -> None:
-        _require_aware(start, "start")
+        require_aware(start, "start")
         self._now = start.astimezone(UTC)
         self._sleepers: list[_Sleeper] = []
         self._waiters: list[_SleeperWaiter] = []
@@ -127,7 +127,7 @@ class ManualClock:
         Going backwards simulates a wall-clock correction: sleepers whose deadline is still in
         the future keep sleeping.
         """
-        _require_aware(when, "when")
+        require_aware(when, "when")
         self._now = when.astimezone(UTC)
         due = [s for s in self._sleepers if s.deadline <= self._now]
         if not due:
@@ -139,7 +139,7 @@ class ManualClock:
         self._notify_waiters()
 
     async def sleep_until(self, when: datetime) -> None:
-        _require_aware(when, "when")
+        require_aware(when, "when")
         if when <= self._now:
             await asyncio.sleep(0)  # one loop turn, like SystemClock
             return

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
+from bot.clock import require_aware
 from bot.errors import ConfigError
 
 __all__ = [
@@ -131,11 +132,6 @@ def _zone(name: str) -> ZoneInfo:
         raise ConfigError(f"{name}: unknown time zone") from None
 
 
-def _require_aware(when: datetime, name: str) -> None:
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ValueError(f"{name} must be an aware datetime, got naive {when.isoformat()}")
-
-
 @dataclass(frozen=True)
 class ScheduleSpec:
     """A validated schedule: a five-field cron expression read in an IANA time zone.
@@ -176,7 +172,7 @@ def _runs_after(spec: ScheduleSpec, after: datetime) -> Iterator[datetime]:
     second pass of a repeated (fall-back) hour it can yield that day's run at its first
     occurrence, which is already before ``after``; such results are dropped here.
     """
-    _require_aware(after, "after")
+    require_aware(after, "after")
     last = after
     for local in CronSim(spec.cron, after.astimezone(spec.zone)):
         run = local.astimezone(UTC)
@@ -202,7 +198,7 @@ def runs_between(spec: ScheduleSpec, start: datetime, end: datetime) -> list[dat
     Exclusive start and inclusive end mirror ``next_run`` ("strictly after") and ``due_run``
     ("at or before now"), so consecutive windows never count a run twice.
     """
-    _require_aware(end, "end")
+    require_aware(end, "end")
     runs: list[datetime] = []
     if end <= start:
         return runs
@@ -299,9 +295,9 @@ def due_run(
     with many missed times there is one catch-up run (the latest), never a burst.
     """
     policy = policy or MissedRunPolicy()
-    _require_aware(now, "now")
+    require_aware(now, "now")
     baseline = last_run if last_run is not None else created if created is not None else now
-    _require_aware(baseline, "last_run" if last_run is not None else "created")
+    require_aware(baseline, "last_run" if last_run is not None else "created")
 
     # Runs must be > baseline and >= now - window. Schedules resolve to whole seconds, so
     # "strictly after (now - window - 1 µs)" includes a run exactly at the window's edge.

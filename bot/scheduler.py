@@ -331,8 +331,9 @@ class Scheduler:
 
     ``run()`` is the loop; start it as a task and keep the task. ``wake()`` makes it re-read
     the schedules at once (call it after ``/digest schedule set`` or ``clear``); ``stop()``
-    ends it after the current pass. One Scheduler per process; several processes over one
-    database are safe (a run is claimed in the store before it is published).
+    ends it after the current pass. Only one Scheduler runs per database, in any process: the
+    one holding its ``SchedulerLock``; another one's ``run()`` returns at once. A run is still
+    claimed in the store before it is published, and its digest linked to it as it is written.
 
     ``retry_delays``: after a publish that raised or that Discord left for later
     (``retry_later``), the same scheduled run is published again after each of these delays,
@@ -406,6 +407,7 @@ class Scheduler:
             return
         self._running = True
         self._stopping = False
+        self._orphans_resumed = False  # another process may have run the schedules meanwhile
         self._started_at = self._app.clock.now()
         log.info("scheduler started (missed runs: %s)", self._describe_policy())
         failures = 0
@@ -439,26 +441,31 @@ class Scheduler:
         p = self._policy
         return f"{p.mode.value}, window {p.window}"
 
-    async def _resume_orphans(self, now: datetime) -> None:
+    async def _resume_orphans(self, schedules: Sequence[ChannelSchedule], now: datetime) -> None:
         """Runs claimed by a process that stopped before it wrote their digest (nothing was
-        posted for them) are made now, like a retry, when the missed-run policy still allows
-        it; older ones are recorded as missed."""
+        posted for them) are recorded as ``interrupted`` and made now, like a retry, when the
+        channel still has a schedule and the missed-run policy still allows it; the others are
+        recorded as ``missed``. Recorded either way, so no later start finds them again."""
+        scheduled = {s.channel for s in schedules if s.spec is not None}
         for channel, run_at in await self._app.store.orphaned_runs():
-            if now - run_at <= self._policy.window:
+            if channel in scheduled and now - run_at <= self._policy.window:
                 log.warning(
                     "channel %d: the run for %s was interrupted before its digest was written;"
                     " making it now",
                     channel,
                     run_at.isoformat(),
                 )
+                await self._app.store.finish_scheduled_run(channel, run_at, "interrupted", None)
                 self._retries[channel] = _Retry(run_at=run_at, attempt=0, at=now)
                 continue
             log.warning(
                 "channel %d: the run for %s was interrupted before its digest was written and"
-                " is too old to make now (%s); its items go out with the next digest",
+                " is not made now (%s); its items go out with the next digest",
                 channel,
                 run_at.isoformat(),
-                self._describe_policy(),
+                "the channel has no schedule any more"
+                if channel not in scheduled
+                else f"too old: {self._describe_policy()}",
             )
             await self._app.store.finish_scheduled_run(channel, run_at, "missed", None)
         self._orphans_resumed = True
@@ -469,9 +476,9 @@ class Scheduler:
         woken)."""
         clock = self._app.clock
         now = clock.now()
-        if not self._orphans_resumed:
-            await self._resume_orphans(now)
         schedules = effective_schedules(self._app.settings, await self._app.store.schedules())
+        if not self._orphans_resumed:
+            await self._resume_orphans(schedules, now)
         wakes: list[datetime] = []
         # Each due channel publishes in its own task, started at once: channels publish
         # concurrently (the Publisher locks per channel), so a slow one makes no other late.
@@ -630,8 +637,8 @@ class Scheduler:
         try:
             await self._app.store.finish_scheduled_run(channel, run_at, outcome, digest_id)
         except Exception:
-            # The run stays claimed ("running"), so it is not posted twice; only its record
-            # is incomplete.
+            # The run stays claimed ("running"): with its digest linked, it is not made again;
+            # without one (nothing was posted), the next start makes it (_resume_orphans).
             log.exception(
                 "channel %d: could not record outcome %s of the run for %s",
                 channel,

@@ -403,7 +403,42 @@ async def test_an_interrupted_run_too_old_to_make_is_recorded_as_missed(
             (A, "2026-03-01T09:00:00.000000+00:00", "missed"),
             (A, "2026-03-02T09:00:00.000000+00:00", "posted"),
         ]
-        assert "is too old to make now (catch_up_one, window 6:00:00)" in caplog.text
+        assert "is not made now (too old: catch_up_one, window 6:00:00)" in caplog.text
+
+
+async def test_an_interrupted_run_of_a_channel_without_a_schedule_is_recorded_as_missed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    clock = ManualClock(utc(3, 2, 9, 5))
+    publisher = RecordingPublisher(clock)
+    async with make_app(tmp_path, clock, digest(A, "0 9 * * *"), digest(B, None)) as app:
+        assert await app.store.claim_scheduled_run(B, utc(3, 2, 9))
+        async with running(Scheduler(app, publisher), clock):
+            await clock.wait_for_sleepers(1)
+            assert clock.deadlines == [utc(3, 3, 9)]  # asleep until A's next run
+        assert publisher.calls == []
+        assert run_rows(app) == [(B, "2026-03-02T09:00:00.000000+00:00", "missed")]
+        assert "is not made now (the channel has no schedule any more)" in caplog.text
+
+
+async def test_an_interrupted_run_overtaken_by_a_newer_one_is_not_made_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(utc(3, 2, 9))
+    publisher = RecordingPublisher(clock)
+    async with make_app(tmp_path, clock, digest(A, "0 * * * *")) as app:
+        assert await app.store.claim_scheduled_run(A, utc(3, 2, 8))
+        async with running(Scheduler(app, publisher), clock):
+            await clock.wait_for_sleepers(1)
+        clock.set(utc(3, 2, 9, 20))
+        async with running(Scheduler(app, publisher), clock):
+            await clock.wait_for_sleepers(1)
+        assert publisher.runs == [utc(3, 2, 9)]
+        assert run_rows(app) == [
+            (A, "2026-03-02T08:00:00.000000+00:00", "interrupted"),
+            (A, "2026-03-02T09:00:00.000000+00:00", "posted"),
+        ]
 
 
 async def test_a_run_whose_digest_was_written_before_a_crash_is_not_made_again(

@@ -1053,15 +1053,14 @@ class SQLiteStore:
             " WHERE outcome = 'running' AND digest_id IS NULL ORDER BY scheduled_for",
             (),
         )
-        runs = [(int(channel), _dt(str(when))) for channel, when in rows]
-        return [(channel, when) for channel, when in runs if when is not None]
+        return [(int(channel), datetime.fromisoformat(when)) for channel, when in rows]
 
     async def finish_scheduled_run(
         self, channel_id: int, scheduled_for: datetime, outcome: str, digest_id: int | None
     ) -> None:
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE schedule_runs SET outcome = ?, digest_id = ?, ran_at = ?"
-                " WHERE channel_id = ? AND scheduled_for = ?",
+                "UPDATE schedule_runs SET outcome = ?, digest_id = coalesce(?, digest_id),"
+                " ran_at = ? WHERE channel_id = ? AND scheduled_for = ?",
                 (outcome, digest_id, _ts(_now()), channel_id, _ts(scheduled_for)),
             )
