@@ -119,12 +119,20 @@ async def test_startup_syncs_commands_and_posts_pending_items_for_review(
     ]
 
 
+@pytest.mark.parametrize("first_look_dropped", [False, True])
 async def test_a_review_post_whose_record_was_lost_is_not_posted_again(
-    discord_double: DiscordDouble, tmp_path: Path, seeded: Path, restore_endpoints: None
+    discord_double: DiscordDouble,
+    tmp_path: Path,
+    seeded: Path,
+    restore_endpoints: None,
+    first_look_dropped: bool,
 ) -> None:
     # newsbot stopped after Discord stored the review post of the first item but before it
     # recorded it, and restarts long after the nonce window: the post is in the channel.
+    # (With the first look at the channel cut off, the feed must look again, not post.)
     settings = settings_for(discord_double, tmp_path)
+    if first_look_dropped:
+        discord_double.drop_next(2, "GET /channels/*/messages")  # aiohttp retries a GET once
     pending = sorted(i for i, s in (await statuses(settings)).items() if s is Status.PENDING)
     buttons = [
         {"type": 2, "style": style, "label": action, "custom_id": f"newsbot:review:{action}:{p}"}
@@ -156,6 +164,8 @@ async def test_a_review_post_whose_record_was_lost_is_not_posted_again(
         await discord_double.wait_until(lambda: posted_for(pending[-1]) or None, timeout=10)
         assert [m["id"] for m in posted_for(pending[0])] == [earlier["id"]]
         assert len(review_messages(discord_double)) == len(pending)
+        looks = discord_double.requests_to("GET /channels/*/messages")
+        assert len(looks) == (3 if first_look_dropped else 1)
     async with open_app(settings) as app:
         post = await app.store.review_post(pending[0])
     assert post is not None and post.message_id == int(earlier["id"])

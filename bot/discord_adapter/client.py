@@ -317,8 +317,10 @@ class NewsBot(commands.Bot):
             if not items:
                 return posted
             if not self._review_history_read:
-                self._review_history_read = True
+                # Set once it worked: a dropped connection or a database error ends this pass
+                # (the feed retries it), and posting without the look would post again.
                 items = await self._adopt_review_posts(channel_id, items)
+                self._review_history_read = True
             channel = self.get_partial_messageable(channel_id)
             for item in items:
                 payload = self.review_payload(item)
