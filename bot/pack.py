@@ -39,7 +39,8 @@ from bot.articles import canonical_url
 from bot.limits import length
 
 ELLIPSIS: Final = "…"
-_canonical: Final = lru_cache(maxsize=4_096)(canonical_url)
+cached_canonical_url: Final = lru_cache(maxsize=4_096)(canonical_url)
+"""canonical_url, memoised: the renderer and the packer look up the same URLs."""
 REF_PATTERN: Final = re.compile(r"[A-Za-z0-9-]{1,16}")
 _BLOCK_SEP: Final = "\n\n"
 _TRAILING: Final = " \t\n,;:-–—"
@@ -233,7 +234,7 @@ def _url_key(embed: Mapping[str, Any]) -> str | None:
     url = embed.get("url")
     if not isinstance(url, str) or not url:
         return None
-    return _canonical(url)
+    return cached_canonical_url(url)
 
 
 def copy_embed(embed: Mapping[str, Any]) -> dict[str, Any]:

@@ -73,7 +73,7 @@ Each protocol block is wrapped (first in ``Context.blocks``, where Jinja looks a
 that what it renders is recorded for newsbot instead of flowing into the template's output. An
 item too large for one message is rendered again, shorter, through the same block with the
 context it had (:func:`bot.pack.fit_item`; so use ``item.number`` rather than ``loop.index``
-in an item), then :func:`bot.pack.pack` makes the messages.
+in an item), then :func:`bot.pack.pack_measured` makes the messages.
 
 **Safety.** Sandbox violations, undefined names, syntax errors, missing templates and runtime
 errors all become :class:`~bot.errors.TemplateProblem` naming the template file and line. Every
@@ -131,7 +131,7 @@ from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot import limits
-from bot.articles import Article, Provider, Related, canonical_url
+from bot.articles import Article, Provider, Related
 from bot.config import DigestChannel
 from bot.errors import TemplateProblem
 from bot.markdown import (
@@ -148,6 +148,7 @@ from bot.pack import (
     PackedMessage,
     RenderedItem,
     allowed_mentions,
+    cached_canonical_url,
     check_ref,
     content_budget,
     copy_embed,
@@ -354,7 +355,7 @@ class RelatedView:
 
     @_lazy
     def url(self) -> SafeUrl:
-        return SafeUrl(safe_url(self._entry.url) or "")
+        return _url(self._entry.url)
 
     @_lazy
     def outlet(self) -> Md:
@@ -546,7 +547,6 @@ _VIEW_ATTRIBUTES: Final[dict[type[Any], frozenset[str]]] = {
 
 
 _FULL: Final = Cut()
-_canonical: Final = lru_cache(maxsize=4_096)(canonical_url)
 
 # What a view reads of an article: every field but those kept only for export and moderation.
 # Two articles equal in these fields render alike, so they share a _Source (Renderer._source).
@@ -576,7 +576,7 @@ class _Source:
                 break
             if safe_url(entry.url) is None:
                 continue
-            key = _canonical(entry.url)
+            key = cached_canonical_url(entry.url)
             if key in seen:
                 continue
             seen.add(key)
@@ -612,11 +612,14 @@ class RenderLimit(Exception):
 
 
 class _Budget:
-    __slots__ = ("deadline", "left")
+    __slots__ = ("deadline", "drew", "left")
 
     def __init__(self) -> None:
         self.left = MAX_STEPS
         self.deadline = time.monotonic() + MAX_SECONDS
+        self.drew = False
+        """Whether the ``random`` filter ran (since _Pass._item reset it): that item's output
+        is a draw, not a function of the item, so it is not remembered."""
 
     def tick(self) -> None:
         self.left -= 1
@@ -707,9 +710,10 @@ class _BoundedLoops(CodeGenerator):
 
     A block is pure when the compiler resolves no context variable for it but ``item`` (so no
     ``loop``, ``now``, ``count``, top-level ``{% set %}`` or macro, nor a global, which a
-    top-level ``{% set %}`` could shadow), it imports nothing, and it does not use ``self`` or
-    the ``random`` filter (the sandbox keeps the clock out of reach: see
-    ``_Sandbox.is_safe_attribute``). It may call other blocks and ``{% include %}`` templates
+    top-level ``{% set %}`` could shadow), it imports nothing, and it does not use ``self``
+    (the sandbox keeps the clock out of reach: see ``_Sandbox.is_safe_attribute``; the
+    ``random`` filter, which ``map`` can also call by name, is caught as it runs: see
+    ``_Budget.drew``). It may call other blocks and ``{% include %}`` templates
     named by a constant: they are checked when a digest renders, when the templates they
     resolve to are known (see _memo_key). The template's own top-level code, under the name
     ``""``, is judged alike (it is what an include runs).
@@ -779,11 +783,6 @@ class _BoundedLoops(CodeGenerator):
             self._taint(frame)
         super().visit_Name(node, frame)
 
-    def visit_Filter(self, node: nodes.Filter, frame: Frame) -> None:
-        if node.name == "random":
-            self._taint(frame)
-        super().visit_Filter(node, frame)
-
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
         node.iter = nodes.Call(
             nodes.EnvironmentAttribute("bounded_iter"),
@@ -849,6 +848,19 @@ def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
 
     functools.update_wrapper(bounded, function)
     return bounded
+
+
+def _drawing(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``random`` filter, noting in the render's budget that it ran (see _Budget.drew)."""
+
+    def drawing(*args: Any, **kwargs: Any) -> Any:
+        budget = _BUDGET.get()
+        if budget is not None:
+            budget.drew = True
+        return function(*args, **kwargs)
+
+    functools.update_wrapper(drawing, function)
+    return drawing
 
 
 @pass_environment
@@ -990,7 +1002,7 @@ class _ProtocolError(Exception):
 class _Block:
     """What one item block rendered: its text, or the texts of its embed blocks."""
 
-    __slots__ = ("fields", "index", "measured", "text")
+    __slots__ = ("drew", "fields", "index", "measured", "text")
 
     def __init__(self, index: int) -> None:
         self.index = index
@@ -998,6 +1010,8 @@ class _Block:
         self.fields: dict[str, str] = {}
         self.measured: Measured | None = None
         """The item as an earlier digest rendered it (see _memo_key), when it was not run."""
+        self.drew = False
+        """Whether rendering it ran the ``random`` filter (see _Budget.drew)."""
 
 
 _MemoKey = tuple[Callable[..., Any], ...]
@@ -1041,13 +1055,15 @@ def _memo_key(blocks: _Stacks, environment: Environment) -> _MemoKey | None:
 class _Pass:
     """One render of a digest template: what its protocol blocks rendered."""
 
-    __slots__ = ("contexts", "current", "footer", "header", "items", "memo_key", "seen")
+    __slots__ = ("contexts", "current", "footer", "header", "items", "memo_key", "seen", "unkeyed")
 
     def __init__(self, *, memo: bool = False) -> None:
-        self.memo_key: _MemoKey | bool | None = memo
+        self.memo_key: _MemoKey | None = None
         """What the item block runs, when its output depends on the item alone (see
-        _memo_key; True until the first item, as a parent template's blocks are only known once
-        it is extended; False or None when items are not remembered)."""
+        _memo_key); None when items are not remembered."""
+        self.unkeyed = memo
+        """Whether memo_key is still to be worked out, at the first item (a parent template's
+        blocks are only known once it is extended)."""
         self.header = ""
         self.footer = ""
         self.items: list[_Block] = []
@@ -1107,20 +1123,24 @@ class _Pass:
         record = self.current = _Block(view.index if type(view) is ItemView else -1)
         if record.index >= 0:
             self.contexts[record.index] = context
-            memo_key = self.memo_key
-            if memo_key is True:
-                memo_key = self.memo_key = _memo_key(context.blocks, context.environment)
-            if memo_key and view._cut is _FULL:
-                record.measured = view._source.memo.get((memo_key, record.index))
+            if self.unkeyed:
+                self.unkeyed = False
+                self.memo_key = _memo_key(context.blocks, context.environment)
+            if self.memo_key is not None:
+                record.measured = view._source.memo.get((self.memo_key, record.index))
                 if record.measured is not None:
                     self.current = None
                     self.items.append(record)
                     return _NOTHING
+        budget = _BUDGET.get()
+        if budget is not None:
+            budget.drew = False
         try:
             stack = context.blocks["item"]
             record.text = _drain(stack[1](context)).strip() if len(stack) > 1 else ""
         finally:
             self.current = None
+        record.drew = budget is not None and budget.drew
         self.items.append(record)
         return _NOTHING
 
@@ -1242,8 +1262,6 @@ def _problem(exc: BaseException, template: str) -> TemplateProblem:
         problem = str(exc)
     elif isinstance(exc, RecursionError):
         problem = "templates include, extend or call each other without end (recursion too deep)"
-    elif isinstance(exc, OverflowError) and "MAX_RANGE" in str(exc):
-        problem = f"not allowed in the template sandbox: {exc}"
     else:
         problem = f"{type(exc).__name__}: {exc}"
     return TemplateProblem(where, line, problem)
@@ -1290,7 +1308,13 @@ class Renderer:
         for name, function in list(self.env.filters.items()):
             self.env.filters[name] = _bounded_filter(name, function)
         self.env.filters.update(
-            md=_md, url=_url, plain=_plain, shorten=_shorten, link=_link, truncate=_truncate
+            md=_md,
+            url=_url,
+            plain=_plain,
+            shorten=_shorten,
+            link=_link,
+            truncate=_truncate,
+            random=_drawing(self.env.filters["random"]),
         )
 
     # -- templates -----------------------------------------------------------------------------
@@ -1393,7 +1417,7 @@ class Renderer:
         tz = _timezone(digest.timezone)
         limit = max(digest.related_limit, 0)
         sources = [self._source(a, limit, tz) for a in articles]
-        views = [ItemView(s, i, i + 1, _FULL, s.fields) for i, s in enumerate(sources)]
+        views = [s.view(i, i + 1) for i, s in enumerate(sources)]
         context = self._context(template, views, digest, now.astimezone(tz), ref)
         out = _Pass(memo=True)
         for name in PROTOCOL_BLOCKS:
@@ -1403,7 +1427,7 @@ class Renderer:
         if indices != list(range(len(articles))):
             raise TemplateProblem(where, None, _order_problem(indices, len(articles)))
         items: list[Measured] = []
-        memo_key = out.memo_key if isinstance(out.memo_key, tuple) else None
+        memo_key = out.memo_key
         for block, source, view in zip(out.items, sources, views, strict=True):
             item = block.measured
             if item is None:
@@ -1413,7 +1437,7 @@ class Renderer:
                     else RenderedItem(view.index, block.text)
                 )
                 item = measure(rendered)
-                if memo_key is not None:
+                if memo_key is not None and not block.drew:
                     source.remember((memo_key, view.index), item)
             if not item.fits(budget):  # rendered again, shorter: only when it must be
                 item = measure(self._fit(out.contexts[view.index], source, view, budget, where))
@@ -1576,8 +1600,7 @@ def clear_caches() -> None:
         markdown._safe_url_cached,
         _plain_cached,
         _link_cached,
-        _canonical,
-        pack._canonical,
+        pack.cached_canonical_url,
     ):
         cached.cache_clear()
 
