@@ -594,7 +594,7 @@ def _images(doc: _Doc, key: str, value: object, warn: Callable[[str], None]) -> 
     return tuple(images)
 
 
-def _related(doc: _Doc, own_url: str, warn: Callable[[str], None]) -> tuple[Related, ...]:
+def _related(doc: _Doc, warn: Callable[[str], None]) -> tuple[Related, ...]:
     value = doc.data.get("related")
     if value is None:
         return ()
@@ -707,7 +707,7 @@ def parse_article(path: str, raw: bytes) -> Article:
     quality = _int(doc, "quality")
     heat = _int(doc, "heat")
     published = _bool(doc, "published")
-    related = _related(doc, url, warn)
+    related = _related(doc, warn)
     return Article(
         url=url,
         web_url=web_url,

@@ -301,8 +301,8 @@ def _embed_text(embed: dict[str, Any]) -> str:
 
 
 async def cmd_check_templates(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import open_app
     from bot.ingest import find_files, parse_sources, read_sources
+    from bot.render import Renderer
 
     articles, errors, _, _ = parse_sources(read_sources(list(find_files(args.seeds))), set())
     for error in errors:
@@ -310,9 +310,9 @@ async def cmd_check_templates(args: argparse.Namespace, settings: Settings) -> i
     if not articles:
         print(f"newsbot check-templates: error: no articles found in {args.seeds}", file=sys.stderr)
         return 2
-    async with open_app(settings) as app:
-        digests = settings.digests or (settings.digest_for(None),)
-        problems = app.renderer.check(articles, list(digests))
+    # Templates only: no database is opened (nor created) for this.
+    digests = settings.digests or (settings.digest_for(None),)
+    problems = Renderer(settings.templates).check(articles, list(digests))
     for problem in problems:
         print(problem)
     if problems:

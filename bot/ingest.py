@@ -30,13 +30,20 @@ Progress = Callable[[int, int], None]
 
 @dataclass(slots=True)
 class IngestReport:
-    new: int = 0
     updated: int = 0
     unchanged: int = 0
-    rejected: int = 0
     errors: list[str] = field(default_factory=list)
+    """One line per file rejected."""
     warnings: list[str] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
+
+    @property
+    def new(self) -> int:
+        return len(self.new_ids)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.errors)
 
     @property
     def summary(self) -> str:
@@ -96,12 +103,16 @@ def read_sources(paths: Sequence[Path | str], stdin: BinaryIO | None = None) -> 
                     # for every file, which cost more than the reading itself.
                     data = handle.read()
                 else:
-                    # Read one byte past the limit so the parser can say the file is too
-                    # large without reading all of a huge file (or an endless pipe).
+                    # One byte past the limit tells a file too large without reading all of a
+                    # huge file (or an endless pipe, whose size is 0).
                     data = handle.read(MAX_FILE_BYTES + 1)
                 if len(data) > MAX_FILE_BYTES:
-                    size = os.stat(name).st_size
-                    problem = f"file too large ({size:,} bytes; at most 1 MiB)"
+                    size = (
+                        f"{max(info.st_size, len(data)):,} bytes"
+                        if stat.S_ISREG(info.st_mode)
+                        else "more than 1 MiB"
+                    )
+                    problem = f"file too large ({size}; at most 1 MiB)"
                     sources.append(Source(name, error=_located(name, problem)))
                     continue
         except OSError as exc:
@@ -161,7 +172,6 @@ async def ingest(
         )
         report.errors.extend(errors)
         report.warnings.extend(warnings)
-        report.rejected += len(errors)
         report.unchanged += unchanged
         if articles:
             try:
@@ -179,7 +189,6 @@ async def ingest(
                 ) from exc
             for item_id, outcome in results:
                 if outcome is Outcome.NEW:
-                    report.new += 1
                     report.new_ids.append(item_id)
                 elif outcome is Outcome.UPDATED:
                     report.updated += 1

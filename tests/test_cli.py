@@ -186,3 +186,10 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
 @pytest.mark.parametrize("flag", ["--version", "--help"])
 def test_top_level_flags(flag: str, tmp_path: Path) -> None:
     assert newsbot(flag, cwd=tmp_path).returncode == 0
+
+
+def test_check_templates_reads_no_database(tmp_path: Path) -> None:
+    result = newsbot("check-templates", "--seeds", str(SEEDS), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("all templates render 40 articles within Discord's limits")
+    assert list(tmp_path.iterdir()) == []  # no newsbot.db made on the way

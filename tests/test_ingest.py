@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.ingest import ingest
+from bot.ingest import ingest, read_sources
 from bot.store import QueueQuery, SQLiteStore, Status
 
 GOOD = "---\ntitle: {title}\nwebUrl: https://example.com/{n}\nquality: {q}\n---\n"
@@ -83,3 +83,10 @@ async def test_warnings_do_not_reject(store: SQLiteStore, tmp_path: Path) -> Non
     report = await ingest(store, [path])
     assert report.summary == "1 new, 0 updated, 0 unchanged, 0 rejected"
     assert report.warnings == [f"{path}:4: warning: related[1]: no webUrl; entry dropped"]
+
+
+def test_an_endless_device_is_too_large_without_a_made_up_size() -> None:
+    # Not a regular file: its size says nothing, and it is read no further than the limit.
+    [source] = read_sources([Path("/dev/zero")])
+    assert source.data is None
+    assert source.error == "/dev/zero:1: file too large (more than 1 MiB; at most 1 MiB)"

@@ -673,9 +673,7 @@ class SQLiteStore:
                 (to.value, reason, actor, now, now, article_id),
             )
             await db.execute(
-                "INSERT INTO audit_log (article_id, action, actor, from_status, to_status,"
-                " reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (article_id, to.value, actor, current.value, to.value, reason, now),
+                _INSERT_AUDIT, (article_id, to.value, actor, current.value, to.value, reason, now)
             )
         return await self.get(article_id)
 
@@ -694,8 +692,7 @@ class SQLiteStore:
                 (to.value, reason, actor, now, now, from_status.value),
             )
             await db.executemany(
-                "INSERT INTO audit_log (article_id, action, actor, from_status, to_status,"
-                " reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                _INSERT_AUDIT,
                 [(i, to.value, actor, from_status.value, to.value, reason, now) for i in ids],
             )
         return ids
@@ -722,11 +719,19 @@ class SQLiteStore:
 
     # --- digests -----------------------------------------------------------------------------
     async def select_for_digest(self, selection: Selection) -> list[QueueItem]:
-        clauses = ["status IN ('approved', 'published')"]
-        params: list[Any] = []
+        # Items already published elsewhere are still news here while they are recent; items
+        # that arrived as ``published: true`` never are. Without a channel (a default preview)
+        # nothing was delivered to it, so only approved items count.
+        if selection.channel is not None and selection.republish_after is not None:
+            clauses = [
+                "(status = 'approved' OR (status = 'published' AND source_published = 0"
+                " AND first_published_at >= ?))"
+            ]
+            params: list[Any] = [_ts(selection.republish_after)]
+        else:
+            clauses, params = ["status = 'approved'"], []
         if selection.channel is not None:
-            # Items go to each channel once; an item already published elsewhere is still
-            # news here, but only within max_age (published_after).
+            # Items go to each channel once.
             clauses.append(
                 "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = articles.id"
                 " AND d.channel_id = ?)"
@@ -738,17 +743,6 @@ class SQLiteStore:
                 " WHERE i.article_id = articles.id AND g.channel_id = ? AND g.status = 'pending')"
             )
             params.append(selection.channel)
-        # Items already published elsewhere are still news here while they are recent; items
-        # that arrived as ``published: true`` never are. Without a channel (a default preview)
-        # nothing was delivered to it, so only approved items count.
-        if selection.channel is not None and selection.republish_after is not None:
-            clauses[0] = (
-                "(status = 'approved' OR (status = 'published' AND source_published = 0"
-                " AND first_published_at >= ?))"
-            )
-            params.insert(0, _ts(selection.republish_after))
-        else:
-            clauses[0] = "status = 'approved'"
         if selection.topics:
             clauses.append(
                 "EXISTS (SELECT 1 FROM json_each(articles.topics) WHERE lower(value) IN"
@@ -803,7 +797,7 @@ class SQLiteStore:
                     "INSERT INTO digest_messages (digest_id, position, payload, nonce)"
                     " VALUES (?, ?, ?, ?)",
                     [
-                        (digest_id, position, json.dumps(payload, ensure_ascii=False), nonce)
+                        (digest_id, position, _json(payload), nonce)
                         for position, (payload, nonce, _) in enumerate(messages)
                     ],
                 )
@@ -827,9 +821,6 @@ class SQLiteStore:
             # Read back on the writer: the reader may still be on a snapshot from before.
             digest = await self._get_digest(digest_id, via=db)
         return digest, created
-
-    async def get_digest(self, digest_id: int) -> DigestRecord:
-        return await self._get_digest(digest_id)
 
     async def _get_digest(
         self, digest_id: int, via: aiosqlite.Connection | None = None
