@@ -1518,6 +1518,14 @@ class Renderer:
         payload["allowed_mentions"] = allowed_mentions()
         return payload
 
+    def renders_embeds(self, digest: DigestChannel) -> bool:
+        """Whether the channel's template makes embeds (tried on the sample article). A broken
+        template says False here: ``check-templates`` and the first digest report it."""
+        try:
+            return "embeds" in self.render_item(sample_article(), digest)
+        except TemplateProblem:
+            return False
+
     # -- checking ------------------------------------------------------------------------------
 
     def template_names(self) -> list[str]:

@@ -29,7 +29,6 @@ from bot.errors import (
     StoreError,
 )
 from bot.publish import Publisher
-from bot.render import sample_article
 from bot.review import review_payload
 from bot.store import QueueItem, Status
 
@@ -155,7 +154,6 @@ class NewsBot(commands.Bot):
         self.startup_error: str | None = None
         self._review_history_read = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._started = False
         # Set once start-up checks passed (or failed): lets callers wait for a usable bot.
         self.started = asyncio.Event()
 
@@ -176,9 +174,8 @@ class NewsBot(commands.Bot):
             log.info("synced %d commands to guild %d", len(synced), guild)
 
     async def on_ready(self) -> None:
-        if self._started:
+        if self.started.is_set():
             return  # a reconnect, not a start
-        self._started = True
         problem = self.check_channels()
         if problem is not None:
             self.startup_error = problem
@@ -190,69 +187,64 @@ class NewsBot(commands.Bot):
         self.started.set()
 
     def check_channels(self) -> str | None:
-        """A clear message if the config names a channel the bot cannot see or post in."""
+        """A clear message if the config names a channel the bot cannot use: every channel
+        must be visible and open to its posts; a digest channel also needs Read Message
+        History (after a crash, newsbot looks there for the parts it posted but had not
+        recorded, so that it never posts one twice) and, when its template makes embeds,
+        Embed Links. A review channel without history is only a warning (see
+        _adopt_review_posts)."""
         settings = self.app.settings
         wanted: list[tuple[str, int | None, DigestChannel | None]] = [
-            ("review_channel", settings.review_channel, None)
-        ]
-        wanted += [
-            (f"digests[{n}].channel", d.channel, d) for n, d in enumerate(settings.digests, 1)
+            ("review_channel", settings.review_channel, None),
+            *((f"digests[{n}].channel", d.channel, d) for n, d in enumerate(settings.digests, 1)),
         ]
         for key, channel_id, digest in wanted:
             if channel_id is None:
                 continue
             channel = self.get_channel(channel_id)
-            cannot_see = (
-                f"{settings.source}: {key}: the bot cannot see channel {channel_id}"
-                " (wrong id, or the bot lacks View Channel there)"
+            # Discord lists every channel of a guild, hidden ones too; permissions decide.
+            perms = (
+                channel.permissions_for(channel.guild.me)
+                if isinstance(channel, discord.abc.GuildChannel)
+                else None
             )
-            if channel is None:
-                return cannot_see
-            if isinstance(channel, discord.abc.GuildChannel):
-                # Discord lists every channel of a guild, hidden ones too; permissions decide.
-                perms = channel.permissions_for(channel.guild.me)
-                if not perms.view_channel:
-                    return cannot_see
-                if not perms.send_messages:
-                    return (
-                        f"{settings.source}: {key}: the bot cannot post in #{channel.name}"
-                        f" ({channel_id}); give it Send Messages there"
-                    )
-                if digest is None:
-                    if not perms.read_message_history:
-                        log.warning(
-                            "%s: %s: the bot cannot read the history of #%s (%d); a review"
-                            " post made just before a restart may be posted again (give it"
-                            " Read Message History there)",
-                            settings.source,
-                            key,
-                            channel.name,
-                            channel_id,
-                        )
-                    continue
+            if channel is None or (perms is not None and not perms.view_channel):
+                return (
+                    f"{settings.source}: {key}: the bot cannot see channel {channel_id}"
+                    " (wrong id, or the bot lacks View Channel there)"
+                )
+            if perms is None:
+                continue
+            where = f"#{getattr(channel, 'name', channel_id)} ({channel_id})"
+            if not perms.send_messages:
+                problem: str | None = f"the bot cannot post in {where}; give it Send Messages there"
+            elif digest is None:
                 if not perms.read_message_history:
-                    return (
-                        f"{settings.source}: {key}: the bot cannot read the history of"
-                        f" #{channel.name} ({channel_id}); give it Read Message History there"
-                        " (after a crash, newsbot looks there for the digest parts it posted but"
-                        " had not recorded, so that it never posts one twice)"
+                    log.warning(
+                        "%s: %s: the bot cannot read the history of %s; a review post made just"
+                        " before a restart may be posted again (give it Read Message History"
+                        " there)",
+                        settings.source,
+                        key,
+                        where,
                     )
-                if not perms.embed_links and self._posts_embeds(digest):
-                    return (
-                        f"{settings.source}: {key}: the bot cannot post embeds in"
-                        f" #{channel.name} ({channel_id}), which its template {digest.template!r}"
-                        " makes; give it Embed Links there"
-                    )
+                problem = None
+            elif not perms.read_message_history:
+                problem = (
+                    f"the bot cannot read the history of {where}; give it Read Message History"
+                    " there (after a crash, newsbot looks there for the digest parts it posted"
+                    " but had not recorded, so that it never posts one twice)"
+                )
+            elif not perms.embed_links and self.app.renderer.renders_embeds(digest):
+                problem = (
+                    f"the bot cannot post embeds in {where}, which its template"
+                    f" {digest.template!r} makes; give it Embed Links there"
+                )
+            else:
+                problem = None
+            if problem is not None:
+                return f"{settings.source}: {key}: {problem}"
         return None
-
-    def _posts_embeds(self, digest: DigestChannel) -> bool:
-        """Whether the channel's template renders embeds (tried on a sample article; a broken
-        template is reported when a digest renders, not here)."""
-        try:
-            payload = self.app.renderer.render_item(sample_article(), digest)
-        except Exception:
-            return False
-        return bool(payload.get("embeds"))
 
     async def _start_background(self) -> None:
         results = await self.publisher.resume_unfinished()
@@ -290,6 +282,11 @@ class NewsBot(commands.Bot):
     # --- review channel ----------------------------------------------------------------------
     def wake_review_feed(self) -> None:
         self.review_wakeup.set()
+
+    def wake_scheduler(self) -> None:
+        """Make the scheduler re-read the schedules now (one was set or cleared)."""
+        if self.scheduler is not None:
+            self.scheduler.wake()
 
     async def _review_feed(self) -> None:
         """Post each new pending item to the review channel once, whoever queued it (ingest in

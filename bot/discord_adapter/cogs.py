@@ -4,7 +4,6 @@ and formats the reply; errors go to the tree's one error handler."""
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -20,12 +19,10 @@ from bot.errors import ConfigError
 from bot.markdown import escape_markdown
 from bot.publish import plan_digest
 from bot.scheduler import clear_channel_schedule, describe_schedules, set_channel_schedule
-from bot.store import QueueQuery, Status
+from bot.store import QueueItem, QueueQuery, Status
 
 if TYPE_CHECKING:
     from bot.discord_adapter.client import NewsBot
-
-log = logging.getLogger(__name__)
 
 Interaction = discord.Interaction[Any]
 
@@ -104,12 +101,7 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
     async def approve(self, interaction: Interaction, item: app_commands.Range[int, 1]) -> None:
         require_moderator(interaction, self.bot.app.settings, "approve items")
         decided = await self.bot.decide(item, "approve", interaction.user)
-        await interaction.response.send_message(
-            f"✅ Approved #{decided.id}: {escape_markdown(decided.article.title)}",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
-        await self.bot.refresh_review_message(decided)
+        await self._decided(interaction, "✅ Approved", decided)
 
     @app_commands.command(name="reject", description="Reject an item so it is never posted")
     @app_commands.describe(item="item id (type to search titles)", reason="why (kept in the log)")
@@ -122,12 +114,16 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
     ) -> None:
         require_moderator(interaction, self.bot.app.settings, "reject items")
         decided = await self.bot.decide(item, "reject", interaction.user, reason)
+        await self._decided(interaction, "❌ Rejected", decided)
+
+    async def _decided(self, interaction: Interaction, what: str, item: QueueItem) -> None:
+        """Tell the moderator, then show the decision on the item's review message."""
         await interaction.response.send_message(
-            f"❌ Rejected #{decided.id}: {escape_markdown(decided.article.title)}",
+            f"{what} #{item.id}: {escape_markdown(item.article.title)}",
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
-        await self.bot.refresh_review_message(decided)
+        await self.bot.refresh_review_message(item)
 
     @app_commands.command(name="submit", description="Suggest an article for the digest")
     @app_commands.describe(url="the article's http(s) link", title="its headline")
@@ -235,8 +231,7 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         await set_channel_schedule(
             self.bot.app, target, cron, timezone, actor=actor_of(interaction.user)
         )
-        if self.bot.scheduler is not None:
-            self.bot.scheduler.wake()
+        self.bot.wake_scheduler()
         lines = await self._describe()
         await interaction.response.send_message(
             f"🗓️ Schedule for <#{target}> set.\n" + "\n".join(lines),
@@ -261,8 +256,7 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         target = _digest_channel(self.bot, channel)
         assert target is not None
         await clear_channel_schedule(self.bot.app, target, actor=actor_of(interaction.user))
-        if self.bot.scheduler is not None:
-            self.bot.scheduler.wake()
+        self.bot.wake_scheduler()
         await interaction.response.send_message(
             f"🗓️ <#{target}> now posts only on `/digest publish`.",
             ephemeral=True,

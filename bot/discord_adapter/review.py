@@ -7,7 +7,6 @@ comes from the store, not from memory.
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +20,6 @@ from bot.store import QueueItem
 
 if TYPE_CHECKING:
     from bot.discord_adapter.client import NewsBot
-
-log = logging.getLogger(__name__)
 
 
 class ReviewButton(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -21,8 +20,6 @@ from bot.app import App, open_app
 from bot.config import Settings
 from bot.discord_adapter.client import NewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
-
-log = logging.getLogger(__name__)
 
 
 def _fail(message: str) -> int:
