@@ -22,7 +22,7 @@ from bot.app import open_app
 from bot.articles import Article, Provider
 from bot.config import DigestChannel, Secret, Settings
 from tests.discord_double import DiscordDouble
-from tests.test_bot_e2e import running_bot
+from tests.reliability.harness import running_bot
 
 
 async def fill(settings: Settings, count: int) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import discord
+import pytest
 from hypothesis import settings
 
 # The suite must be deterministic (CI, and three runs before a change lands): hypothesis
@@ -12,3 +16,13 @@ settings.register_profile("explore", max_examples=2_000)
 settings.load_profile("deterministic")
 
 pytest_plugins = ["tests.discord_double.fixtures"]
+
+
+@pytest.fixture
+def restore_endpoints() -> Iterator[None]:
+    """discord.py keeps its endpoints in class attributes; put them back after each test."""
+    base = discord.http.Route.BASE
+    gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    yield
+    discord.http.Route.BASE = base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway

@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import discord
 import pytest
 import yaml
 
@@ -55,16 +54,6 @@ PART = re.compile(r"part (\d+)/(\d+) · ref ([0-9a-f]+)")
 # Crash tests post a handful of messages: a roomy bucket keeps them from waiting on Discord's
 # 5 per 5 s (the pace test below uses the real limits).
 ROOMY = RateLimitConfig(message_create=BucketSpec(50, 5.0))
-
-
-@pytest.fixture
-def restore_endpoints() -> Any:
-    """discord.py keeps its endpoints in class attributes; put them back after each test."""
-    base = discord.http.Route.BASE
-    gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    yield
-    discord.http.Route.BASE = base
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -8,10 +8,8 @@ README's Reliability section quotes these numbers). Without it the tests stay si
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
-import discord
 import pytest
 
 _FIGURES: dict[str, Any] = {}
@@ -29,13 +27,3 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     width = max(len(name) for name in _FIGURES)
     for name in sorted(_FIGURES):
         terminalreporter.write_line(f"{name.ljust(width)}  {_FIGURES[name]}")
-
-
-@pytest.fixture
-def restore_endpoints() -> Iterator[None]:
-    """discord.py keeps its endpoints in class attributes; put them back after each test."""
-    base = discord.http.Route.BASE
-    gateway = discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    yield
-    discord.http.Route.BASE = base
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.app import open_app
+from bot.clock import Clock
 from bot.config import DigestChannel, Secret, Settings
 from bot.discord_adapter.client import NewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
@@ -190,11 +191,15 @@ def settings_for(double: DiscordDouble, db: Path, **changes: object) -> Settings
 
 @asynccontextmanager
 async def running_bot(
-    settings: Settings, double: DiscordDouble, *, sync_on_start: bool = True
+    settings: Settings,
+    double: DiscordDouble,
+    clock: Clock | None = None,
+    *,
+    sync_on_start: bool = True,
 ) -> AsyncIterator[NewsBot]:
     """Start the bot as ``newsbot run`` does and wait until it is ready; stop it on exit."""
     configure_endpoints(settings)
-    async with open_app(settings) as app:
+    async with open_app(settings, clock=clock) as app:
         bot = NewsBot(app, review_poll=timedelta(seconds=0.1), sync_on_start=sync_on_start)
         ready = double.gateway.count("ready")
         task = asyncio.create_task(bot.start(settings.token.reveal()))
