@@ -349,9 +349,6 @@ class DiscordDouble:
         """Close the connection instead of answering (the client sees a disconnect)."""
         self.faults.drop_next(n, route_filter)
 
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
     # ------------------------------------------------------------------ gateway controls
 
     async def wait_for_ready(self, timeout: float = 5.0, *, count: int = 1) -> GatewaySession:  # noqa: ASYNC109 (bounded waits are the API)
@@ -380,9 +377,6 @@ class DiscordDouble:
     async def send_reconnect(self) -> None:
         """Send op 7 RECONNECT; discord.py closes (4000) and resumes."""
         await self.gateway.send_reconnect()
-
-    async def send_invalid_session(self, resumable: bool = False) -> None:
-        await self.gateway.send_invalid_session(resumable)
 
     def hold_gateway(self) -> None:
         """Make new websocket connections wait (so the test can act while disconnected)."""
@@ -435,13 +429,6 @@ class DiscordDouble:
 
     # ------------------------------------------------------------------ permission edits
 
-    async def add_role(self, member: Ref, role: Ref, *, guild: Ref | None = None) -> None:
-        g = self._guild_of(guild)
-        m, r = g.member(member), g.role(role)
-        if r.id not in m.role_ids:
-            m.role_ids.append(r.id)
-        await self._member_updated(g, m)
-
     async def remove_role(self, member: Ref, role: Ref, *, guild: Ref | None = None) -> None:
         g = self._guild_of(guild)
         m, r = g.member(member), g.role(role)
@@ -451,15 +438,6 @@ class DiscordDouble:
 
     async def _member_updated(self, g: Guild, m: Member) -> None:
         await self.dispatch("GUILD_MEMBER_UPDATE", {"guild_id": str(g.id), **m.payload()})
-        self.notifier.notify()
-
-    async def set_role_permissions(
-        self, role: Ref, permissions: int, *, guild: Ref | None = None
-    ) -> None:
-        g = self._guild_of(guild)
-        r = g.role(role)
-        r.permissions = int(permissions)
-        await self.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(g.id), "role": r.payload()})
         self.notifier.notify()
 
     async def set_overwrite(
@@ -494,24 +472,6 @@ class DiscordDouble:
         """Commands synced for a guild (default: the first guild) or, ``global_``, globally."""
         scope = None if global_ else self._guild_of(guild).id
         return list(self.commands_by_scope.get(scope, []))
-
-    async def wait_for_command_sync(
-        self,
-        guild: Ref | None = None,
-        *,
-        global_: bool = False,
-        timeout: float = 5.0,  # noqa: ASYNC109 (bounded waits are the API)
-    ) -> list[JsonObject]:
-        scope = None if global_ else self._guild_of(guild).id
-        return await self.notifier.wait_until(
-            lambda: (
-                self.commands(guild, global_=global_)
-                if any(s == scope for s, _ in self.command_syncs)
-                else None
-            ),
-            timeout,
-            "an application command sync",
-        )
 
     def _find_command(self, name: str, g: Guild, command_type: int = 1) -> JsonObject:
         for scope in (g.id, None):
@@ -658,27 +618,6 @@ class DiscordDouble:
         if component.get("disabled"):
             raise ValueError(f"button {custom_id!r} is disabled")
         data = {"custom_id": custom_id, "component_type": 2}
-        member = g.member(user)
-        handle = self._new_handle(InteractionType.MESSAGE_COMPONENT, g, ch, member, data, payload)
-        return await self._deliver(handle)
-
-    async def select_option(
-        self,
-        message: Ref | JsonObject,
-        custom_id: str,
-        values: Sequence[str],
-        *,
-        user: Ref = "moderator",
-    ) -> InteractionHandle:
-        """Choose ``values`` in the string select ``custom_id`` of a message."""
-        g, ch, payload = self._interactive_message(message)
-        component = component_exists(payload, custom_id)
-        if component is None or component.get("type") != 3:
-            raise LookupError(f"message {payload['id']} has no string select {custom_id!r}")
-        offered = {o["value"] for o in component.get("options") or []}
-        if not set(values) <= offered:
-            raise ValueError(f"{sorted(set(values) - offered)} are not options of {custom_id!r}")
-        data = {"custom_id": custom_id, "component_type": 3, "values": list(values)}
         member = g.member(user)
         handle = self._new_handle(InteractionType.MESSAGE_COMPONENT, g, ch, member, data, payload)
         return await self._deliver(handle)

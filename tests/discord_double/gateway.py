@@ -172,15 +172,6 @@ class Gateway:
         await self._send_op(OP_RECONNECT, None)
         self._record("reconnect_requested")
 
-    async def send_invalid_session(self, resumable: bool = False) -> None:
-        session = self.current
-        if session is None:
-            raise RuntimeError("no gateway session")
-        if not resumable:
-            session.valid = False
-        await self._send_op(OP_INVALID_SESSION, resumable)
-        self._record("invalid_session", resumable=resumable)
-
     async def _send_op(self, op: int, data: Any) -> None:
         session = self.current
         if session is None or session.socket is None:
