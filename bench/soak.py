@@ -93,7 +93,7 @@ async def main(args: argparse.Namespace) -> int:
             crash = await run_crash_trials(args.trials, args.seed, folder / "crash", jobs=args.jobs)
             show(crash.figures())
             audit = crash.audit
-            if audit.lost or audit.duplicates or audit.problems:
+            if not audit.clean:
                 failures.append("crash:\n" + describe_failures(crash))
         if "faults" in only:
             scale = FAULTS if args.fault_seconds is None else _seconds(FAULTS, args.fault_seconds)

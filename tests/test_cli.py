@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import __version__
 from tests.factory import write_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,26 +64,35 @@ def test_ingest_seeds_then_queue_json(tmp_path: Path) -> None:
 def test_db_flag_env_and_config_precedence(tmp_path: Path) -> None:
     config = tmp_path / "conf.yaml"
     config.write_text("database: from-config.db\n")
-    newsbot(
-        "ingest", str(SEEDS / "ibm-facial-recognition.md"), "--config", str(config), cwd=tmp_path
-    )
-    assert (tmp_path / "from-config.db").exists()
-    newsbot(
-        "ingest",
-        str(SEEDS / "ibm-facial-recognition.md"),
-        cwd=tmp_path,
-        env={"NEWSBOT_CONFIG": str(config), "NEWSBOT_DB": str(tmp_path / "env.db")},
-    )
-    assert (tmp_path / "env.db").exists()
-    newsbot(
-        "ingest",
-        str(SEEDS / "ibm-facial-recognition.md"),
-        "--db",
-        str(tmp_path / "f.db"),
-        cwd=tmp_path,
-        env={"NEWSBOT_DB": str(tmp_path / "env.db")},
-    )
-    assert (tmp_path / "f.db").exists()
+    seed = str(SEEDS / "ibm-facial-recognition.md")
+    runs = [
+        ("from-config.db", newsbot("ingest", seed, "--config", str(config), cwd=tmp_path)),
+        (
+            "env.db",
+            newsbot(
+                "ingest",
+                seed,
+                cwd=tmp_path,
+                env={"NEWSBOT_CONFIG": str(config), "NEWSBOT_DB": str(tmp_path / "env.db")},
+            ),
+        ),
+        (
+            "f.db",
+            newsbot(
+                "ingest",
+                seed,
+                "--db",
+                str(tmp_path / "f.db"),
+                cwd=tmp_path,
+                env={"NEWSBOT_DB": str(tmp_path / "env.db")},
+            ),
+        ),
+    ]
+    for database, result in runs:
+        # Each run stored the article afresh in its own database (none saw another's).
+        assert result.returncode == 0 and result.stdout.startswith("1 new"), result.stderr
+        assert (tmp_path / database).exists()
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == ["env.db", "f.db", "from-config.db"]
 
 
 def test_config_errors_name_file_and_key(tmp_path: Path) -> None:
@@ -95,6 +105,7 @@ def test_config_errors_name_file_and_key(tmp_path: Path) -> None:
     )
     config.write_text("digests: [\n")
     result = newsbot("queue", cwd=tmp_path)
+    assert result.returncode == 1
     assert result.stderr.startswith("newsbot: error: newsbot.yaml:2: YAML syntax error")
     assert "Traceback" not in result.stderr
 
@@ -183,9 +194,12 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
         assert result.returncode == 0 and "--config" in result.stdout and "--db" in result.stdout
 
 
-@pytest.mark.parametrize("flag", ["--version", "--help"])
-def test_top_level_flags(flag: str, tmp_path: Path) -> None:
-    assert newsbot(flag, cwd=tmp_path).returncode == 0
+@pytest.mark.parametrize(
+    ("flag", "start"), [("--version", f"newsbot {__version__}\n"), ("--help", "usage: newsbot")]
+)
+def test_top_level_flags(flag: str, start: str, tmp_path: Path) -> None:
+    result = newsbot(flag, cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith(start)
 
 
 def test_check_templates_reads_no_database(tmp_path: Path) -> None:

@@ -283,7 +283,7 @@ async def test_missed_runs_within_grace_give_one_catch_up(tmp_path: Path) -> Non
         assert await app.store.last_scheduled_run(A) == utc(3, 2, 13)
         assert clock.deadlines == [utc(3, 2, 14)]
         await move(clock, utc(3, 2, 14))
-        assert len(publisher.calls) == 3
+        assert publisher.times() == [utc(3, 2, 9), utc(3, 2, 13, 30), utc(3, 2, 14)]
 
 
 async def test_missed_run_beyond_grace_waits_for_the_next_one(
@@ -627,7 +627,7 @@ async def test_retry_later_is_retried_then_given_up(
         assert run_rows(app) == [(A, "2026-03-02T09:00:00.000000+00:00", "retry_later")]
         publisher.status = "posted"
         await move(clock, utc(3, 3, 9))
-        assert publisher.times()[-1] == utc(3, 3, 9)
+        assert publisher.times()[4:] == [utc(3, 3, 9)]  # the next day's run, once
 
 
 class FlakyStore:

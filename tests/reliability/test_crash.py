@@ -216,6 +216,11 @@ class Audit:
     def duplicates(self) -> int:
         return self.duplicate_parts + self.duplicate_items
 
+    @property
+    def clean(self) -> bool:
+        """Nothing lost, nothing twice, nothing else wrong."""
+        return not (self.lost or self.duplicates or self.problems)
+
     def add(self, other: Audit) -> None:
         self.expected += other.expected
         self.lost += other.lost
@@ -641,7 +646,7 @@ def describe_failures(report: CrashReport) -> str:
     return "\n".join(
         f"trial {t.number} ({t.mode}, kills: {t.kills}): {t.audit.summary()}"
         for t in report.trials
-        if t.audit.lost or t.audit.duplicates or t.audit.problems
+        if not t.audit.clean
     )
 
 

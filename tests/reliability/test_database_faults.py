@@ -184,6 +184,7 @@ async def test_a_lock_held_shorter_than_the_busy_timeout_only_delays_a_write(
     finally:
         await store.close()
     assert (report.new, report.rejected) == (len(files), 0)
+    assert waited >= 0.5  # the lock was really held: the write waited for its release
     figures["database locked 1 s: write completed after (s)"] = round(waited, 2)
 
 

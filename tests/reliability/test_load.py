@@ -118,7 +118,7 @@ class LoadReport:
 
     def failures(self, p99_bound_ms: float) -> list[str]:
         problems = []
-        if self.audit.lost or self.audit.duplicates or self.audit.problems:
+        if not self.audit.clean:
             problems.append(f"digests: {self.audit.summary()}")
         if self.unanswered or self.refused_callbacks:
             problems.append(f"{self.unanswered} commands unanswered")
