@@ -143,8 +143,13 @@ def masked_link(label: str, url: object) -> str:
     return _masked_link(label, url)
 
 
+def collapse(text: str) -> str:
+    """``text`` cleaned (see clean_text) on one line, runs of whitespace made one space."""
+    return " ".join(clean_text(text).split())
+
+
 def _masked_link(label: str, url: object) -> str:
-    text = " ".join(clean_text(label).split())
+    text = collapse(label)
     link = safe_url(url)
     if link is None:
         return escape_markdown(text)

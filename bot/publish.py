@@ -18,7 +18,7 @@ from bot.app import App
 from bot.config import DigestChannel
 from bot.errors import DeliveryError
 from bot.markdown import escape_markdown
-from bot.pack import PackedMessage
+from bot.pack import PackedMessage, allowed_mentions
 from bot.poster import Poster
 from bot.store import DigestRecord, NewMessage, QueueItem, Selection
 
@@ -133,7 +133,7 @@ def empty_notice(digest: DigestChannel, ref: str) -> dict[str, Any]:
     return {
         "content": f"**{escape_markdown(digest.title)}** · no new stories this time.\n"
         f"-# newsbot · ref {ref}",
-        "allowed_mentions": {"parse": []},
+        "allowed_mentions": allowed_mentions(),
     }
 
 
@@ -326,7 +326,7 @@ class Publisher:
         try:
             await self.poster.send(
                 review,
-                {"content": content, "allowed_mentions": {"parse": []}},
+                {"content": content, "allowed_mentions": allowed_mentions()},
                 f"nbreport{digest.id}",
             )
         except DeliveryError:

@@ -136,6 +136,7 @@ from bot.config import DigestChannel
 from bot.errors import TemplateProblem
 from bot.markdown import (
     clean_text,
+    collapse,
     escape_markdown,
     masked_link,
     neutralize,
@@ -310,10 +311,6 @@ class _lazy(Generic[_T]):  # lower case: used like @property
         return value
 
 
-def _collapse(text: str) -> str:
-    return " ".join(clean_text(text).split())
-
-
 def _host(url: str) -> str:
     try:
         host = urlsplit(url).hostname or ""
@@ -324,11 +321,11 @@ def _host(url: str) -> str:
 
 def _outlet_name(provider: Provider | None, url: str) -> str:
     name = (provider.name if provider else "") or (provider.domain if provider else "")
-    return shorten_text(_collapse(name or _host(url)), MAX_OUTLET)
+    return shorten_text(collapse(name or _host(url)), MAX_OUTLET)
 
 
 def _domain(provider: Provider | None, url: str) -> str:
-    return _collapse((provider.domain if provider else "") or _host(url))
+    return collapse((provider.domain if provider else "") or _host(url))
 
 
 def _local(when: datetime | None, tz: tzinfo) -> datetime | None:
@@ -351,7 +348,7 @@ class RelatedView:
 
     @_lazy
     def title(self) -> Md:
-        return _md(shorten_text(_collapse(self._entry.title), MAX_RELATED_TITLE))
+        return _md(shorten_text(collapse(self._entry.title), MAX_RELATED_TITLE))
 
     @_lazy
     def url(self) -> SafeUrl:
@@ -368,7 +365,7 @@ class RelatedView:
 
     @_lazy
     def excerpt(self) -> Md:
-        return _md(_collapse(self._entry.excerpt))
+        return _md(collapse(self._entry.excerpt))
 
     @_lazy
     def published(self) -> datetime | None:
@@ -457,15 +454,15 @@ class ItemView:
 
     @_lazy
     def category(self) -> Md:
-        return _md(_collapse(self._source.article.category))
+        return _md(collapse(self._source.article.category))
 
     @_lazy
     def type(self) -> Md:
-        return _md(_collapse(self._source.article.type))
+        return _md(collapse(self._source.article.type))
 
     @_lazy
     def topics(self) -> tuple[Md, ...]:
-        return tuple(_md(_collapse(t)) for t in self._source.article.topics)
+        return tuple(_md(collapse(t)) for t in self._source.article.topics)
 
     @_lazy
     def quality(self) -> int | None:
@@ -509,7 +506,7 @@ class DigestView:
     """The digest channel's settings, as templates see them."""
 
     def __init__(self, digest: DigestChannel) -> None:
-        self.title = _md(_collapse(digest.title))
+        self.title = _md(collapse(digest.title))
         self.channel = digest.channel
         self.timezone = digest.timezone
         self.template = digest.template
@@ -583,8 +580,8 @@ class _Source:
             related.append(entry)
         self.article = article
         self.tz = tz
-        self.title = _collapse(article.title)
-        self.excerpt = _collapse(article.excerpt)
+        self.title = collapse(article.title)
+        self.excerpt = collapse(article.excerpt)
         self.related = tuple(related)
         self.fields: dict[str, Any] = {}
         self.memo: dict[tuple[Any, int], Measured] = {}

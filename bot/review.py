@@ -8,6 +8,7 @@ from typing import Any
 from bot.config import DigestChannel
 from bot.limits import CONTENT_MAX, length
 from bot.markdown import escape_markdown
+from bot.pack import allowed_mentions
 from bot.render import Renderer
 from bot.store import QueueItem, Status
 
@@ -47,5 +48,5 @@ def review_payload(renderer: Renderer, item: QueueItem, digest: DigestChannel) -
         cut = body.rfind("\n", 0, min(len(body) - 1, room))
         body = body[: max(cut, 0)].rstrip() + "\n…" if cut > 0 else ""
     payload["content"] = f"{header}\n{body}".rstrip()
-    payload["allowed_mentions"] = {"parse": []}
+    payload["allowed_mentions"] = allowed_mentions()
     return payload
