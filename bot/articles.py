@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 
 from bot.errors import ArticleError
-from bot.markdown import MAX_URL, safe_url
+from bot.urls import MAX_URL, safe_url
 
 try:  # libyaml's C loader is several times faster; fall back to pure Python where it is missing.
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]

@@ -14,6 +14,7 @@ import logging
 import shutil
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -312,7 +313,7 @@ async def cmd_check_templates(args: argparse.Namespace, settings: Settings) -> i
         return 2
     # Templates only: no database is opened (nor created) for this.
     digests = settings.digests or (settings.digest_for(None),)
-    problems = Renderer(settings.templates).check(articles, list(digests))
+    problems = Renderer(settings.templates).check(articles, list(digests), now=datetime.now(UTC))
     for problem in problems:
         print(problem)
     if problems:

@@ -17,9 +17,9 @@ from typing import Any
 from bot.app import App
 from bot.config import DigestChannel
 from bot.errors import DeliveryError
-from bot.markdown import escape_markdown
-from bot.pack import PackedMessage, allowed_mentions
 from bot.poster import Poster
+from bot.render import PackedMessage, allowed_mentions
+from bot.render.escape import escape_markdown
 from bot.store import DigestRecord, NewMessage, QueueItem, Selection
 
 log = logging.getLogger(__name__)

@@ -3,13 +3,13 @@ it, and, once decided, the outcome and who decided."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.config import DigestChannel
 from bot.limits import CONTENT_MAX, length
-from bot.markdown import escape_markdown
-from bot.pack import allowed_mentions
-from bot.render import Renderer
+from bot.render import Renderer, allowed_mentions
+from bot.render.escape import escape_markdown
 from bot.store import QueueItem, Status
 
 _OUTCOME = {
@@ -31,7 +31,9 @@ def display_actor(actor: str | None) -> str:
     return escape_markdown(actor)
 
 
-def review_payload(renderer: Renderer, item: QueueItem, digest: DigestChannel) -> dict[str, Any]:
+def review_payload(
+    renderer: Renderer, item: QueueItem, digest: DigestChannel, *, now: datetime
+) -> dict[str, Any]:
     """The review message for ``item`` in its current state, within Discord's limits."""
     header = f"**#{item.id}** · {_OUTCOME[item.status]}"
     if item.status is not Status.PENDING and item.decided_by:
@@ -40,7 +42,7 @@ def review_payload(renderer: Renderer, item: QueueItem, digest: DigestChannel) -
         header += f": {escape_markdown(item.reason)}"
     if item.submitted_by:
         header += f" · suggested by {display_actor(item.submitted_by)}"
-    payload = dict(renderer.render_item(item.article, digest))
+    payload = dict(renderer.render_item(item.article, digest, now=now))
     body = str(payload.get("content") or "")
     room = CONTENT_MAX - length(header) - 2
     while length(body) > room:

@@ -365,7 +365,9 @@ class NewsBot(commands.Bot):
         return [item for item in items if item.id not in found]
 
     def review_payload(self, item: QueueItem) -> dict[str, Any]:
-        return review_payload(self.app.renderer, item, self.app.settings.digest_for(None))
+        return review_payload(
+            self.app.renderer, item, self.app.settings.digest_for(None), now=self.app.clock.now()
+        )
 
     async def refresh_review_message(self, item: QueueItem) -> None:
         """Edit the item's review message (if any) to show its new state."""

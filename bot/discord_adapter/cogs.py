@@ -16,8 +16,8 @@ from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
 from bot.discord_adapter.permissions import in_configured_guild, is_moderator, require_moderator
 from bot.discord_adapter.views import QueuePager
 from bot.errors import ConfigError
-from bot.markdown import escape_markdown
 from bot.publish import plan_digest
+from bot.render.escape import escape_markdown
 from bot.scheduler import clear_channel_schedule, describe_schedules, set_channel_schedule
 from bot.store import QueueItem, QueueQuery, Status
 

@@ -167,7 +167,7 @@ def test_every_stored_hostile_article_renders_safely(
     checked = 0
     for path, item in sorted(outcome.stored.items()):
         urls = allowed_urls(item.article)
-        payloads = [review_payload(renderer, item, DigestChannel(channel=None))]
+        payloads = [review_payload(renderer, item, DigestChannel(channel=None), now=now)]
         for template in ("digest", "embed"):
             digest = DigestChannel(channel=1, template=template)
             messages = renderer.render_digest([item.article], digest, now=now, ref="h1")
@@ -255,7 +255,7 @@ def test_a_raw_control_character_is_reported_at_its_line() -> None:
 def test_the_safety_check_flags_what_it_is_for(content: str, flagged: str) -> None:
     """The render check above is only as good as this checker: raw hostile text must fail it,
     the escaped form of the same text must pass."""
-    from bot.markdown import escape_markdown
+    from bot.render.escape import escape_markdown
 
     urls = {"https://good.example/a"}
     payload = {"content": content, "allowed_mentions": {"parse": []}}

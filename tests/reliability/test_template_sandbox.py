@@ -55,8 +55,11 @@ ESCAPES: dict[str, tuple[str, str]] = {
         "{{ self._TemplateReference__context }}",
         SANDBOX + "access to attribute '_TemplateReference__context'",
     ),
-    "view-private": ("{{ item._source.article }}", SANDBOX + "access to attribute '_source'"),
-    "view-dict": ("{{ item.__dict__ }}", SANDBOX + "access to attribute '__dict__'"),
+    "view-private": (
+        "{{ item.__dataclass_fields__ }}",
+        SANDBOX + "access to attribute '__dataclass_fields__'",
+    ),
+    "view-dict": ("{{ item.__dict__ }}", "has no attribute '__dict__'"),
     "digest-init": ("{{ digest.__class__.__init__.__globals__ }}", SANDBOX + "access to attribute"),
     "method-globals": ("{{ 'a'.format.__globals__ }}", SANDBOX + "access to attribute"),
     "config-object": ("{{ config.items() }}", "'config' is undefined"),
@@ -191,10 +194,11 @@ from datetime import UTC, datetime
 limit = int(sys.argv[2])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 from bot import render
+from bot.render import sandbox
 from bot.config import DigestChannel
 from bot.errors import TemplateProblem
 if len(sys.argv) > 3:
-    render.MAX_SECONDS = float(sys.argv[3])
+    sandbox.MAX_SECONDS = float(sys.argv[3])
 renderer = render.Renderer(sys.argv[1])
 out = {}
 for name in json.loads(sys.stdin.read()):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot import limits
 from bot.limits import length
-from bot.pack import (
+from bot.render.pack import (
     ELLIPSIS,
     Cut,
     PackedMessage,

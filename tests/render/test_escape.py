@@ -20,7 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.provisional import urls
 
-from bot.markdown import (
+from bot.render.escape import (
     LINK_ARROW,
     ZWSP,
     clean_text,

@@ -31,7 +31,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Final, NamedTuple
 
 from bot import limits
@@ -39,8 +38,6 @@ from bot.articles import canonical_url
 from bot.limits import length
 
 ELLIPSIS: Final = "…"
-cached_canonical_url: Final = lru_cache(maxsize=4_096)(canonical_url)
-"""canonical_url, memoised: the renderer and the packer look up the same URLs."""
 REF_PATTERN: Final = re.compile(r"[A-Za-z0-9-]{1,16}")
 _BLOCK_SEP: Final = "\n\n"
 _TRAILING: Final = " \t\n,;:-–—"
@@ -234,7 +231,7 @@ def _url_key(embed: Mapping[str, Any]) -> str | None:
     url = embed.get("url")
     if not isinstance(url, str) or not url:
         return None
-    return cached_canonical_url(url)
+    return canonical_url(url)
 
 
 def copy_embed(embed: Mapping[str, Any]) -> dict[str, Any]:
