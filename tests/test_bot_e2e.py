@@ -17,6 +17,8 @@ from bot.app import open_app
 from bot.clock import ManualClock
 from bot.config import DigestChannel, Secret, Settings
 from bot.discord_adapter.client import NewsBot
+from bot.discord_adapter.runner import run_bot
+from bot.errors import LoginFailed, StartupError
 from bot.ingest import ingest
 from bot.store import QueueQuery, Status
 from tests.discord_double import DiscordDouble
@@ -304,20 +306,16 @@ async def test_a_config_naming_an_unusable_channel_stops_with_one_message(
     discord_double: DiscordDouble,
     tmp_path: Path,
     restore_endpoints: None,
-    capsys: pytest.CaptureFixture[str],
     key: str,
     problem: str,
 ) -> None:
     from dataclasses import replace
 
-    from bot.discord_adapter.runner import run_bot
-
     channel = discord_double.channel(key).id
     settings = replace(settings_for(discord_double, tmp_path), review_channel=channel)
-    assert await run_bot(settings) == 1
-    assert capsys.readouterr().err.strip() == (
-        f"newsbot: error: test.yaml: review_channel: {problem.format(id=channel)}"
-    )
+    with pytest.raises(StartupError) as raised:
+        await run_bot(settings)
+    assert str(raised.value) == f"test.yaml: review_channel: {problem.format(id=channel)}"
 
 
 @pytest.mark.parametrize(
@@ -343,14 +341,11 @@ async def test_a_digest_channel_missing_a_permission_the_digest_needs(
     discord_double: DiscordDouble,
     tmp_path: Path,
     restore_endpoints: None,
-    capsys: pytest.CaptureFixture[str],
     template: str,
     deny: int,
     problem: str | None,
 ) -> None:
     from dataclasses import replace
-
-    from bot.discord_adapter.runner import run_bot
 
     channel = discord_double.channel("digest-general").id
     allow = (Permission.SEND_MESSAGES | Permission.EMBED_LINKS) & ~deny
@@ -363,10 +358,9 @@ async def test_a_digest_channel_missing_a_permission_the_digest_needs(
         async with running_bot(settings, discord_double) as bot:
             assert bot.startup_error is None
         return
-    assert await run_bot(settings) == 1
-    assert capsys.readouterr().err.strip() == (
-        f"newsbot: error: test.yaml: digests[1].channel: {problem.format(id=channel)}"
-    )
+    with pytest.raises(StartupError) as raised:
+        await run_bot(settings)
+    assert str(raised.value) == f"test.yaml: digests[1].channel: {problem.format(id=channel)}"
 
 
 async def test_a_review_channel_without_history_is_a_warning(
@@ -394,20 +388,16 @@ async def test_a_wrong_token_is_one_clear_error(
     discord_double: DiscordDouble,
     tmp_path: Path,
     restore_endpoints: None,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from dataclasses import replace
 
-    from bot.discord_adapter.runner import run_bot
-
     settings = replace(settings_for(discord_double, tmp_path), token=Secret("wrong"))
-    assert await run_bot(settings) == 1
-    err = capsys.readouterr().err
-    assert err.strip() == (
-        "newsbot: error: Discord refused the token in DISCORD_TOKEN "
-        "(reset it in the Developer Portal)"
+    with pytest.raises(LoginFailed) as raised:
+        await run_bot(settings)
+    # newsbot run prints it as "newsbot: error: ..." (tests/reliability/test_secrets.py).
+    assert str(raised.value) == (
+        "Discord refused the token in DISCORD_TOKEN (reset it in the Developer Portal)"
     )
-    assert "wrong" not in err
 
 
 async def test_a_schedule_fires_once_and_not_again_after_a_restart(
