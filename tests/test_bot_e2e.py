@@ -6,6 +6,7 @@ the database is a real SQLite file and the assertions read it back.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,6 +64,9 @@ async def test_startup_syncs_commands_and_posts_pending_items_for_review(
         assert names == {"news", "digest"}
         pending = [i for i, s in (await statuses(settings)).items() if s is Status.PENDING]
         posted = await discord_double.wait_for_messages("review", len(pending), timeout=10)
+        assert "review feed" in {task.get_name() for task in asyncio.all_tasks()}
+    # The feed's task ended with its cog when the bot closed.
+    assert "review feed" not in {task.get_name() for task in asyncio.all_tasks()}
     ids = sorted(
         int(row["components"][0]["custom_id"].split(":")[3])
         for m in posted

@@ -503,6 +503,25 @@ async def test_newsbot_publish_reports_a_refused_channel_and_publishes_the_other
         assert await app.store.unfinished_digests() == []
 
 
+async def test_newsbot_publish_posts_no_reviews_and_leaves_no_task_behind(
+    discord_double_factory: DoubleFactory, tmp_path: Path, restore_endpoints: None
+) -> None:
+    # The review feed belongs to the running bot: the REST-only client of newsbot publish
+    # loads it with the cogs but must not post the pending items, and stops it on close.
+    double = await discord_double_factory(rate_limits=ROOMY)
+    general = double.channel("digest-general").id
+    settings = settings_for(double, tmp_path, DigestChannel(channel=general))
+    write_articles(tmp_path / "approved", 1, topic="Climate")
+    await approve_articles(settings, tmp_path / "approved")
+    write_articles(tmp_path / "pending", 2, topic="AI")
+    async with open_app(settings) as app:
+        pending = (await ingest(app.store, [tmp_path / "pending"])).new_ids
+    run = await publish_once(settings, None)
+    assert publish_report(run) == [f"posted 1 item in 1 message to channel {general}"]
+    assert len(pending) == 2 and double.messages("review") == []
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
 # ---------------------------------------------------------------------------- pace
 
 FAN_OUT = 50
