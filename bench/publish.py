@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import io
 import logging
 import statistics
 import sys
@@ -151,11 +149,10 @@ async def run_case(case: str) -> Run:
             settings, channel = await prepare(double, Path(tmp), case)
             first = len(double.requests)
             start = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                code = await publish_once(settings, channel)
+            run = await publish_once(settings, channel)
             wall = time.perf_counter() - start
-            if code != 0:
-                raise SystemExit(f"{case}: newsbot publish failed with exit code {code}")
+            if run.failed:
+                raise SystemExit(f"{case}: newsbot publish failed: {run}")
         mine = double.requests[first:]
         posts = [r for r in mine if r.method == "POST" and r.path.endswith("/messages")]
         delivered = max(r.at for r in posts) - min(r.at for r in mine)

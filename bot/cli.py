@@ -23,6 +23,7 @@ from bot.config import Settings, load_settings
 from bot.errors import NewsbotError
 
 if TYPE_CHECKING:
+    from bot.discord_adapter.runner import PublishRun
     from bot.store import QueueItem
 
 log = logging.getLogger(__name__)
@@ -416,23 +417,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def publish_report(run: PublishRun) -> list[str]:
+    """What ``newsbot publish`` prints: one line per channel, plain ``channel 123`` for the
+    channel. What a crashed earlier run left half-sent and this run finished is reported too,
+    so the operator sees it went out (the channel's own line then says what this run found
+    new)."""
+    from bot.publish import describe_result
+
+    return [
+        *(f"resumed: {describe_result(r, f'channel {r.channel}')}" for r in run.resumed),
+        *(describe_result(r, f"channel {r.channel}") for r in run.results),
+    ]
+
+
 def _add_discord_commands(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:
     """Commands that talk to Discord; their modules import discord.py only when run."""
 
     async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         from bot.discord_adapter.runner import run_bot
 
-        return await run_bot(settings)
+        await run_bot(settings)
+        return 0
 
     async def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         from bot.discord_adapter.runner import publish_once
 
-        return await publish_once(settings, args.channel)
+        run = await publish_once(settings, args.channel)
+        for line in publish_report(run):
+            print(line)
+        return 1 if run.failed else 0
 
     async def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
         from bot.discord_adapter.runner import sync_commands
 
-        return await sync_commands(settings, globally=args.globally)
+        synced = await sync_commands(settings, globally=args.globally)
+        where = (
+            "globally (may take up to an hour to appear)"
+            if args.globally
+            else f"to guild {settings.guild}"
+        )
+        print(f"synced {synced} commands {where}")
+        return 0
 
     async def cmd_schedules(args: argparse.Namespace, settings: Settings) -> int:
         from bot.app import open_app
@@ -469,7 +494,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = asyncio.run(args.handler(args, settings))
         return code
     except NewsbotError as exc:
-        print(f"newsbot: error: {exc}", file=sys.stderr)
+        # One write, so that a log line from a thread still winding down (aiosqlite's, with
+        # -vv) cannot land between the message and its newline.
+        sys.stderr.write(f"newsbot: error: {exc}\n")
         return 1
     except KeyboardInterrupt:
         return 130

@@ -101,3 +101,12 @@ class DeliveryError(PublishError):
         self.permanent = permanent
         self.status = status
         self.code = code
+
+
+class StartupError(NewsbotError):
+    """newsbot cannot work with Discord as configured: Discord unreachable, a channel the bot
+    cannot use, nothing to publish to. The message says what to fix; the CLI prints it."""
+
+
+class LoginFailed(StartupError):
+    """The bot's token is missing or Discord refused it."""

@@ -104,20 +104,22 @@ class PublishResult:
     message_ids: tuple[int, ...] = ()
     error: str | None = None
 
-    @property
-    def summary(self) -> str:
-        if self.status == "posted" and self.items == 0:
-            return f"nothing new for <#{self.channel}>; posted the empty-digest notice"
-        if self.status == "posted":
-            return (
-                f"posted {self.items} item{'s' if self.items != 1 else ''} in {self.messages}"
-                f" message{'s' if self.messages != 1 else ''} to <#{self.channel}>"
-            )
-        if self.status == "nothing":
-            return f"nothing new for <#{self.channel}>"
-        if self.status == "retry_later":
-            return f"<#{self.channel}>: Discord is failing ({self.error}); will retry"
-        return f"<#{self.channel}>: failed: {self.error}"
+
+def describe_result(result: PublishResult, where: str) -> str:
+    """One line saying what a publish did; ``where`` names the channel the way the reader
+    sees it (the adapter passes a channel mention, the CLI and the log ``channel 123``)."""
+    if result.status == "posted" and result.items == 0:
+        return f"nothing new for {where}; posted the empty-digest notice"
+    if result.status == "posted":
+        return (
+            f"posted {result.items} item{'s' if result.items != 1 else ''} in {result.messages}"
+            f" message{'s' if result.messages != 1 else ''} to {where}"
+        )
+    if result.status == "nothing":
+        return f"nothing new for {where}"
+    if result.status == "retry_later":
+        return f"{where}: Discord is failing ({result.error}); will retry"
+    return f"{where}: failed: {result.error}"
 
 
 def _unexpected(channel: int, doing: str, exc: Exception) -> PublishResult:

@@ -35,7 +35,7 @@ from typing import Any, Protocol, TypeVar
 from bot.app import App
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.publish import PublishResult
+from bot.publish import PublishResult, describe_result
 from bot.schedule import MissedRunPolicy, ScheduleSpec, due_run, next_run, parse_schedule
 from bot.scheduler_lock import SchedulerLock
 from bot.store import StoredSchedule
@@ -680,14 +680,14 @@ class Scheduler:
                 "channel %d: scheduled digest for %s: %s",
                 channel,
                 run_at.isoformat(),
-                result.summary,
+                describe_result(result, f"channel {channel}"),
             )
         else:
             log.warning(
                 "channel %d: scheduled digest for %s: %s",
                 channel,
                 run_at.isoformat(),
-                result.summary,
+                describe_result(result, f"channel {channel}"),
             )
 
     # --- tasks and sleeping -------------------------------------------------------------------

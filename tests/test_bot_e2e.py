@@ -6,6 +6,7 @@ the database is a real SQLite file and the assertions read it back.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,8 @@ from bot.app import open_app
 from bot.clock import ManualClock
 from bot.config import DigestChannel, Secret, Settings
 from bot.discord_adapter.client import NewsBot
+from bot.discord_adapter.runner import run_bot
+from bot.errors import LoginFailed, StartupError
 from bot.ingest import ingest
 from bot.store import QueueQuery, Status
 from tests.discord_double import DiscordDouble
@@ -61,6 +64,9 @@ async def test_startup_syncs_commands_and_posts_pending_items_for_review(
         assert names == {"news", "digest"}
         pending = [i for i, s in (await statuses(settings)).items() if s is Status.PENDING]
         posted = await discord_double.wait_for_messages("review", len(pending), timeout=10)
+        assert "review feed" in {task.get_name() for task in asyncio.all_tasks()}
+    # The feed's task ended with its cog when the bot closed.
+    assert "review feed" not in {task.get_name() for task in asyncio.all_tasks()}
     ids = sorted(
         int(row["components"][0]["custom_id"].split(":")[3])
         for m in posted
@@ -304,20 +310,16 @@ async def test_a_config_naming_an_unusable_channel_stops_with_one_message(
     discord_double: DiscordDouble,
     tmp_path: Path,
     restore_endpoints: None,
-    capsys: pytest.CaptureFixture[str],
     key: str,
     problem: str,
 ) -> None:
     from dataclasses import replace
 
-    from bot.discord_adapter.runner import run_bot
-
     channel = discord_double.channel(key).id
     settings = replace(settings_for(discord_double, tmp_path), review_channel=channel)
-    assert await run_bot(settings) == 1
-    assert capsys.readouterr().err.strip() == (
-        f"newsbot: error: test.yaml: review_channel: {problem.format(id=channel)}"
-    )
+    with pytest.raises(StartupError) as raised:
+        await run_bot(settings)
+    assert str(raised.value) == f"test.yaml: review_channel: {problem.format(id=channel)}"
 
 
 @pytest.mark.parametrize(
@@ -343,14 +345,11 @@ async def test_a_digest_channel_missing_a_permission_the_digest_needs(
     discord_double: DiscordDouble,
     tmp_path: Path,
     restore_endpoints: None,
-    capsys: pytest.CaptureFixture[str],
     template: str,
     deny: int,
     problem: str | None,
 ) -> None:
     from dataclasses import replace
-
-    from bot.discord_adapter.runner import run_bot
 
     channel = discord_double.channel("digest-general").id
     allow = (Permission.SEND_MESSAGES | Permission.EMBED_LINKS) & ~deny
@@ -363,10 +362,9 @@ async def test_a_digest_channel_missing_a_permission_the_digest_needs(
         async with running_bot(settings, discord_double) as bot:
             assert bot.startup_error is None
         return
-    assert await run_bot(settings) == 1
-    assert capsys.readouterr().err.strip() == (
-        f"newsbot: error: test.yaml: digests[1].channel: {problem.format(id=channel)}"
-    )
+    with pytest.raises(StartupError) as raised:
+        await run_bot(settings)
+    assert str(raised.value) == f"test.yaml: digests[1].channel: {problem.format(id=channel)}"
 
 
 async def test_a_review_channel_without_history_is_a_warning(
@@ -394,20 +392,16 @@ async def test_a_wrong_token_is_one_clear_error(
     discord_double: DiscordDouble,
     tmp_path: Path,
     restore_endpoints: None,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from dataclasses import replace
 
-    from bot.discord_adapter.runner import run_bot
-
     settings = replace(settings_for(discord_double, tmp_path), token=Secret("wrong"))
-    assert await run_bot(settings) == 1
-    err = capsys.readouterr().err
-    assert err.strip() == (
-        "newsbot: error: Discord refused the token in DISCORD_TOKEN "
-        "(reset it in the Developer Portal)"
+    with pytest.raises(LoginFailed) as raised:
+        await run_bot(settings)
+    # newsbot run prints it as "newsbot: error: ..." (tests/reliability/test_secrets.py).
+    assert str(raised.value) == (
+        "Discord refused the token in DISCORD_TOKEN (reset it in the Developer Portal)"
     )
-    assert "wrong" not in err
 
 
 async def test_a_schedule_fires_once_and_not_again_after_a_restart(

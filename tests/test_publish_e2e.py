@@ -26,7 +26,9 @@ import yaml
 
 from bot import moderation
 from bot.app import open_app
+from bot.cli import publish_report
 from bot.config import DigestChannel, Secret, Settings
+from bot.discord_adapter.runner import publish_once
 from bot.ingest import ingest
 from bot.publish import plan_digest
 from bot.store import QueueQuery, Status
@@ -471,13 +473,10 @@ async def test_newsbot_publish_reports_a_refused_channel_and_publishes_the_other
     discord_double_factory: DoubleFactory,
     tmp_path: Path,
     restore_endpoints: None,
-    capsys: pytest.CaptureFixture[str],
     key: str,
     answer: str,
     fix: str,
 ) -> None:
-    from bot.discord_adapter.runner import publish_once
-
     double = await discord_double_factory(rate_limits=ROOMY)
     general, refused = double.channel("digest-general").id, double.channel(key).id
     settings = settings_for(
@@ -490,8 +489,9 @@ async def test_newsbot_publish_reports_a_refused_channel_and_publishes_the_other
     write_articles(tmp_path / "ai", 3, topic="AI")
     await approve_articles(settings, tmp_path / "climate")
     ai_ids = await approve_articles(settings, tmp_path / "ai")
-    assert await publish_once(settings, None) == 1
-    assert capsys.readouterr().out.splitlines() == [
+    run = await publish_once(settings, None)
+    assert run.failed  # newsbot publish exits 1
+    assert publish_report(run) == [
         f"channel {refused}: failed: {answer}",
         f"posted 2 items in 1 message to channel {general}",
     ]
@@ -501,6 +501,25 @@ async def test_newsbot_publish_reports_a_refused_channel_and_publishes_the_other
     async with open_app(settings) as app:
         assert {(await app.store.get(i)).status for i in ai_ids} == {Status.APPROVED}
         assert await app.store.unfinished_digests() == []
+
+
+async def test_newsbot_publish_posts_no_reviews_and_leaves_no_task_behind(
+    discord_double_factory: DoubleFactory, tmp_path: Path, restore_endpoints: None
+) -> None:
+    # The review feed belongs to the running bot: the REST-only client of newsbot publish
+    # loads it with the cogs but must not post the pending items, and stops it on close.
+    double = await discord_double_factory(rate_limits=ROOMY)
+    general = double.channel("digest-general").id
+    settings = settings_for(double, tmp_path, DigestChannel(channel=general))
+    write_articles(tmp_path / "approved", 1, topic="Climate")
+    await approve_articles(settings, tmp_path / "approved")
+    write_articles(tmp_path / "pending", 2, topic="AI")
+    async with open_app(settings) as app:
+        pending = (await ingest(app.store, [tmp_path / "pending"])).new_ids
+    run = await publish_once(settings, None)
+    assert publish_report(run) == [f"posted 1 item in 1 message to channel {general}"]
+    assert len(pending) == 2 and double.messages("review") == []
+    assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
 # ---------------------------------------------------------------------------- pace
@@ -541,10 +560,7 @@ async def test_ten_messages_to_one_channel_cause_no_429(
     discord_double_factory: DoubleFactory,
     tmp_path: Path,
     restore_endpoints: None,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bot.discord_adapter.runner import publish_once
-
     # Discord's real limits: 5 per 5 s per channel, 50 per second in all.
     double = await discord_double_factory(guild=newsroom_with(0))
     busy = double.channel("busy").id
@@ -554,9 +570,10 @@ async def test_ten_messages_to_one_channel_cause_no_429(
     )
     write_articles(tmp_path / "long", 10, topic="Energy", words=180)
     await approve_articles(settings, tmp_path / "long")
-    assert await publish_once(settings, busy) == 0
+    run = await publish_once(settings, busy)
     finished = double.clock()  # the clock the double stamps its requests with
-    assert capsys.readouterr().out.strip() == f"posted 10 items in 10 messages to channel {busy}"
+    assert not run.failed
+    assert publish_report(run) == [f"posted 10 items in 10 messages to channel {busy}"]
     assert len(double.messages("busy")) == 10
     assert double.count_429 == 0
     times = [r.at for r in double.requests_to(POSTS)]
@@ -571,10 +588,7 @@ async def test_one_message_to_each_of_fifty_channels_right_after_login_causes_no
     discord_double_factory: DoubleFactory,
     tmp_path: Path,
     restore_endpoints: None,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bot.discord_adapter.runner import publish_once
-
     double = await discord_double_factory(guild=newsroom_with(FAN_OUT))
     channels = [double.channel(f"d{n}").id for n in range(FAN_OUT)]
     settings = settings_for(
@@ -589,9 +603,9 @@ async def test_one_message_to_each_of_fifty_channels_right_after_login_causes_no
         write_articles(tmp_path / "fan" / str(n), 1, topic=f"topic{n}")
     await approve_articles(settings, tmp_path / "fan")
     # Login's two requests and the 50 posts: more than the 50 per second Discord allows.
-    assert await publish_once(settings, None) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines == [f"posted 1 item in 1 message to channel {c}" for c in channels]
+    run = await publish_once(settings, None)
+    assert not run.failed
+    assert publish_report(run) == [f"posted 1 item in 1 message to channel {c}" for c in channels]
     assert all(len(double.messages(c)) == 1 for c in channels)
     assert double.count_429 == 0
     assert len(double.requests) == 2 + FAN_OUT

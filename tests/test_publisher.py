@@ -23,7 +23,15 @@ from bot.clock import ManualClock
 from bot.config import DigestChannel, Settings
 from bot.errors import DeliveryError
 from bot.ingest import ingest
-from bot.publish import HISTORY_SLACK, Publisher, failure_report, nonce_for, plan_digest
+from bot.publish import (
+    HISTORY_SLACK,
+    Publisher,
+    PublishResult,
+    describe_result,
+    failure_report,
+    nonce_for,
+    plan_digest,
+)
 from bot.store import QueueQuery, Status
 from tests.factory import write_corpus
 
@@ -120,7 +128,7 @@ async def test_publish_posts_each_part_once_records_ids_and_says_when_nothing_is
     publisher = Publisher(app, poster)
     plan = await plan_digest(app, GENERAL)
     result = await publisher.publish(GENERAL)
-    assert result.status == "posted" and result.summary == (
+    assert result.status == "posted" and describe_result(result, f"<#{GENERAL}>") == (
         f"posted 10 items in {len(plan.messages)} messages to <#{GENERAL}>"
     )
     sent = poster.in_channel(GENERAL)
@@ -136,9 +144,11 @@ async def test_publish_posts_each_part_once_records_ids_and_says_when_nothing_is
             assert (delivery.channel_id, delivery.message_id) == (GENERAL, sent[position].id)
             assert (await app.store.get(item_id)).status is Status.PUBLISHED
     rest = await publisher.publish(GENERAL)  # the 2 of 12 items the first one had no room for
-    assert rest.summary == f"posted 2 items in 1 message to <#{GENERAL}>"
+    assert describe_result(rest, f"<#{GENERAL}>") == f"posted 2 items in 1 message to <#{GENERAL}>"
     again = await publisher.publish(GENERAL)
-    assert again.status == "nothing" and again.summary == f"nothing new for <#{GENERAL}>"
+    assert again.status == "nothing" and describe_result(again, f"<#{GENERAL}>") == (
+        f"nothing new for <#{GENERAL}>"
+    )
     assert len(poster.messages) == len(sent) + 1
 
 
@@ -228,7 +238,7 @@ async def test_a_4xx_stops_that_digest_reports_it_and_other_channels_still_publi
     poster.failures[(SCIENCE, nonce_for(science.key, 0))] = [forbidden()]
     general, failed = await publisher.publish_many([GENERAL, SCIENCE])
     assert general.status == "posted"
-    assert failed.status == "failed" and failed.summary == (
+    assert failed.status == "failed" and describe_result(failed, f"<#{SCIENCE}>") == (
         f"<#{SCIENCE}>: failed: 403 Missing Permissions (code 50013)"
     )
     assert poster.attempts.count((SCIENCE, nonce_for(science.key, 0))) == 1  # not retried
@@ -342,10 +352,41 @@ async def test_an_empty_scheduled_run_posts_a_notice_only_when_the_channel_asks(
         assert (await publisher.publish(SCIENCE, trigger="schedule")).status == "nothing"
         assert poster.messages == []
         result = await publisher.publish(GENERAL, trigger="schedule")
-        assert result.summary == f"nothing new for <#{GENERAL}>; posted the empty-digest notice"
+        assert describe_result(result, f"<#{GENERAL}>") == (
+            f"nothing new for <#{GENERAL}>; posted the empty-digest notice"
+        )
         [notice] = poster.in_channel(GENERAL)
         first_line, ref_line = notice.payload["content"].splitlines()
         assert first_line == r"**Morning \*news\*** · no new stories this time."
         assert ref_line.startswith("-# newsbot · ref ")
         assert notice.payload["allowed_mentions"] == {"parse": []}
         assert await app.store.unfinished_digests() == []
+
+
+@pytest.mark.parametrize(
+    ("result", "line"),
+    [
+        (
+            PublishResult(channel=7, status="posted", messages=1, items=1),
+            "posted 1 item in 1 message to here",
+        ),
+        (
+            PublishResult(channel=7, status="posted", messages=1),
+            "nothing new for here; posted the empty-digest notice",
+        ),
+        (PublishResult(channel=7, status="nothing"), "nothing new for here"),
+        (
+            PublishResult(channel=7, status="retry_later", error="502 Bad Gateway"),
+            "here: Discord is failing (502 Bad Gateway); will retry",
+        ),
+        (
+            PublishResult(channel=7, status="failed", error="403 Missing Access"),
+            "here: failed: 403 Missing Access",
+        ),
+    ],
+)
+def test_a_result_is_described_with_the_channel_named_by_the_caller(
+    result: PublishResult, line: str
+) -> None:
+    # The core names no channel itself: the adapter passes a mention, the CLI "channel 7".
+    assert describe_result(result, "here") == line

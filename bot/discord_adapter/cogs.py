@@ -4,70 +4,76 @@ and formats the reply; errors go to the tree's one error handler."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import App
 from bot.articles import submitted_article
-from bot.discord_adapter.client import actor_of
+from bot.config import Settings
+from bot.discord_adapter.ids import actor_of
 from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
 from bot.discord_adapter.permissions import in_configured_guild, is_moderator, require_moderator
+from bot.discord_adapter.review import ReviewFeed, decide
 from bot.discord_adapter.views import QueuePager
 from bot.errors import ConfigError
-from bot.publish import plan_digest
+from bot.publish import Publisher, PublishResult, describe_result, plan_digest
 from bot.render.escape import escape_markdown
 from bot.scheduler import clear_channel_schedule, describe_schedules, set_channel_schedule
-from bot.store import QueueItem, QueueQuery, Status
-
-if TYPE_CHECKING:
-    from bot.discord_adapter.client import NewsBot
+from bot.store import QueueItem, QueueQuery, Status, Store
 
 Interaction = discord.Interaction[Any]
 
 STATUS_CHOICES = [app_commands.Choice(name=s.value, value=s.value) for s in Status]
 
 
-def _bot(interaction: Interaction) -> NewsBot:
-    bot: NewsBot = interaction.client
-    return bot
-
-
-async def _item_autocomplete(
-    interaction: Interaction, current: str, statuses: tuple[Status, ...]
-) -> list[app_commands.Choice[int]]:
-    """Items whose title (or id) matches what the user typed; moderators only, since the
-    titles of pending items are not public."""
-    bot = _bot(interaction)
-    if not is_moderator(interaction.user, bot.app.settings):
-        return []
-    items = await bot.app.store.list_items(
-        QueueQuery(statuses=statuses, search=current.strip() or None, limit=25)
-    )
-    return [
-        app_commands.Choice(name=f"#{i.id} [{i.status.value}] {i.article.title}"[:100], value=i.id)
-        for i in items
-    ]
-
-
-async def any_item(interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
-    return await _item_autocomplete(interaction, current, ())
-
-
-async def pending_item(interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
-    return await _item_autocomplete(interaction, current, (Status.PENDING,))
-
-
-async def open_item(interaction: Interaction, current: str) -> list[app_commands.Choice[int]]:
-    return await _item_autocomplete(interaction, current, (Status.PENDING, Status.APPROVED))
+def publish_reply(result: PublishResult) -> str:
+    """A publish result as a moderator reads it: the channel as a mention."""
+    return describe_result(result, f"<#{result.channel}>")
 
 
 @app_commands.guild_only()
 class NewsCog(commands.GroupCog, group_name="news", group_description="The news queue"):
-    def __init__(self, bot: NewsBot) -> None:
-        self.bot = bot
+    def __init__(self, settings: Settings, store: Store, feed: ReviewFeed) -> None:
+        self.settings = settings
+        self.store = store
+        self.feed = feed
         super().__init__()
+
+    async def _choices(
+        self, interaction: Interaction, current: str, statuses: tuple[Status, ...]
+    ) -> list[app_commands.Choice[int]]:
+        """Items whose title (or id) matches what the user typed; moderators only, since the
+        titles of pending items are not public."""
+        if not is_moderator(interaction.user, self.settings):
+            return []
+        items = await self.store.list_items(
+            QueueQuery(statuses=statuses, search=current.strip() or None, limit=25)
+        )
+        return [
+            app_commands.Choice(
+                name=f"#{i.id} [{i.status.value}] {i.article.title}"[:100], value=i.id
+            )
+            for i in items
+        ]
+
+    async def any_item(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        return await self._choices(interaction, current, ())
+
+    async def pending_item(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        return await self._choices(interaction, current, (Status.PENDING,))
+
+    async def open_item(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[int]]:
+        return await self._choices(interaction, current, (Status.PENDING, Status.APPROVED))
 
     @app_commands.command(name="queue", description="List queued items (only you see it)")
     @app_commands.describe(status="only items in this state", topic="only items with this topic")
@@ -78,9 +84,9 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
         status: app_commands.Choice[str] | None = None,
         topic: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
-        require_moderator(interaction, self.bot.app.settings, "list the queue")
+        require_moderator(interaction, self.settings, "list the queue")
         query = QueueQuery(statuses=(Status(status.value),) if status else (), topic=topic)
-        pager = QueuePager(self.bot.app.store, query, owner=interaction.user.id)
+        pager = QueuePager(self.store, query, owner=interaction.user.id)
         content = await pager.render()
         await interaction.response.send_message(
             content, view=pager, ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -90,17 +96,17 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
     @app_commands.describe(item="item id (type to search titles)")
     @app_commands.autocomplete(item=any_item)
     async def show(self, interaction: Interaction, item: app_commands.Range[int, 1]) -> None:
-        require_moderator(interaction, self.bot.app.settings, "show items")
-        found = await self.bot.app.store.get(item)
-        payload = self.bot.review_payload(found)
+        require_moderator(interaction, self.settings, "show items")
+        found = await self.store.get(item)
+        payload = await self.feed.payload(found)
         await interaction.response.send_message(ephemeral=True, **message_kwargs(payload))
 
     @app_commands.command(name="approve", description="Approve an item for the next digests")
     @app_commands.describe(item="item id (type to search titles)")
     @app_commands.autocomplete(item=pending_item)
     async def approve(self, interaction: Interaction, item: app_commands.Range[int, 1]) -> None:
-        require_moderator(interaction, self.bot.app.settings, "approve items")
-        decided = await self.bot.decide(item, "approve", interaction.user)
+        require_moderator(interaction, self.settings, "approve items")
+        decided = await decide(self.store, item, "approve", interaction.user)
         await self._decided(interaction, "✅ Approved", decided)
 
     @app_commands.command(name="reject", description="Reject an item so it is never posted")
@@ -112,8 +118,8 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
         item: app_commands.Range[int, 1],
         reason: app_commands.Range[str, 1, 500],
     ) -> None:
-        require_moderator(interaction, self.bot.app.settings, "reject items")
-        decided = await self.bot.decide(item, "reject", interaction.user, reason)
+        require_moderator(interaction, self.settings, "reject items")
+        decided = await decide(self.store, item, "reject", interaction.user, reason)
         await self._decided(interaction, "❌ Rejected", decided)
 
     async def _decided(self, interaction: Interaction, what: str, item: QueueItem) -> None:
@@ -123,7 +129,7 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
-        await self.bot.refresh_review_message(item)
+        await self.feed.refresh(item)
 
     @app_commands.command(name="submit", description="Suggest an article for the digest")
     @app_commands.describe(url="the article's http(s) link", title="its headline")
@@ -133,45 +139,54 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
         url: app_commands.Range[str, 1, 2048],
         title: app_commands.Range[str, 1, 300],
     ) -> None:
-        in_configured_guild(interaction, self.bot.app.settings)
+        in_configured_guild(interaction, self.settings)
         article = submitted_article(url, title, where="/news submit")
-        item, created = await self.bot.app.store.submit(
-            article, submitted_by=actor_of(interaction.user)
-        )
+        item, created = await self.store.submit(article, submitted_by=actor_of(interaction.user))
         if created:
-            self.bot.wake_review_feed()
+            self.feed.wake()
             text = f"📨 Thanks! #{item.id} is waiting for a moderator."
         else:
             text = f"ℹ️ That article is already queued as #{item.id} ({item.status.value})."
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-def _digest_channel(bot: NewsBot, channel: discord.abc.GuildChannel | None) -> int | None:
-    """The configured digest channel a command is about; None means all of them."""
-    if channel is None:
-        return None
-    configured = [d.channel for d in bot.app.settings.digests]
-    if channel.id not in configured:
-        raise ConfigError(
-            f"#{channel.name} is not a digest channel (configured: "
-            + (", ".join(f"<#{c}>" for c in configured) or "none")
-            + ")"
-        )
-    return channel.id
-
-
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_messages=True)
 class DigestCog(commands.GroupCog, group_name="digest", group_description="Digests"):
-    def __init__(self, bot: NewsBot) -> None:
-        self.bot = bot
+    """``app`` is for the core functions that still take the whole app (``plan_digest`` and
+    the schedule changes); ``wake_scheduler`` makes the scheduler re-read the schedules."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        app: App,
+        publisher: Publisher,
+        wake_scheduler: Callable[[], None],
+    ) -> None:
+        self.settings = settings
+        self.app = app
+        self.publisher = publisher
+        self.wake_scheduler = wake_scheduler
         super().__init__()
 
+    def _digest_channel(self, channel: discord.abc.GuildChannel | None) -> int | None:
+        """The configured digest channel a command is about; None means all of them."""
+        if channel is None:
+            return None
+        configured = [d.channel for d in self.settings.digests]
+        if channel.id not in configured:
+            raise ConfigError(
+                f"#{channel.name} is not a digest channel (configured: "
+                + (", ".join(f"<#{c}>" for c in configured) or "none")
+                + ")"
+            )
+        return channel.id
+
     def _channels(self, channel: discord.abc.GuildChannel | None) -> list[int]:
-        chosen = _digest_channel(self.bot, channel)
+        chosen = self._digest_channel(channel)
         if chosen is not None:
             return [chosen]
-        channels = [d.channel for d in self.bot.app.settings.digests if d.channel is not None]
+        channels = [d.channel for d in self.settings.digests if d.channel is not None]
         if not channels:
             raise ConfigError("no digest channels are configured (digests: in the config)")
         return channels
@@ -181,9 +196,9 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
     async def preview(
         self, interaction: Interaction, channel: discord.TextChannel | None = None
     ) -> None:
-        require_moderator(interaction, self.bot.app.settings, "preview digests")
+        require_moderator(interaction, self.settings, "preview digests")
         target = self._channels(channel)[0]
-        plan = await plan_digest(self.bot.app, target)
+        plan = await plan_digest(self.app, target)
         if not plan.messages:
             await interaction.response.send_message(
                 f"Nothing new for <#{target}>.", ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -199,15 +214,14 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
     async def publish(
         self, interaction: Interaction, channel: discord.TextChannel | None = None
     ) -> None:
-        require_moderator(interaction, self.bot.app.settings, "publish digests")
+        require_moderator(interaction, self.settings, "publish digests")
         channels = self._channels(channel)
         # Posting paces itself by Discord's rate limits and can take longer than the 3 s an
         # interaction may wait for its first answer.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        results = await self.bot.publisher.publish_many(channels, trigger="command")
-        lines = [r.summary for r in results]
+        results = await self.publisher.publish_many(channels, trigger="command")
         await interaction.followup.send(
-            "\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS
+            "\n".join(map(publish_reply, results)), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
     schedule = app_commands.Group(name="schedule", description="When digests are posted")
@@ -225,13 +239,13 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         cron: app_commands.Range[str, 1, 100],
         timezone: app_commands.Range[str, 1, 64] | None = None,
     ) -> None:
-        require_moderator(interaction, self.bot.app.settings, "change schedules")
-        target = _digest_channel(self.bot, channel)
+        require_moderator(interaction, self.settings, "change schedules")
+        target = self._digest_channel(channel)
         assert target is not None
         await set_channel_schedule(
-            self.bot.app, target, cron, timezone, actor=actor_of(interaction.user)
+            self.app, target, cron, timezone, actor=actor_of(interaction.user)
         )
-        self.bot.wake_scheduler()
+        self.wake_scheduler()
         lines = await self._describe()
         await interaction.response.send_message(
             f"🗓️ Schedule for <#{target}> set.\n" + "\n".join(lines),
@@ -241,7 +255,7 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
 
     @schedule.command(name="show", description="Each digest channel's schedule and next run")
     async def schedule_show(self, interaction: Interaction) -> None:
-        require_moderator(interaction, self.bot.app.settings, "see schedules")
+        require_moderator(interaction, self.settings, "see schedules")
         lines = await self._describe()
         await interaction.response.send_message(
             "\n".join(lines) or "No digest channels are configured.",
@@ -252,11 +266,11 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
     @schedule.command(name="clear", description="Stop posting a channel on a schedule")
     @app_commands.describe(channel="a digest channel")
     async def schedule_clear(self, interaction: Interaction, channel: discord.TextChannel) -> None:
-        require_moderator(interaction, self.bot.app.settings, "change schedules")
-        target = _digest_channel(self.bot, channel)
+        require_moderator(interaction, self.settings, "change schedules")
+        target = self._digest_channel(channel)
         assert target is not None
-        await clear_channel_schedule(self.bot.app, target, actor=actor_of(interaction.user))
-        self.bot.wake_scheduler()
+        await clear_channel_schedule(self.app, target, actor=actor_of(interaction.user))
+        self.wake_scheduler()
         await interaction.response.send_message(
             f"🗓️ <#{target}> now posts only on `/digest publish`.",
             ephemeral=True,
@@ -264,4 +278,4 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         )
 
     async def _describe(self) -> list[str]:
-        return [f"`{line}`" for line in await describe_schedules(self.bot.app)]
+        return [f"`{line}`" for line in await describe_schedules(self.app)]

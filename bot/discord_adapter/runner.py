@@ -1,7 +1,8 @@
 """Entry points the CLI calls for Discord work: run the bot, publish over REST, sync commands.
 
-Each returns an exit code and turns the failures an operator can fix (no token, a refused
-token, Discord unreachable, a channel the bot cannot see) into one clear line.
+They return what they did and raise the failures an operator can fix (no token, a refused
+token, Discord unreachable, a channel the bot cannot see) as typed errors whose message is
+one clear line; the CLI alone prints.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import aiohttp
 import discord
@@ -20,16 +21,27 @@ from bot.app import App, open_app
 from bot.config import Settings
 from bot.discord_adapter.client import NewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
+from bot.errors import LoginFailed, StartupError
+from bot.publish import PublishResult
+from bot.scheduler import check_schedules
 
 
-def _fail(message: str) -> int:
-    print(f"newsbot: error: {message}", file=sys.stderr)
-    return 1
+@dataclass(frozen=True, slots=True)
+class PublishRun:
+    """What ``newsbot publish`` did: the digests a crashed earlier run left half-sent and
+    this run finished, then each channel's new digest."""
+
+    resumed: list[PublishResult]
+    results: list[PublishResult]
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status in ("failed", "retry_later") for r in self.resumed + self.results)
 
 
-def _token(settings: Settings) -> str | None:
-    token = settings.token.reveal()
-    return token or None
+def _require_token(settings: Settings, command: str) -> None:
+    if not settings.token.reveal():
+        raise LoginFailed(f"DISCORD_TOKEN is not set; newsbot {command} needs the bot's token")
 
 
 @asynccontextmanager
@@ -43,25 +55,40 @@ async def _logged_in(settings: Settings, app: App) -> AsyncIterator[NewsBot]:
         await bot.close()
 
 
-def _connection_problem(settings: Settings, exc: BaseException) -> str | None:
+def _connection_error(settings: Settings, exc: BaseException) -> StartupError | None:
+    """The operator's view of a failure to talk to Discord; None for anything else (a bug)."""
     if isinstance(exc, discord.LoginFailure):
-        return "Discord refused the token in DISCORD_TOKEN (reset it in the Developer Portal)"
+        return LoginFailed(
+            "Discord refused the token in DISCORD_TOKEN (reset it in the Developer Portal)"
+        )
     if isinstance(exc, discord.PrivilegedIntentsRequired):
-        return "Discord refused the requested intents"
+        return StartupError("Discord refused the requested intents")
     if isinstance(exc, aiohttp.ClientError | OSError | asyncio.TimeoutError):
-        return f"cannot reach Discord at {settings.api_base} ({type(exc).__name__}: {exc})"
+        return StartupError(
+            f"cannot reach Discord at {settings.api_base} ({type(exc).__name__}: {exc})"
+        )
     if isinstance(exc, discord.GatewayNotFound | discord.ConnectionClosed):
-        return f"cannot connect to Discord's gateway ({exc})"
+        return StartupError(f"cannot connect to Discord's gateway ({exc})")
     if isinstance(exc, discord.HTTPException):
-        return f"Discord answered {exc.status}: {exc.text}"
+        return StartupError(f"Discord answered {exc.status}: {exc.text}")
     return None
 
 
-async def run_bot(settings: Settings) -> int:
-    if _token(settings) is None:
-        return _fail("DISCORD_TOKEN is not set; newsbot run needs the bot's token")
-    from bot.scheduler import check_schedules
+@contextlib.contextmanager
+def _talking_to_discord(settings: Settings) -> Iterator[None]:
+    """Turn a failure to reach or log in to Discord into a :class:`StartupError`."""
+    try:
+        yield
+    except Exception as exc:
+        error = _connection_error(settings, exc)
+        if error is None:
+            raise
+        raise error from exc
 
+
+async def run_bot(settings: Settings) -> None:
+    """``newsbot run``: until SIGTERM / SIGINT, or a start-up check fails (raised)."""
+    _require_token(settings, "run")
     check_schedules(settings)  # a bad cron or time zone stops start-up with its file and key
     configure_endpoints(settings)
     async with open_app(settings) as app:
@@ -70,72 +97,43 @@ async def run_bot(settings: Settings) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
                 loop.add_signal_handler(sig, lambda: bot.spawn(bot.close(), "shutdown"))
-        try:
+        with _talking_to_discord(settings):
             async with bot:
                 await bot.start(settings.token.reveal(), reconnect=True)
-        except Exception as exc:
-            problem = _connection_problem(settings, exc)
-            if problem is None:
-                raise
-            return _fail(problem)
         if bot.startup_error is not None:
-            return _fail(bot.startup_error)
-    return 0
+            raise StartupError(bot.startup_error)
 
 
-async def publish_once(settings: Settings, channel: int | None) -> int:
+async def publish_once(settings: Settings, channel: int | None) -> PublishRun:
     """``newsbot publish``: resume unfinished digests and post due ones over REST."""
-    if _token(settings) is None:
-        return _fail("DISCORD_TOKEN is not set; newsbot publish needs the bot's token")
+    _require_token(settings, "publish")
     channels = [channel] if channel else [d.channel for d in settings.digests if d.channel]
     if channel is not None:
         settings.digest_for(channel)  # a clear error for an unconfigured channel
     if not channels:
-        return _fail(f"{settings.source}: digests: no digest channels are configured")
+        raise StartupError(f"{settings.source}: digests: no digest channels are configured")
     configure_endpoints(settings)
     async with open_app(settings) as app:
-        try:
+        with _talking_to_discord(settings):
             async with _logged_in(settings, app) as bot:
-                publisher = bot.publisher
-                resumed = await publisher.resume_unfinished()
-                results = await publisher.publish_many(channels, trigger="cli")
-        except Exception as exc:
-            problem = _connection_problem(settings, exc)
-            if problem is None:
-                raise
-            return _fail(problem)
-    # What a crashed earlier run left half-sent and this run finished is reported too, so the
-    # operator sees it went out (the channel's own line then says what this run found new).
-    for result in resumed:
-        print("resumed: " + result.summary.replace("<#", "channel ").replace(">", ""))
-    for result in results:
-        print(result.summary.replace("<#", "channel ").replace(">", ""))
-    everything = resumed + results
-    return 1 if any(r.status in ("failed", "retry_later") for r in everything) else 0
+                resumed = await bot.publisher.resume_unfinished()
+                results = await bot.publisher.publish_many(channels, trigger="cli")
+    return PublishRun(resumed=resumed, results=results)
 
 
 async def sync_commands(settings: Settings, *, globally: bool) -> int:
-    if _token(settings) is None:
-        return _fail("DISCORD_TOKEN is not set; newsbot sync-commands needs the bot's token")
+    """``newsbot sync-commands``: register the commands globally or in the configured guild;
+    how many were registered."""
+    _require_token(settings, "sync-commands")
     if not globally and settings.guild is None:
-        return _fail(f"{settings.source}: guild: not set; give a guild or use --global")
+        raise StartupError(f"{settings.source}: guild: not set; give a guild or use --global")
     configure_endpoints(settings)
     async with open_app(settings) as app:
-        try:
+        with _talking_to_discord(settings):
             async with _logged_in(settings, app) as bot:
                 if globally:
-                    synced = await bot.tree.sync()
-                    where = "globally (may take up to an hour to appear)"
-                else:
-                    assert settings.guild is not None
-                    target = discord.Object(id=settings.guild)
-                    bot.tree.copy_global_to(guild=target)
-                    synced = await bot.tree.sync(guild=target)
-                    where = f"to guild {settings.guild}"
-        except Exception as exc:
-            problem = _connection_problem(settings, exc)
-            if problem is None:
-                raise
-            return _fail(problem)
-    print(f"synced {len(synced)} commands {where}")
-    return 0
+                    return len(await bot.tree.sync())
+                assert settings.guild is not None
+                target = discord.Object(id=settings.guild)
+                bot.tree.copy_global_to(guild=target)
+                return len(await bot.tree.sync(guild=target))

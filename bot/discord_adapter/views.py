@@ -7,7 +7,7 @@ from typing import Any
 
 import discord
 
-from bot.discord_adapter.client import handle_interaction_error
+from bot.discord_adapter.tree import handle_interaction_error
 from bot.render.escape import escape_markdown
 from bot.store import QueueQuery, Store
 
