@@ -146,7 +146,7 @@ class NewsBot(commands.Bot):
         )
         self.app = app
         self.poster = DiscordPoster(self)
-        self.publisher = Publisher(app, self.poster)
+        self.publisher = Publisher(app.store, app.renderer, self.poster, app.clock, app.settings)
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
         self.review_wakeup = asyncio.Event()
@@ -251,10 +251,11 @@ class NewsBot(commands.Bot):
         for result in results:
             log.info("resumed: %s", result.summary)
         self.spawn(self._review_feed(), "review feed")
-        if self.app.settings.digests:
-            from bot.scheduler import Scheduler
+        if self.app.settings.digests and self.app.runs_schedules:
+            from bot.schedule.loop import Scheduler
 
-            self.scheduler = Scheduler(self.app, self.publisher)
+            app = self.app
+            self.scheduler = Scheduler(app.settings, app.store, app.clock, self.publisher)
             self.spawn(self.scheduler.run(), "scheduler")
 
     def spawn(self, coro: Any, name: str) -> None:

@@ -18,8 +18,12 @@ from bot.discord_adapter.views import QueuePager
 from bot.errors import ConfigError
 from bot.markdown import escape_markdown
 from bot.publish import plan_digest
-from bot.scheduler import clear_channel_schedule, describe_schedules, set_channel_schedule
-from bot.store import QueueItem, QueueQuery, Status
+from bot.schedule.effective import (
+    clear_channel_schedule,
+    describe_schedules,
+    set_channel_schedule,
+)
+from bot.store import QueueItem, QueueQuery, Status, Trigger
 
 if TYPE_CHECKING:
     from bot.discord_adapter.client import NewsBot
@@ -183,7 +187,10 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
     ) -> None:
         require_moderator(interaction, self.bot.app.settings, "preview digests")
         target = self._channels(channel)[0]
-        plan = await plan_digest(self.bot.app, target)
+        app = self.bot.app
+        plan = await plan_digest(
+            app.store, app.renderer, app.settings.digest_for(target), app.clock.now()
+        )
         if not plan.messages:
             await interaction.response.send_message(
                 f"Nothing new for <#{target}>.", ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -204,7 +211,7 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         # Posting paces itself by Discord's rate limits and can take longer than the 3 s an
         # interaction may wait for its first answer.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        results = await self.bot.publisher.publish_many(channels, trigger="command")
+        results = await self.bot.publisher.publish_many(channels, trigger=Trigger.COMMAND)
         lines = [r.summary for r in results]
         await interaction.followup.send(
             "\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -229,7 +236,12 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         target = _digest_channel(self.bot, channel)
         assert target is not None
         await set_channel_schedule(
-            self.bot.app, target, cron, timezone, actor=actor_of(interaction.user)
+            self.bot.app.settings,
+            self.bot.app.store,
+            target,
+            cron,
+            timezone,
+            actor=actor_of(interaction.user),
         )
         self.bot.wake_scheduler()
         lines = await self._describe()
@@ -255,7 +267,9 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         require_moderator(interaction, self.bot.app.settings, "change schedules")
         target = _digest_channel(self.bot, channel)
         assert target is not None
-        await clear_channel_schedule(self.bot.app, target, actor=actor_of(interaction.user))
+        await clear_channel_schedule(
+            self.bot.app.settings, self.bot.app.store, target, actor=actor_of(interaction.user)
+        )
         self.bot.wake_scheduler()
         await interaction.response.send_message(
             f"🗓️ <#{target}> now posts only on `/digest publish`.",
@@ -264,4 +278,6 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         )
 
     async def _describe(self) -> list[str]:
-        return [f"`{line}`" for line in await describe_schedules(self.bot.app)]
+        app = self.bot.app
+        lines = await describe_schedules(app.settings, app.store, app.clock.now())
+        return [f"`{line}`" for line in lines]

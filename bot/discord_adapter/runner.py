@@ -20,6 +20,7 @@ from bot.app import App, open_app
 from bot.config import Settings
 from bot.discord_adapter.client import NewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
+from bot.store import Trigger
 
 
 def _fail(message: str) -> int:
@@ -60,11 +61,11 @@ def _connection_problem(settings: Settings, exc: BaseException) -> str | None:
 async def run_bot(settings: Settings) -> int:
     if _token(settings) is None:
         return _fail("DISCORD_TOKEN is not set; newsbot run needs the bot's token")
-    from bot.scheduler import check_schedules
+    from bot.schedule.effective import check_schedules
 
     check_schedules(settings)  # a bad cron or time zone stops start-up with its file and key
     configure_endpoints(settings)
-    async with open_app(settings) as app:
+    async with open_app(settings, schedules=True) as app:
         bot = NewsBot(app)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -98,7 +99,7 @@ async def publish_once(settings: Settings, channel: int | None) -> int:
             async with _logged_in(settings, app) as bot:
                 publisher = bot.publisher
                 resumed = await publisher.resume_unfinished()
-                results = await publisher.publish_many(channels, trigger="cli")
+                results = await publisher.publish_many(channels, trigger=Trigger.CLI)
         except Exception as exc:
             problem = _connection_problem(settings, exc)
             if problem is None:
