@@ -118,10 +118,6 @@ class Scheduler:
         self._retries: dict[int, _Retry] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    @property
-    def policy(self) -> MissedRunPolicy:
-        return self._policy
-
     def wake(self) -> None:
         """Re-read the schedules now instead of at the next planned wake-up."""
         self._idle.clear()
