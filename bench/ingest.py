@@ -17,6 +17,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.clock import SystemClock
 from bot.ingest import find_files, ingest
 from bot.store import SQLiteStore
 from tests.factory import write_corpus
@@ -33,7 +34,7 @@ def parse_floor(folder: Path) -> float:
 
 
 async def timed_ingest(folder: Path, db: Path) -> tuple[float, str]:
-    store = await SQLiteStore.open(db)
+    store = await SQLiteStore.open(db, SystemClock())
     try:
         start = time.perf_counter()
         report = await ingest(store, [folder])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.render import Renderer
+from bot.schedule.lock import SchedulerLock
 from bot.store import SQLiteStore, Store
 
 log = logging.getLogger(__name__)
@@ -25,14 +26,35 @@ class App:
     store: Store
     renderer: Renderer
     clock: Clock
+    runs_schedules: bool = False
+    """Whether this process holds the database's scheduler lock and so runs its schedules
+    (see ``bot.schedule.lock``); only ``open_app(..., schedules=True)`` asks for it."""
 
 
 @asynccontextmanager
-async def open_app(settings: Settings, *, clock: Clock | None = None) -> AsyncIterator[App]:
-    """Open the database (migrating it) and build the renderer; close everything on exit."""
-    store = await SQLiteStore.open(settings.database)
+async def open_app(
+    settings: Settings, *, clock: Clock | None = None, schedules: bool = False
+) -> AsyncIterator[App]:
+    """Open the database (migrating it) and build the renderer; close everything on exit.
+
+    ``schedules``: this process means to run the schedules (``newsbot run``), so it takes the
+    database's scheduler lock for as long as the app is open. When another process holds it,
+    the app opens all the same (slash commands work) with ``runs_schedules`` False.
+    """
+    clock = clock or SystemClock()
+    store = await SQLiteStore.open(settings.database, clock)
+    lock = SchedulerLock(settings.database) if schedules else None
     try:
+        holds_lock = lock is not None and lock.acquire()
+        if lock is not None and not holds_lock:
+            log.error(
+                "another newsbot process runs the schedules of %s; this one does not (slash"
+                " commands still work here)",
+                settings.database,
+            )
         renderer = Renderer(settings.templates)
-        yield App(settings=settings, store=store, renderer=renderer, clock=clock or SystemClock())
+        yield App(settings, store, renderer, clock, runs_schedules=holds_lock)
     finally:
+        if lock is not None:
+            lock.release()
         await store.close()

@@ -14,6 +14,7 @@ import logging
 import shutil
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -249,8 +250,11 @@ async def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import open_app
     from bot.publish import plan_digest
 
+    digest = settings.digest_for(args.channel)
+    if args.template:
+        digest = replace(digest, template=args.template)
     async with open_app(settings) as app:
-        plan = await plan_digest(app, args.channel, limit=args.limit, template=args.template)
+        plan = await plan_digest(app.store, app.renderer, digest, app.clock.now(), limit=args.limit)
     if args.json:
         payload = {
             "channel": plan.channel,
@@ -461,10 +465,10 @@ def _add_discord_commands(add: Callable[[str, Handler, str], argparse.ArgumentPa
 
     async def cmd_schedules(args: argparse.Namespace, settings: Settings) -> int:
         from bot.app import open_app
-        from bot.scheduler import describe_schedules
+        from bot.schedule.effective import describe_schedules
 
         async with open_app(settings) as app:
-            for line in await describe_schedules(app):
+            for line in await describe_schedules(app.settings, app.store, app.clock.now()):
                 print(line)
         return 0
 

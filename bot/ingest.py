@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 from bot.articles import MAX_FILE_BYTES, Article, parse_article, source_hash
 from bot.errors import ArticleError, StoreError
+from bot.moderation import auto_approvals
 from bot.store import Outcome, Store
 
 log = logging.getLogger(__name__)
@@ -176,7 +177,9 @@ async def ingest(
         if articles:
             try:
                 results = await store.upsert_articles(
-                    articles, actor=actor, auto_approve_min_quality=auto_approve_min_quality
+                    articles,
+                    actor=actor,
+                    approvals=auto_approvals(articles, auto_approve_min_quality),
                 )
             except StoreError as exc:
                 if not (report.new or report.updated):

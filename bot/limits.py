@@ -1,6 +1,9 @@
 """Discord's hard limits (DESIGN §6): the one place they are written.
 
-Everything that renders, packs, posts or registers commands imports its numbers from here.
+Everything that renders, packs or posts imports its numbers from here. Only limits that code
+checks are written down; the others of §6 are Discord's to enforce (rate limits are obeyed from
+the response headers, through discord.py).
+
 Lengths are counted with :func:`length`, which counts UTF-16 code units: never fewer than the
 code points or characters Discord counts, so a payload measured within a limit here is within
 it on Discord too, whichever way Discord counts a character outside the Basic Multilingual Plane.
@@ -26,26 +29,6 @@ EMBED_FIELD_NAME_MAX: Final = 256
 EMBED_FIELD_VALUE_MAX: Final = 1_024
 EMBED_FOOTER_MAX: Final = 2_048
 EMBED_AUTHOR_MAX: Final = 256
-
-# Rate limits (obey the X-RateLimit-* headers and retry_after on 429; these are the usual values)
-MESSAGES_PER_CHANNEL_WINDOW: Final = 5
-MESSAGES_PER_CHANNEL_WINDOW_SECONDS: Final = 5.0
-GLOBAL_REQUESTS_PER_SECOND: Final = 50
-
-# Interactions
-INTERACTION_RESPONSE_SECONDS: Final = 3.0
-"""The first response (or a defer) must arrive within this."""
-INTERACTION_FOLLOWUP_SECONDS: Final = 15 * 60
-
-# Components
-CUSTOM_ID_MAX: Final = 100
-ACTION_ROWS_MAX: Final = 5
-BUTTONS_PER_ROW_MAX: Final = 5
-
-# Slash commands
-COMMAND_NAME_MAX: Final = 32
-COMMAND_DESCRIPTION_MAX: Final = 100
-COMMAND_OPTIONS_MAX: Final = 25
 
 # Message nonce (enforce_nonce deduplication)
 NONCE_MAX: Final = 25

@@ -1,21 +1,27 @@
-"""The moderation state machine (DESIGN §4): who may move an item from which state to which.
+"""The moderation state machine (DESIGN §4): who may move an item from which state to which,
+and the auto-approve policy.
 
 The store applies each change atomically and records it in the audit log; this module decides
-what is allowed, so the CLI, slash commands and review buttons all follow the same rules.
+what is allowed, so the CLI, slash commands, review buttons and ingest all follow the same rules.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from bot.articles import Article
 from bot.errors import NewsbotError
-from bot.store import QueueItem, Status, Store
+from bot.store import Approval, QueueItem, Status, Store
 
 MAX_REASON = 500
+
+AUTO_APPROVER = "auto-approve"
+"""The actor the audit log names for an approval the policy made."""
 
 # Which states each decision may start from. Published is final: the item is out.
 ALLOWED_FROM: dict[Status, tuple[Status, ...]] = {
     Status.APPROVED: (Status.PENDING,),
     Status.REJECTED: (Status.PENDING, Status.APPROVED),
-    Status.PENDING: (Status.REJECTED,),
 }
 
 
@@ -32,6 +38,21 @@ def _reason(reason: str | None) -> str | None:
     return reason
 
 
+def auto_approvals(articles: Iterable[Article], min_quality: int | None) -> dict[str, Approval]:
+    """The config's ``auto_approve`` policy, by article url: which articles are approved as
+    they are stored. Only the store knows which ones are new; it applies an approval to a new
+    article only, in the transaction that inserts it, so an item the policy approves is never
+    seen pending. An article that arrives ``published: true`` needs no approval."""
+    if min_quality is None:
+        return {}
+    approval = Approval(actor=AUTO_APPROVER, reason=f"quality >= {min_quality}")
+    return {
+        article.url: approval
+        for article in articles
+        if not article.published and article.quality is not None and article.quality >= min_quality
+    }
+
+
 async def approve(store: Store, article_id: int, *, actor: str) -> QueueItem:
     return await store.transition(
         article_id, Status.APPROVED, allowed_from=ALLOWED_FROM[Status.APPROVED], actor=actor
@@ -45,13 +66,6 @@ async def reject(store: Store, article_id: int, *, actor: str, reason: str | Non
         allowed_from=ALLOWED_FROM[Status.REJECTED],
         actor=actor,
         reason=_reason(reason),
-    )
-
-
-async def reopen(store: Store, article_id: int, *, actor: str) -> QueueItem:
-    """Put a rejected item back to pending (a moderator changed their mind)."""
-    return await store.transition(
-        article_id, Status.PENDING, allowed_from=ALLOWED_FROM[Status.PENDING], actor=actor
     )
 
 

@@ -10,17 +10,19 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from bot.app import App
-from bot.config import DigestChannel
+from bot.clock import Clock
+from bot.config import DigestChannel, Settings
 from bot.errors import DeliveryError
+from bot.limits import NONCE_MAX
 from bot.poster import Poster
-from bot.render import PackedMessage, allowed_mentions
+from bot.render import PackedMessage, Renderer, allowed_mentions
 from bot.render.escape import escape_markdown
-from bot.store import DigestRecord, NewMessage, QueueItem, Selection
+from bot.store import DigestRecord, DigestStatus, NewMessage, QueueItem, Selection, Store, Trigger
 
 log = logging.getLogger(__name__)
 
@@ -70,26 +72,36 @@ def digest_key(channel: int | None, item_ids: list[int]) -> str:
 
 
 async def plan_digest(
-    app: App,
-    channel: int | None,
+    store: Store,
+    renderer: Renderer,
+    digest: DigestChannel,
+    now: datetime,
     *,
     limit: int | None = None,
-    template: str | None = None,
-    now: datetime | None = None,
 ) -> DigestPlan:
-    """Select and render the next digest for ``channel`` (None: the default digest)."""
-    digest = app.settings.digest_for(channel)
-    if template:
-        digest = replace(digest, template=template)
-    when = now or app.clock.now()
-    items = await app.store.select_for_digest(selection_for(digest, when, limit))
+    """Select and render the next digest of the channel ``digest`` configures (get it with
+    ``settings.digest_for(channel)``; its ``channel`` None is the default digest)."""
+    items = await store.select_for_digest(selection_for(digest, now, limit))
     key = digest_key(digest.channel, [item.id for item in items])
-    messages = app.renderer.render_digest(
-        [item.article for item in items], digest, now=when, ref=key
+    # Off the event loop: an operator's template may use its whole time budget.
+    messages = await asyncio.to_thread(
+        renderer.render_digest, [item.article for item in items], digest, now=now, ref=key
     )
     return DigestPlan(
         channel=digest.channel, digest=digest, items=items, messages=messages, key=key
     )
+
+
+class PublishStatus(StrEnum):
+    """What one publish of one channel came to."""
+
+    POSTED = "posted"
+    NOTHING = "nothing"
+    """Nothing new for the channel; nothing was posted."""
+    FAILED = "failed"
+    """Discord refused (a 4xx) or something unexpected broke; the items stay queued."""
+    RETRY_LATER = "retry_later"
+    """Discord kept failing (5xx, timeouts); the digest stays in the outbox for later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +109,7 @@ class PublishResult:
     """What one publish of one channel did, for the command reply, the log and the CLI."""
 
     channel: int
-    status: str  # posted, nothing, failed, retry_later
+    status: PublishStatus
     digest_id: int | None = None
     messages: int = 0
     items: int = 0
@@ -108,25 +120,31 @@ class PublishResult:
 def describe_result(result: PublishResult, where: str) -> str:
     """One line saying what a publish did; ``where`` names the channel the way the reader
     sees it (the adapter passes a channel mention, the CLI and the log ``channel 123``)."""
-    if result.status == "posted" and result.items == 0:
+    if result.status is PublishStatus.POSTED and result.items == 0:
         return f"nothing new for {where}; posted the empty-digest notice"
-    if result.status == "posted":
+    if result.status is PublishStatus.POSTED:
         return (
             f"posted {result.items} item{'s' if result.items != 1 else ''} in {result.messages}"
             f" message{'s' if result.messages != 1 else ''} to {where}"
         )
-    if result.status == "nothing":
+    if result.status is PublishStatus.NOTHING:
         return f"nothing new for {where}"
-    if result.status == "retry_later":
+    if result.status is PublishStatus.RETRY_LATER:
         return f"{where}: Discord is failing ({result.error}); will retry"
     return f"{where}: failed: {result.error}"
+
+
+# A resumed digest that ended so holds the channel: its next digest waits for it.
+_BLOCKING = (PublishStatus.FAILED, PublishStatus.RETRY_LATER)
 
 
 def _unexpected(channel: int, doing: str, exc: Exception) -> PublishResult:
     """A channel's result after an error that is no delivery failure (a bug, the database):
     logged with its traceback; an unfinished digest stays in the outbox for the next run."""
     log.error("%s channel %d failed unexpectedly", doing, channel, exc_info=exc)
-    return PublishResult(channel=channel, status="failed", error=f"{type(exc).__name__}: {exc}")
+    return PublishResult(
+        channel=channel, status=PublishStatus.FAILED, error=f"{type(exc).__name__}: {exc}"
+    )
 
 
 def empty_notice(digest: DigestChannel, ref: str) -> dict[str, Any]:
@@ -140,8 +158,8 @@ def empty_notice(digest: DigestChannel, ref: str) -> dict[str, Any]:
 
 
 def nonce_for(ref: str, position: int) -> str:
-    """One nonce per message, derived from the digest so a re-send reuses it (≤ 25 chars)."""
-    return f"nb{ref}.{position}"[:25]
+    """One nonce per message, derived from the digest so a re-send reuses it."""
+    return f"nb{ref}.{position}"[:NONCE_MAX]
 
 
 class Publisher:
@@ -153,14 +171,20 @@ class Publisher:
 
     def __init__(
         self,
-        app: App,
+        store: Store,
+        renderer: Renderer,
         poster: Poster,
+        clock: Clock,
+        settings: Settings,
         *,
         retries: int = 3,
         backoff: timedelta = timedelta(seconds=2),
     ) -> None:
-        self.app = app
+        self.store = store
+        self.renderer = renderer
         self.poster = poster
+        self.clock = clock
+        self.settings = settings
         self.retries = retries
         self.backoff = backoff
         self._locks: dict[int, asyncio.Lock] = {}
@@ -171,7 +195,7 @@ class Publisher:
     async def resume_unfinished(self) -> list[PublishResult]:
         """Finish every digest a previous run left half-sent (called on start). As in
         ``publish_many``, one channel's unexpected error is its result, not everyone's."""
-        digests = await self.app.store.unfinished_digests()
+        digests = await self.store.unfinished_digests()
         channels = sorted({d.channel_id for d in digests})
         results = await asyncio.gather(*(self._resume_channel(c) for c in channels))
         return [r for group in results for r in group]
@@ -187,11 +211,15 @@ class Publisher:
         """Deliver the channel's unfinished digests; the caller holds the channel's lock."""
         return [
             await self._deliver(digest, resumed=True)
-            for digest in await self.app.store.unfinished_digests(channel)
+            for digest in await self.store.unfinished_digests(channel)
         ]
 
     async def publish(
-        self, channel: int, *, trigger: str = "command", scheduled_for: datetime | None = None
+        self,
+        channel: int,
+        *,
+        trigger: Trigger = Trigger.COMMAND,
+        scheduled_for: datetime | None = None,
     ) -> PublishResult:
         """Resume anything unfinished for the channel, then post its next digest.
 
@@ -200,17 +228,20 @@ class Publisher:
         (see :meth:`~bot.store.Store.orphaned_runs`)."""
         async with self._lock(channel):
             resumed = await self._resume_locked(channel)
-            blocked = next((r for r in resumed if r.status in ("failed", "retry_later")), None)
+            blocked = next((r for r in resumed if r.status in _BLOCKING), None)
             if blocked is not None:
                 return blocked
-            plan = await plan_digest(self.app, channel)
-            now = self.app.clock.now().isoformat(timespec="microseconds")
+            when = self.clock.now()
+            plan = await plan_digest(
+                self.store, self.renderer, self.settings.digest_for(channel), when
+            )
+            now = when.isoformat(timespec="microseconds")
             if not plan.messages:
-                done = [r for r in resumed if r.status == "posted"]
+                done = [r for r in resumed if r.status is PublishStatus.POSTED]
                 if done:
                     return done[-1]
-                if trigger != "schedule" or not plan.digest.post_empty:
-                    return PublishResult(channel=channel, status="nothing")
+                if trigger is not Trigger.SCHEDULE or not plan.digest.post_empty:
+                    return PublishResult(channel=channel, status=PublishStatus.NOTHING)
                 # A scheduled run of a channel that asked for it says there was nothing new;
                 # through the outbox like any digest, so a crash cannot post it twice.
                 ref = digest_key(channel, []) + now[-4:]
@@ -222,7 +253,7 @@ class Publisher:
                     for position, message in enumerate(plan.messages)
                 ]
                 key = f"{plan.key}@{now}"
-            digest, _ = await self.app.store.create_digest(
+            digest, _ = await self.store.create_digest(
                 channel, key, trigger, outbox, scheduled_for=scheduled_for
             )
             log.info(
@@ -236,21 +267,21 @@ class Publisher:
             return await self._deliver(digest, resumed=False)
 
     async def publish_many(
-        self, channels: Sequence[int], *, trigger: str = "command"
+        self, channels: Sequence[int], *, trigger: Trigger = Trigger.COMMAND
     ) -> list[PublishResult]:
         """Publish the channels concurrently, so the global limit rather than one channel's
         paces a fan-out. One channel's unexpected error (a bug, the database) is logged and
         reported as its result; it does not cut the other channels' publishing short."""
         return list(await asyncio.gather(*(self._publish_guarded(c, trigger) for c in channels)))
 
-    async def _publish_guarded(self, channel: int, trigger: str) -> PublishResult:
+    async def _publish_guarded(self, channel: int, trigger: Trigger) -> PublishResult:
         try:
             return await self.publish(channel, trigger=trigger)
         except Exception as exc:
             return _unexpected(channel, "publishing", exc)
 
     async def _deliver(self, digest: DigestRecord, *, resumed: bool) -> PublishResult:
-        store, channel = self.app.store, digest.channel_id
+        store, channel = self.store, digest.channel_id
         sent_ids = [m.message_id for m in digest.messages if m.message_id is not None]
         for index, message in enumerate(digest.unsent):
             # Only the first unsent part of a resumed digest can have been sent without being
@@ -269,9 +300,7 @@ class Publisher:
                         message.position,
                         found,
                     )
-                    await store.record_sent(
-                        digest.id, message.position, found, self.app.clock.now()
-                    )
+                    await store.record_sent(digest.id, message.position, found, self.clock.now())
                     sent_ids.append(found)
                     continue
             try:
@@ -282,21 +311,27 @@ class Publisher:
                         "digest %d for channel %d left for later: %s", digest.id, channel, exc
                     )
                     return PublishResult(
-                        channel=channel, status="retry_later", digest_id=digest.id, error=str(exc)
+                        channel=channel,
+                        status=PublishStatus.RETRY_LATER,
+                        digest_id=digest.id,
+                        error=str(exc),
                     )
                 log.error("digest %d for channel %d failed: %s", digest.id, channel, exc)
-                await store.finish_digest(digest.id, "failed", str(exc))
+                await store.finish_digest(digest.id, DigestStatus.FAILED, str(exc))
                 await self._report_failure(digest, exc)
                 return PublishResult(
-                    channel=channel, status="failed", digest_id=digest.id, error=str(exc)
+                    channel=channel,
+                    status=PublishStatus.FAILED,
+                    digest_id=digest.id,
+                    error=str(exc),
                 )
-            await store.record_sent(digest.id, message.position, message_id, self.app.clock.now())
+            await store.record_sent(digest.id, message.position, message_id, self.clock.now())
             sent_ids.append(message_id)
-        await store.finish_digest(digest.id, "done")
+        await store.finish_digest(digest.id, DigestStatus.DONE)
         items = sum(len(m.item_ids) for m in digest.messages)
         return PublishResult(
             channel=channel,
-            status="posted",
+            status=PublishStatus.POSTED,
             digest_id=digest.id,
             messages=len(digest.messages),
             items=items,
@@ -316,11 +351,11 @@ class Publisher:
                     raise
                 delay = self.backoff * (2 ** (attempt - 1))
                 log.warning("channel %d: %s; retrying in %s", channel, exc, delay)
-                await self.app.clock.sleep_until(self.app.clock.now() + delay)
+                await self.clock.sleep_until(self.clock.now() + delay)
 
     async def _report_failure(self, digest: DigestRecord, exc: DeliveryError) -> None:
         """Tell the moderators, in the review channel, what failed and how to fix it."""
-        review = self.app.settings.review_channel
+        review = self.settings.review_channel
         if review is None or review == digest.channel_id:
             return
         items = sum(len(m.item_ids) for m in digest.unsent)

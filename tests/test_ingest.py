@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.clock import SystemClock
 from bot.ingest import ingest, read_sources
 from bot.store import QueueQuery, SQLiteStore, Status
 
@@ -16,7 +17,7 @@ GOOD = "---\ntitle: {title}\nwebUrl: https://example.com/{n}\nquality: {q}\n---\
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = await SQLiteStore.open(tmp_path / "q.db")
+    opened = await SQLiteStore.open(tmp_path / "q.db", SystemClock())
     yield opened
     await opened.close()
 

@@ -264,7 +264,13 @@ async def test_publish_killed_and_restarted_posts_every_part_once(
     config = write_config(settings, tmp_path / "newsbot.yaml")
     await approve_corpus(settings, tmp_path / "corpus", 10)
     async with open_app(settings) as app:
-        total = len((await plan_digest(app, channel)).messages)
+        total = len(
+            (
+                await plan_digest(
+                    app.store, app.renderer, app.settings.digest_for(channel), app.clock.now()
+                )
+            ).messages
+        )
     assert total == 3  # the kill points below name parts 1 to 3
 
     for kill_at in crash.kills:

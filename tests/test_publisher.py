@@ -25,14 +25,16 @@ from bot.errors import DeliveryError
 from bot.ingest import ingest
 from bot.publish import (
     HISTORY_SLACK,
+    DigestPlan,
     Publisher,
     PublishResult,
+    PublishStatus,
     describe_result,
     failure_report,
     nonce_for,
     plan_digest,
 )
-from bot.store import QueueQuery, Status
+from bot.store import QueueQuery, Status, Trigger
 from tests.factory import write_corpus
 
 GENERAL, SCIENCE, REVIEW = 1001, 1002, 9000
@@ -111,6 +113,16 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
         yield app
 
 
+def publisher_for(app: App, poster: MemoryPoster, **options: Any) -> Publisher:
+    return Publisher(app.store, app.renderer, poster, app.clock, app.settings, **options)
+
+
+async def plan_for(app: App, channel: int) -> DigestPlan:
+    """The plan a publish of ``channel`` would make now."""
+    digest = app.settings.digest_for(channel)
+    return await plan_digest(app.store, app.renderer, digest, app.clock.now())
+
+
 def forbidden() -> DeliveryError:
     return DeliveryError(
         "403 Missing Permissions (code 50013)", permanent=True, status=403, code=50013
@@ -125,8 +137,8 @@ async def test_publish_posts_each_part_once_records_ids_and_says_when_nothing_is
     app: App,
 ) -> None:
     poster = MemoryPoster()
-    publisher = Publisher(app, poster)
-    plan = await plan_digest(app, GENERAL)
+    publisher = publisher_for(app, poster)
+    plan = await plan_for(app, GENERAL)
     result = await publisher.publish(GENERAL)
     assert result.status == "posted" and describe_result(result, f"<#{GENERAL}>") == (
         f"posted 10 items in {len(plan.messages)} messages to <#{GENERAL}>"
@@ -156,8 +168,8 @@ async def test_a_part_posted_but_not_recorded_is_found_in_history_not_posted_aga
     app: App,
 ) -> None:
     poster = MemoryPoster()
-    publisher = Publisher(app, poster, retries=0)
-    plan = await plan_digest(app, GENERAL)
+    publisher = publisher_for(app, poster, retries=0)
+    plan = await plan_for(app, GENERAL)
     assert len(plan.messages) >= 3
     second = nonce_for(plan.key, 1)
     poster.lose_answer.add((GENERAL, second))
@@ -178,8 +190,8 @@ async def test_a_part_posted_but_not_recorded_is_found_in_history_not_posted_aga
 
 async def test_resume_unfinished_finishes_digests_of_every_channel(app: App) -> None:
     poster = MemoryPoster()
-    publisher = Publisher(app, poster, retries=0)
-    plans = {channel: await plan_digest(app, channel) for channel in (GENERAL, SCIENCE)}
+    publisher = publisher_for(app, poster, retries=0)
+    plans = {channel: await plan_for(app, channel) for channel in (GENERAL, SCIENCE)}
     for channel, plan in plans.items():
         poster.failures[(channel, nonce_for(plan.key, 0))] = [
             DeliveryError("502 Bad Gateway", permanent=False, status=502)
@@ -207,8 +219,8 @@ async def test_transient_failures_are_retried_with_growing_backoff_on_the_clock(
     clock = app.clock
     assert isinstance(clock, ManualClock)
     poster = MemoryPoster()
-    publisher = Publisher(app, poster, retries=3, backoff=timedelta(seconds=2))
-    plan = await plan_digest(app, SCIENCE)
+    publisher = publisher_for(app, poster, retries=3, backoff=timedelta(seconds=2))
+    plan = await plan_for(app, SCIENCE)
     key = (SCIENCE, nonce_for(plan.key, 0))
     poster.failures[key] = [
         DeliveryError("500 Internal Server Error", permanent=False, status=500),
@@ -233,8 +245,8 @@ async def test_a_4xx_stops_that_digest_reports_it_and_other_channels_still_publi
     app: App,
 ) -> None:
     poster = MemoryPoster()
-    publisher = Publisher(app, poster)
-    science = await plan_digest(app, SCIENCE)
+    publisher = publisher_for(app, poster)
+    science = await plan_for(app, SCIENCE)
     poster.failures[(SCIENCE, nonce_for(science.key, 0))] = [forbidden()]
     general, failed = await publisher.publish_many([GENERAL, SCIENCE])
     assert general.status == "posted"
@@ -254,7 +266,7 @@ async def test_a_4xx_stops_that_digest_reports_it_and_other_channels_still_publi
     )
     # The failed digest is over (not resumed), its items are still there for the next one.
     assert await app.store.unfinished_digests() == []
-    again = await plan_digest(app, SCIENCE)
+    again = await plan_for(app, SCIENCE)
     assert [i.id for i in again.items] == [i.id for i in science.items]
 
 
@@ -292,18 +304,18 @@ class Broken(MemoryPoster):
 
 async def test_one_channels_unexpected_error_does_not_stop_the_others(app: App) -> None:
     poster = Broken()
-    general, science = await Publisher(app, poster).publish_many([GENERAL, SCIENCE])
+    general, science = await publisher_for(app, poster).publish_many([GENERAL, SCIENCE])
     assert general.status == "posted"
     assert (science.status, science.error) == ("failed", "RuntimeError: bug")
     # The digest stays in the outbox and goes out once the problem is gone.
     poster.broken = False
-    [resumed] = await Publisher(app, poster).resume_unfinished()
+    [resumed] = await publisher_for(app, poster).resume_unfinished()
     assert (resumed.channel, resumed.status) == (SCIENCE, "posted")
 
 
 async def test_published_items_are_not_offered_again_to_the_same_channel(app: App) -> None:
     poster = MemoryPoster()
-    publisher = Publisher(app, poster)
+    publisher = publisher_for(app, poster)
     await publisher.publish(SCIENCE)
     await publisher.publish(SCIENCE)
     ids = [d.article_id for d in await _deliveries(app, SCIENCE)]
@@ -317,9 +329,9 @@ async def _deliveries(app: App, channel: int) -> list[Any]:
 
 async def test_resuming_on_start_survives_one_channels_unexpected_error(app: App) -> None:
     poster = Broken(broken=False)
-    publisher = Publisher(app, poster, retries=0)
+    publisher = publisher_for(app, poster, retries=0)
     for channel in (GENERAL, SCIENCE):
-        plan = await plan_digest(app, channel)
+        plan = await plan_for(app, channel)
         poster.failures[(channel, nonce_for(plan.key, 0))] = [
             DeliveryError("504 Gateway Timeout", permanent=False, status=504)
         ]
@@ -346,12 +358,12 @@ async def test_an_empty_scheduled_run_posts_a_notice_only_when_the_channel_asks(
     )
     async with open_app(settings, clock=ManualClock(NOW)) as app:
         poster = MemoryPoster()
-        publisher = Publisher(app, poster)
+        publisher = publisher_for(app, poster)
         # On command, or for a channel that did not ask: nothing is posted.
         assert (await publisher.publish(GENERAL)).status == "nothing"
-        assert (await publisher.publish(SCIENCE, trigger="schedule")).status == "nothing"
+        assert (await publisher.publish(SCIENCE, trigger=Trigger.SCHEDULE)).status == "nothing"
         assert poster.messages == []
-        result = await publisher.publish(GENERAL, trigger="schedule")
+        result = await publisher.publish(GENERAL, trigger=Trigger.SCHEDULE)
         assert describe_result(result, f"<#{GENERAL}>") == (
             f"nothing new for <#{GENERAL}>; posted the empty-digest notice"
         )
@@ -367,20 +379,20 @@ async def test_an_empty_scheduled_run_posts_a_notice_only_when_the_channel_asks(
     ("result", "line"),
     [
         (
-            PublishResult(channel=7, status="posted", messages=1, items=1),
+            PublishResult(channel=7, status=PublishStatus.POSTED, messages=1, items=1),
             "posted 1 item in 1 message to here",
         ),
         (
-            PublishResult(channel=7, status="posted", messages=1),
+            PublishResult(channel=7, status=PublishStatus.POSTED, messages=1),
             "nothing new for here; posted the empty-digest notice",
         ),
-        (PublishResult(channel=7, status="nothing"), "nothing new for here"),
+        (PublishResult(channel=7, status=PublishStatus.NOTHING), "nothing new for here"),
         (
-            PublishResult(channel=7, status="retry_later", error="502 Bad Gateway"),
+            PublishResult(channel=7, status=PublishStatus.RETRY_LATER, error="502 Bad Gateway"),
             "here: Discord is failing (502 Bad Gateway); will retry",
         ),
         (
-            PublishResult(channel=7, status="failed", error="403 Missing Access"),
+            PublishResult(channel=7, status=PublishStatus.FAILED, error="403 Missing Access"),
             "here: failed: 403 Missing Access",
         ),
     ],

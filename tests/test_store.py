@@ -16,8 +16,18 @@ import pytest
 
 from bot import moderation
 from bot.articles import Article, Provider, Related, parse_article
+from bot.clock import ManualClock
 from bot.errors import InvalidTransition, NotFound, StoreError
-from bot.store import Outcome, QueueQuery, Selection, SQLiteStore, Status, Store
+from bot.store import (
+    DigestStatus,
+    Outcome,
+    QueueQuery,
+    Selection,
+    SQLiteStore,
+    Status,
+    Store,
+    Trigger,
+)
 from bot.store.migrations import MIGRATIONS
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -43,7 +53,7 @@ def make_article(n: int, **changes: object) -> Article:
 
 @pytest.fixture(params=["sqlite"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await SQLiteStore.open(tmp_path / "queue.db")
+    opened = await SQLiteStore.open(tmp_path / "queue.db", ManualClock(NOW))
     yield opened
     await opened.close()
 
@@ -81,13 +91,36 @@ async def test_published_items_are_not_updated_by_reingest(store: Store) -> None
 
 
 async def test_auto_approve_policy(store: Store) -> None:
-    results = await store.upsert_articles(
-        [make_article(30), make_article(80)], actor="t", auto_approve_min_quality=50
-    )
+    articles = [make_article(30), make_article(80), make_article(90, published=True)]
+    approvals = moderation.auto_approvals(articles, 50)
+    assert list(approvals) == [articles[1].url]  # published: true needs no approval
+    assert moderation.auto_approvals(articles, None) == {}
+    results = await store.upsert_articles(articles, actor="t", approvals=approvals)
     statuses = [(await store.get(i)).status for i, _ in results]
-    assert statuses == [Status.PENDING, Status.APPROVED]
+    assert statuses == [Status.PENDING, Status.APPROVED, Status.PUBLISHED]
     approved = await store.get(results[1][0])
-    assert approved.decided_by == "auto-approve"
+    assert (approved.decided_by, approved.decided_at) == ("auto-approve", NOW)
+    assert [(e.action, e.actor, e.reason) for e in await store.audit(approved.id)] == [
+        ("ingested", "t", None),
+        ("approved", "auto-approve", "quality >= 50"),
+    ]
+    # An approval applies to a new article only: re-ingesting a pending one leaves it pending.
+    changed = replace(articles[0], quality=99, source_hash="hash-30b")
+    again = await store.upsert_articles(
+        [changed], actor="t", approvals=moderation.auto_approvals([changed], 50)
+    )
+    assert again == [(results[0][0], Outcome.UPDATED)]
+    assert (await store.get(results[0][0])).status is Status.PENDING
+
+
+async def test_timestamps_are_the_injected_clocks(store: Store) -> None:
+    [(item_id, _)] = await store.upsert_articles([make_article(1)], actor="t")
+    item = await store.get(item_id)
+    assert item.created_at == item.updated_at == NOW
+    assert [e.at for e in await store.audit(item_id)] == [NOW]
+    digest, _ = await store.create_digest(3, "k", Trigger.COMMAND, [({"content": "x"}, "n", ())])
+    assert digest.created_at == NOW
+    assert digest.status is DigestStatus.PENDING and digest.trigger is Trigger.COMMAND
 
 
 async def test_state_machine(store: Store) -> None:
@@ -109,7 +142,6 @@ async def test_state_machine(store: Store) -> None:
         "rejected",
         "off topic",
     )
-    assert (await moderation.reopen(store, b, actor="mod")).status is Status.PENDING
 
 
 async def test_approve_all_only_touches_pending(store: Store) -> None:
@@ -145,14 +177,14 @@ async def test_selection_orders_filters_and_skips_delivered(store: Store) -> Non
     newest = replace(selection, order=("newest",))
     assert [i.id for i in await store.select_for_digest(newest)] == [1, 2, 3]
     digest, created = await store.create_digest(
-        10, "key-1", "test", [({"content": "a"}, "nonce-0", (ids[5], ids[4]))]
+        10, "key-1", Trigger.COMMAND, [({"content": "a"}, "nonce-0", (ids[5], ids[4]))]
     )
     assert created
     # Items held by an unfinished digest are not offered again to the same channel.
     assert [i.id for i in await store.select_for_digest(selection)] == [4, 3, 2]
     sent_at = datetime.now(UTC)
     await store.record_sent(digest.id, 0, 555, sent_at)
-    await store.finish_digest(digest.id, "done")
+    await store.finish_digest(digest.id, DigestStatus.DONE)
     assert (await store.get(ids[5])).status is Status.PUBLISHED
     assert [(d.channel_id, d.message_id) for d in await store.deliveries(ids[5])] == [(10, 555)]
     assert [i.id for i in await store.select_for_digest(selection)] == [4, 3, 2]
@@ -167,8 +199,8 @@ async def test_outbox_is_written_once_and_resumable(store: Store) -> None:
     ids = [i for i, _ in await store.upsert_articles([make_article(n) for n in (1, 2)], actor="t")]
     await moderation.approve_all(store, actor="m")
     messages = [({"content": "p1"}, "n1", (ids[0],)), ({"content": "p2"}, "n2", (ids[1],))]
-    digest, created = await store.create_digest(7, "k", "command", messages)
-    again, created_again = await store.create_digest(7, "k", "command", messages)
+    digest, created = await store.create_digest(7, "k", Trigger.COMMAND, messages)
+    again, created_again = await store.create_digest(7, "k", Trigger.COMMAND, messages)
     assert created and not created_again and again.id == digest.id
     assert [m.nonce for m in digest.unsent] == ["n1", "n2"]
     await store.record_sent(digest.id, 0, 1001, NOW)
@@ -179,7 +211,7 @@ async def test_outbox_is_written_once_and_resumable(store: Store) -> None:
     assert [m.item_ids for m in unfinished.unsent] == [(ids[1],)]
     assert (await store.get(ids[0])).status is Status.PUBLISHED
     assert (await store.get(ids[1])).status is Status.APPROVED
-    await store.finish_digest(digest.id, "failed", "403 Missing Permissions")
+    await store.finish_digest(digest.id, DigestStatus.FAILED, "403 Missing Permissions")
     assert await store.unfinished_digests() == []
 
 
@@ -213,24 +245,41 @@ async def test_submitting_a_known_url_returns_the_existing_item(store: Store) ->
 
 async def test_migrations_are_recorded_and_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
-    first = await SQLiteStore.open(path)
+    first = await SQLiteStore.open(path, ManualClock(NOW))
     assert await first.schema_version() == MIGRATIONS[-1][0]
     await first.close()
-    second = await SQLiteStore.open(path)
+    second = await SQLiteStore.open(path, ManualClock(NOW))
     await second.close()
     with sqlite3.connect(path) as db:
         count = db.execute("SELECT count(*) FROM schema_migrations").fetchone()
         assert count == (len(MIGRATIONS),)
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("SELECT DISTINCT applied_at FROM schema_migrations").fetchall() == [
+            (NOW.isoformat(timespec="microseconds"),)
+        ]
+
+
+async def test_migration_3_renames_the_empty_run_outcome(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    await (await SQLiteStore.open(path, ManualClock(NOW))).close()
+    with sqlite3.connect(path) as db:  # a database from before migration 3, with an old row
+        db.execute("DELETE FROM schema_migrations WHERE version = 3")
+        db.execute(
+            "INSERT INTO schedule_runs (channel_id, scheduled_for, outcome, ran_at)"
+            " VALUES (5, '2026-11-26T08:00:00.000000+00:00', 'empty', '')"
+        )
+    await (await SQLiteStore.open(path, ManualClock(NOW))).close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT outcome FROM schedule_runs").fetchall() == [("nothing",)]
 
 
 async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
-    await (await SQLiteStore.open(path)).close()
+    await (await SQLiteStore.open(path, ManualClock(NOW))).close()
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO schema_migrations VALUES (99, 'future', '')")
     with pytest.raises(StoreError, match="schema version 99 is newer"):
-        await SQLiteStore.open(path)
+        await SQLiteStore.open(path, ManualClock(NOW))
 
 
 async def test_a_failed_batch_leaves_nothing_half_written(store: Store) -> None:

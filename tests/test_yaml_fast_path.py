@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.articles import _load, _Loader, parse_article
+from bot.clock import SystemClock
 from bot.errors import ArticleError
 from bot.ingest import ingest
 from bot.store import SQLiteStore
@@ -172,7 +173,7 @@ def test_unbuildable_scalars_are_located_errors(front: str, message: str) -> Non
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    opened = await SQLiteStore.open(tmp_path / "q.db")
+    opened = await SQLiteStore.open(tmp_path / "q.db", SystemClock())
     yield opened
     await opened.close()
 

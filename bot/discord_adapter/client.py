@@ -18,7 +18,7 @@ from bot.discord_adapter.poster import DiscordPoster
 from bot.discord_adapter.review import ReviewButton, ReviewFeed
 from bot.discord_adapter.tree import NewsTree
 from bot.publish import Publisher, describe_result
-from bot.scheduler import Scheduler
+from bot.schedule.loop import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class NewsBot(commands.Bot):
         tree.serve(app.settings)
         self.app = app
         self.poster = DiscordPoster(self)
-        self.publisher = Publisher(app, self.poster)
+        self.publisher = Publisher(app.store, app.renderer, self.poster, app.clock, app.settings)
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
         self.scheduler: Scheduler | None = None
@@ -74,7 +74,12 @@ class NewsBot(commands.Bot):
         self.add_dynamic_items(ReviewButton)
         await self.add_cog(feed)
         await self.add_cog(NewsCog(settings, self.app.store, feed))
-        await self.add_cog(DigestCog(settings, self.app, self.publisher, self.wake_scheduler))
+        app = self.app
+        await self.add_cog(
+            DigestCog(
+                settings, app.store, app.renderer, app.clock, self.publisher, self.wake_scheduler
+            )
+        )
         guild = settings.guild
         if guild is not None and self.sync_on_start:
             target = discord.Object(id=guild)
@@ -161,8 +166,9 @@ class NewsBot(commands.Bot):
         for result in results:
             log.info("resumed: %s", describe_result(result, f"channel {result.channel}"))
         self.serving.set()
-        if self.app.settings.digests:
-            self.scheduler = Scheduler(self.app, self.publisher)
+        if self.app.settings.digests and self.app.runs_schedules:
+            app = self.app
+            self.scheduler = Scheduler(app.settings, app.store, app.clock, self.publisher)
             self.spawn(self.scheduler.run(), "scheduler")
 
     def spawn(self, coro: Any, name: str) -> None:

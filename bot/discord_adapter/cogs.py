@@ -11,8 +11,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import App
 from bot.articles import submitted_article
+from bot.clock import Clock
 from bot.config import Settings
 from bot.discord_adapter.ids import actor_of
 from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
@@ -21,9 +21,14 @@ from bot.discord_adapter.review import ReviewFeed, decide
 from bot.discord_adapter.views import QueuePager
 from bot.errors import ConfigError
 from bot.publish import Publisher, PublishResult, describe_result, plan_digest
+from bot.render import Renderer
 from bot.render.escape import escape_markdown
-from bot.scheduler import clear_channel_schedule, describe_schedules, set_channel_schedule
-from bot.store import QueueItem, QueueQuery, Status, Store
+from bot.schedule.effective import (
+    clear_channel_schedule,
+    describe_schedules,
+    set_channel_schedule,
+)
+from bot.store import QueueItem, QueueQuery, Status, Store, Trigger
 
 Interaction = discord.Interaction[Any]
 
@@ -153,18 +158,21 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_messages=True)
 class DigestCog(commands.GroupCog, group_name="digest", group_description="Digests"):
-    """``app`` is for the core functions that still take the whole app (``plan_digest`` and
-    the schedule changes); ``wake_scheduler`` makes the scheduler re-read the schedules."""
+    """``wake_scheduler`` makes the scheduler re-read the schedules after one changed."""
 
     def __init__(
         self,
         settings: Settings,
-        app: App,
+        store: Store,
+        renderer: Renderer,
+        clock: Clock,
         publisher: Publisher,
         wake_scheduler: Callable[[], None],
     ) -> None:
         self.settings = settings
-        self.app = app
+        self.store = store
+        self.renderer = renderer
+        self.clock = clock
         self.publisher = publisher
         self.wake_scheduler = wake_scheduler
         super().__init__()
@@ -198,7 +206,9 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
     ) -> None:
         require_moderator(interaction, self.settings, "preview digests")
         target = self._channels(channel)[0]
-        plan = await plan_digest(self.app, target)
+        plan = await plan_digest(
+            self.store, self.renderer, self.settings.digest_for(target), self.clock.now()
+        )
         if not plan.messages:
             await interaction.response.send_message(
                 f"Nothing new for <#{target}>.", ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -219,7 +229,7 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         # Posting paces itself by Discord's rate limits and can take longer than the 3 s an
         # interaction may wait for its first answer.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        results = await self.publisher.publish_many(channels, trigger="command")
+        results = await self.publisher.publish_many(channels, trigger=Trigger.COMMAND)
         await interaction.followup.send(
             "\n".join(map(publish_reply, results)), ephemeral=True, allowed_mentions=NO_MENTIONS
         )
@@ -243,7 +253,12 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         target = self._digest_channel(channel)
         assert target is not None
         await set_channel_schedule(
-            self.app, target, cron, timezone, actor=actor_of(interaction.user)
+            self.settings,
+            self.store,
+            target,
+            cron,
+            timezone,
+            actor=actor_of(interaction.user),
         )
         self.wake_scheduler()
         lines = await self._describe()
@@ -269,7 +284,9 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         require_moderator(interaction, self.settings, "change schedules")
         target = self._digest_channel(channel)
         assert target is not None
-        await clear_channel_schedule(self.app, target, actor=actor_of(interaction.user))
+        await clear_channel_schedule(
+            self.settings, self.store, target, actor=actor_of(interaction.user)
+        )
         self.wake_scheduler()
         await interaction.response.send_message(
             f"🗓️ <#{target}> now posts only on `/digest publish`.",
@@ -278,4 +295,5 @@ class DigestCog(commands.GroupCog, group_name="digest", group_description="Diges
         )
 
     async def _describe(self) -> list[str]:
-        return [f"`{line}`" for line in await describe_schedules(self.app)]
+        lines = await describe_schedules(self.settings, self.store, self.clock.now())
+        return [f"`{line}`" for line in lines]

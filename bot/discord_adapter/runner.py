@@ -22,8 +22,9 @@ from bot.config import Settings
 from bot.discord_adapter.client import NewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
 from bot.errors import LoginFailed, StartupError
-from bot.publish import PublishResult
-from bot.scheduler import check_schedules
+from bot.publish import PublishResult, PublishStatus
+from bot.schedule.effective import check_schedules
+from bot.store import Trigger
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,8 @@ class PublishRun:
 
     @property
     def failed(self) -> bool:
-        return any(r.status in ("failed", "retry_later") for r in self.resumed + self.results)
+        blocking = (PublishStatus.FAILED, PublishStatus.RETRY_LATER)
+        return any(r.status in blocking for r in self.resumed + self.results)
 
 
 def _require_token(settings: Settings, command: str) -> None:
@@ -91,7 +93,7 @@ async def run_bot(settings: Settings) -> None:
     _require_token(settings, "run")
     check_schedules(settings)  # a bad cron or time zone stops start-up with its file and key
     configure_endpoints(settings)
-    async with open_app(settings) as app:
+    async with open_app(settings, schedules=True) as app:
         bot = NewsBot(app)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -117,7 +119,7 @@ async def publish_once(settings: Settings, channel: int | None) -> PublishRun:
         with _talking_to_discord(settings):
             async with _logged_in(settings, app) as bot:
                 resumed = await bot.publisher.resume_unfinished()
-                results = await bot.publisher.publish_many(channels, trigger="cli")
+                results = await bot.publisher.publish_many(channels, trigger=Trigger.CLI)
     return PublishRun(resumed=resumed, results=results)
 
 

@@ -2,33 +2,41 @@
 
 from bot.store.base import NewMessage, Store
 from bot.store.models import (
+    Approval,
     AuditEntry,
     Delivery,
     DigestRecord,
+    DigestStatus,
     OutboxMessage,
     Outcome,
     QueueItem,
     QueueQuery,
     ReviewPost,
+    RunOutcome,
     Selection,
     Status,
     StoredSchedule,
+    Trigger,
 )
 from bot.store.sqlite import SQLiteStore
 
 __all__ = [
+    "Approval",
     "AuditEntry",
     "Delivery",
     "DigestRecord",
+    "DigestStatus",
     "NewMessage",
     "OutboxMessage",
     "Outcome",
     "QueueItem",
     "QueueQuery",
     "ReviewPost",
+    "RunOutcome",
     "SQLiteStore",
     "Selection",
     "Status",
     "Store",
     "StoredSchedule",
+    "Trigger",
 ]

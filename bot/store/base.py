@@ -7,22 +7,26 @@ multi-step change is one method so the backend can make it one transaction).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from bot.articles import Article
 from bot.store.models import (
+    Approval,
     AuditEntry,
     Delivery,
     DigestRecord,
+    DigestStatus,
     Outcome,
     QueueItem,
     QueueQuery,
     ReviewPost,
+    RunOutcome,
     Selection,
     Status,
     StoredSchedule,
+    Trigger,
 )
 
 # An outbox message before it is written: payload, nonce and the ids of the items it carries.
@@ -42,9 +46,11 @@ class Store(Protocol):
         articles: Sequence[Article],
         *,
         actor: str,
-        auto_approve_min_quality: int | None = None,
+        approvals: Mapping[str, Approval] | None = None,
     ) -> list[tuple[int, Outcome]]:
-        """Insert new articles and update unpublished ones, in one transaction."""
+        """Insert new articles and update unpublished ones, in one transaction. A new article
+        whose url is in ``approvals`` is stored approved, with that approval audited; the
+        policy that decides is ``bot.moderation``'s."""
         ...
 
     async def submit(self, article: Article, *, submitted_by: str) -> tuple[QueueItem, bool]:
@@ -85,7 +91,7 @@ class Store(Protocol):
         self,
         channel_id: int,
         key: str,
-        trigger: str,
+        trigger: Trigger,
         messages: Sequence[NewMessage],
         *,
         scheduled_for: datetime | None = None,
@@ -105,7 +111,7 @@ class Store(Protocol):
         ...
 
     async def finish_digest(
-        self, digest_id: int, status: str, error: str | None = None
+        self, digest_id: int, status: DigestStatus, error: str | None = None
     ) -> None: ...
 
     async def deliveries(self, article_id: int) -> list[Delivery]: ...
@@ -135,7 +141,7 @@ class Store(Protocol):
         ...
 
     async def finish_scheduled_run(
-        self, channel_id: int, scheduled_for: datetime, outcome: str, digest_id: int | None
+        self, channel_id: int, scheduled_for: datetime, outcome: RunOutcome, digest_id: int | None
     ) -> None: ...
 
     async def orphaned_runs(self) -> list[tuple[int, datetime]]:

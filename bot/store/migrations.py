@@ -155,4 +155,9 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "index for listing the queue by state in id order",
         ("CREATE INDEX articles_status_id ON articles (status, id)",),
     ),
+    (
+        3,
+        "one vocabulary for run outcomes: an empty scheduled run is 'nothing', as its publish",
+        ("UPDATE schedule_runs SET outcome = 'nothing' WHERE outcome = 'empty'",),
+    ),
 )

@@ -25,6 +25,54 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
 
 
+class DigestStatus(StrEnum):
+    """Where a digest in the outbox stands."""
+
+    PENDING = "pending"
+    """Written; some parts may still be unsent (resumed on start)."""
+    DONE = "done"
+    FAILED = "failed"
+    """Discord refused it for good (a 4xx); its unsent items stay queued."""
+
+
+class Trigger(StrEnum):
+    """What started a publish (DESIGN §1), recorded on its digest."""
+
+    COMMAND = "command"
+    SCHEDULE = "schedule"
+    CLI = "cli"
+
+
+class RunOutcome(StrEnum):
+    """How a scheduled run (channel, scheduled time) ended, as recorded in the store.
+
+    The publishing outcomes carry the values of ``bot.publish.PublishStatus``, so a run's
+    outcome is its publish's status, ``RunOutcome(result.status)``; the others are the
+    scheduler's own."""
+
+    RUNNING = "running"
+    """Claimed; its publish has not finished (or its process stopped)."""
+    POSTED = "posted"
+    NOTHING = "nothing"
+    FAILED = "failed"
+    RETRY_LATER = "retry_later"
+    ERROR = "error"
+    """The publish raised (a bug, the database); logged with its traceback."""
+    INTERRUPTED = "interrupted"
+    """Claimed by a process that stopped before writing its digest; made again at start."""
+    MISSED = "missed"
+    """Like ``INTERRUPTED``, but too old (or no longer scheduled) to be made again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """An approval decided before an article is stored (the auto-approve policy of
+    ``bot.moderation``); the store records it with the insert, in the same transaction."""
+
+    actor: str
+    reason: str
+
+
 @dataclass(frozen=True, slots=True)
 class QueueItem:
     """An article in the queue with its moderation state."""
@@ -97,9 +145,9 @@ class DigestRecord:
     id: int
     channel_id: int
     key: str
-    status: str  # pending, done, failed
+    status: DigestStatus
     created_at: datetime
-    trigger: str
+    trigger: Trigger
     messages: tuple[OutboxMessage, ...] = field(default=())
     error: str | None = None
 

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,21 +21,26 @@ from typing import Any
 import aiosqlite
 
 from bot.articles import Article, Image, Provider, Related
+from bot.clock import Clock
 from bot.errors import InvalidTransition, NotFound, StoreError
 from bot.store.base import NewMessage
 from bot.store.migrations import MIGRATIONS
 from bot.store.models import (
+    Approval,
     AuditEntry,
     Delivery,
     DigestRecord,
+    DigestStatus,
     OutboxMessage,
     Outcome,
     QueueItem,
     QueueQuery,
     ReviewPost,
+    RunOutcome,
     Selection,
     Status,
     StoredSchedule,
+    Trigger,
 )
 
 log = logging.getLogger(__name__)
@@ -73,8 +78,9 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _at(value: str) -> datetime:
+    """A NOT NULL timestamp column: always written, so never replaced by a guess."""
+    return datetime.fromisoformat(value)
 
 
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -141,16 +147,10 @@ _INSERT_AUDIT = (
 )
 
 
-def _initial_status(article: Article, auto_approve_min_quality: int | None) -> Status:
+def _initial_status(article: Article, approval: Approval | None) -> Status:
     if article.published:
         return Status.PUBLISHED
-    if (
-        auto_approve_min_quality is not None
-        and article.quality is not None
-        and article.quality >= auto_approve_min_quality
-    ):
-        return Status.APPROVED
-    return Status.PENDING
+    return Status.PENDING if approval is None else Status.APPROVED
 
 
 def _related_rows(article_id: int, article: Article) -> list[tuple[Any, ...]]:
@@ -224,8 +224,8 @@ def _item(row: sqlite3.Row | tuple[Any, ...], related: tuple[Related, ...] = ())
         id=item_id,
         article=article,
         status=Status(status),
-        created_at=_dt(created_at) or _now(),
-        updated_at=_dt(updated_at) or _now(),
+        created_at=_at(created_at),
+        updated_at=_at(updated_at),
         submitted_by=submitted_by,
         decided_by=decided_by,
         decided_at=_dt(decided_at),
@@ -237,21 +237,30 @@ def _item(row: sqlite3.Row | tuple[Any, ...], related: tuple[Related, ...] = ())
 class SQLiteStore:
     """The queue in one SQLite file. Open with :meth:`open`; close with :meth:`close`."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+    def __init__(
+        self,
+        path: Path,
+        clock: Clock,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+    ):
         self.path = path
+        self._clock = clock
         self._writer = writer
         self._reader = reader
         self._lock = asyncio.Lock()
 
     # --- lifecycle ----------------------------------------------------------------------------
     @classmethod
-    async def open(cls, path: Path | str) -> SQLiteStore:
+    async def open(cls, path: Path | str, clock: Clock) -> SQLiteStore:
+        """Open (creating and migrating) the database; every timestamp it writes is
+        ``clock``'s, so a test's clock and the rows it leaves agree."""
         path = Path(path)
         try:
             writer = await cls._connect(path)
         except sqlite3.Error as exc:
             raise _store_error(exc, path) from None
-        store = cls(path, writer, writer)
+        store = cls(path, clock, writer, writer)
         try:
             await writer.execute("PRAGMA journal_mode = WAL")
             await writer.execute("PRAGMA synchronous = NORMAL")
@@ -301,9 +310,13 @@ class SQLiteStore:
                     await db.execute(statement)
                 await db.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (version, name, _ts(_now())),
+                    (version, name, self._now()),
                 )
             log.info("database %s migrated to version %d (%s)", self.path, version, name)
+
+    def _now(self) -> str:
+        """The injected clock's time, as the store writes it (see ``_ts``)."""
+        return self._clock.now().astimezone(UTC).isoformat(timespec="microseconds")
 
     async def schema_version(self) -> int:
         [(version,)] = await self._read("SELECT max(version) FROM schema_migrations")
@@ -362,17 +375,15 @@ class SQLiteStore:
         articles: Sequence[Article],
         *,
         actor: str,
-        auto_approve_min_quality: int | None = None,
+        approvals: Mapping[str, Approval] | None = None,
     ) -> list[tuple[int, Outcome]]:
         results: list[tuple[int, Outcome]] = []
-        now = _ts(_now())
+        now = self._now()
         async with self._transaction() as db:
             # Whole chunks go through executemany: each call is a round trip to aiosqlite's
             # thread, and per-row calls made ingest three times slower than parsing.
             for chunk in _chunks(articles):
-                results.extend(
-                    await self._upsert_chunk(db, chunk, actor, now, auto_approve_min_quality)
-                )
+                results.extend(await self._upsert_chunk(db, chunk, actor, now, approvals or {}))
         return results
 
     async def _upsert_chunk(
@@ -380,8 +391,8 @@ class SQLiteStore:
         db: aiosqlite.Connection,
         chunk: Sequence[Article],
         actor: str,
-        now: str | None,
-        auto_approve_min_quality: int | None,
+        now: str,
+        approvals: Mapping[str, Approval],
     ) -> list[tuple[int, Outcome]]:
         urls = list({a.url: None for a in chunk})
         async with db.execute(
@@ -393,7 +404,7 @@ class SQLiteStore:
         # The last file wins when one batch names the same URL twice.
         latest = {a.url: a for a in chunk}
         fresh = [latest[url] for url in urls if url not in existing]
-        ids = await self._insert_many(db, fresh, actor, now, auto_approve_min_quality)
+        ids = await self._insert_many(db, fresh, actor, now, approvals)
         updates: list[tuple[int, str, Article]] = []
         results: list[tuple[int, Outcome]] = []
         seen: set[str] = set()
@@ -420,14 +431,14 @@ class SQLiteStore:
         db: aiosqlite.Connection,
         articles: Sequence[Article],
         actor: str,
-        now: str | None,
-        auto_approve_min_quality: int | None,
+        now: str,
+        approvals: Mapping[str, Approval],
         submitted_by: str | None = None,
     ) -> dict[str, int]:
         """Insert new articles with their related coverage and audit; returns url -> id."""
         if not articles:
             return {}
-        statuses = [_initial_status(a, auto_approve_min_quality) for a in articles]
+        statuses = [_initial_status(a, approvals.get(a.url)) for a in articles]
         await db.executemany(
             "INSERT INTO articles (url, web_url, title, excerpt, published_at, category, type,"
             " provider_name, provider_domain, topics, images, quality, heat, source_published,"
@@ -440,7 +451,7 @@ class SQLiteStore:
                     *_article_row(article),
                     status.value,
                     submitted_by,
-                    "auto-approve" if status == Status.APPROVED else None,
+                    approvals[article.url].actor if status == Status.APPROVED else None,
                     now if status == Status.APPROVED else None,
                     now if status == Status.PUBLISHED else None,
                     now,
@@ -472,14 +483,15 @@ class SQLiteStore:
                 )
             )
             if status == Status.APPROVED:
+                approval = approvals[article.url]
                 audit.append(
                     (
                         item_id,
                         "approved",
-                        "auto-approve",
+                        approval.actor,
                         Status.PENDING.value,
                         status.value,
-                        f"quality >= {auto_approve_min_quality}",
+                        approval.reason,
                         now,
                     )
                 )
@@ -503,7 +515,7 @@ class SQLiteStore:
         db: aiosqlite.Connection,
         updates: Sequence[tuple[int, str, Article]],
         actor: str,
-        now: str | None,
+        now: str,
     ) -> None:
         await db.executemany(
             "UPDATE articles SET web_url = ?, title = ?, excerpt = ?, published_at = ?,"
@@ -548,7 +560,7 @@ class SQLiteStore:
                 row = await cur.fetchone()
             if row is None:
                 ids = await self._insert_many(
-                    db, [article], submitted_by, _ts(_now()), None, submitted_by=submitted_by
+                    db, [article], submitted_by, self._now(), {}, submitted_by=submitted_by
                 )
                 item_id, created = ids[article.url], True
             else:
@@ -658,7 +670,7 @@ class SQLiteStore:
         actor: str,
         reason: str | None = None,
     ) -> QueueItem:
-        now = _ts(_now())
+        now = self._now()
         async with self._transaction() as db:
             async with db.execute("SELECT status FROM articles WHERE id = ?", (article_id,)) as c:
                 row = await c.fetchone()
@@ -680,7 +692,7 @@ class SQLiteStore:
     async def transition_all(
         self, from_status: Status, to: Status, *, actor: str, reason: str | None = None
     ) -> list[int]:
-        now = _ts(_now())
+        now = self._now()
         async with self._transaction() as db:
             async with db.execute(
                 "SELECT id FROM articles WHERE status = ? ORDER BY id", (from_status.value,)
@@ -709,7 +721,7 @@ class SQLiteStore:
                 article_id=r[1],
                 action=r[2],
                 actor=r[3],
-                at=_dt(r[4]) or _now(),
+                at=_at(r[4]),
                 from_status=r[5],
                 to_status=r[6],
                 reason=r[7],
@@ -774,12 +786,12 @@ class SQLiteStore:
         self,
         channel_id: int,
         key: str,
-        trigger: str,
+        trigger: Trigger,
         messages: Sequence[NewMessage],
         *,
         scheduled_for: datetime | None = None,
     ) -> tuple[DigestRecord, bool]:
-        now = _ts(_now())
+        now = self._now()
         async with self._transaction() as db:
             async with db.execute("SELECT id FROM digests WHERE key = ?", (key,)) as cursor:
                 row = await cursor.fetchone()
@@ -788,8 +800,8 @@ class SQLiteStore:
             else:
                 cursor = await db.execute(
                     "INSERT INTO digests (channel_id, key, trigger, status, created_at)"
-                    " VALUES (?, ?, ?, 'pending', ?)",
-                    (channel_id, key, trigger, now),
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (channel_id, key, trigger, DigestStatus.PENDING, now),
                 )
                 digest_id, created = int(cursor.lastrowid or 0), True
                 await cursor.close()
@@ -869,9 +881,9 @@ class SQLiteStore:
                     id=digest_id,
                     channel_id=channel_id,
                     key=key,
-                    status=status,
-                    created_at=_dt(created_at) or _now(),
-                    trigger=trigger,
+                    status=DigestStatus(status),
+                    created_at=_at(created_at),
+                    trigger=Trigger(trigger),
                     messages=messages,
                     error=error,
                 )
@@ -882,13 +894,14 @@ class SQLiteStore:
         if channel_id is None:
             rows = await self._read(
                 "SELECT id, channel_id, key, status, created_at, trigger, error FROM digests"
-                " WHERE status = 'pending' ORDER BY id"
+                " WHERE status = ? ORDER BY id",
+                (DigestStatus.PENDING,),
             )
         else:
             rows = await self._read(
                 "SELECT id, channel_id, key, status, created_at, trigger, error FROM digests"
-                " WHERE status = 'pending' AND channel_id = ? ORDER BY id",
-                (channel_id,),
+                " WHERE status = ? AND channel_id = ? ORDER BY id",
+                (DigestStatus.PENDING, channel_id),
             )
         return await self._digests(rows)
 
@@ -934,11 +947,13 @@ class SQLiteStore:
                     (when, when, *chunk),
                 )
 
-    async def finish_digest(self, digest_id: int, status: str, error: str | None = None) -> None:
+    async def finish_digest(
+        self, digest_id: int, status: DigestStatus, error: str | None = None
+    ) -> None:
         async with self._transaction() as db:
             await db.execute(
                 "UPDATE digests SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-                (status, error, _ts(_now()), digest_id),
+                (status, error, self._now(), digest_id),
             )
 
     async def deliveries(self, article_id: int) -> list[Delivery]:
@@ -953,7 +968,7 @@ class SQLiteStore:
                 channel_id=r[1],
                 message_id=r[2],
                 digest_id=r[3],
-                delivered_at=_dt(r[4]) or _now(),
+                delivered_at=_at(r[4]),
             )
             for r in rows
         ]
@@ -973,7 +988,7 @@ class SQLiteStore:
             await db.execute(
                 "INSERT OR REPLACE INTO review_posts (article_id, channel_id, message_id,"
                 " posted_at) VALUES (?, ?, ?, ?)",
-                (article_id, channel_id, message_id, _ts(_now())),
+                (article_id, channel_id, message_id, self._now()),
             )
 
     async def review_post(self, article_id: int) -> ReviewPost | None:
@@ -995,7 +1010,7 @@ class SQLiteStore:
                 cron=r[1],
                 timezone=r[2],
                 updated_by=r[3],
-                updated_at=_dt(r[4]) or _now(),
+                updated_at=_at(r[4]),
             )
             for r in rows
         ]
@@ -1003,7 +1018,7 @@ class SQLiteStore:
     async def set_schedule(
         self, channel_id: int, cron: str | None, timezone: str, *, actor: str
     ) -> StoredSchedule:
-        now = _now()
+        now = self._clock.now()
         async with self._transaction() as db:
             await db.execute(
                 "INSERT INTO schedules (channel_id, cron, timezone, updated_by, updated_at)"
@@ -1031,8 +1046,8 @@ class SQLiteStore:
         async with self._transaction() as db:
             cursor = await db.execute(
                 "INSERT OR IGNORE INTO schedule_runs (channel_id, scheduled_for, outcome, ran_at)"
-                " VALUES (?, ?, 'running', ?)",
-                (channel_id, _ts(scheduled_for), _ts(_now())),
+                " VALUES (?, ?, ?, ?)",
+                (channel_id, _ts(scheduled_for), RunOutcome.RUNNING, self._now()),
             )
             claimed = cursor.rowcount > 0
             await cursor.close()
@@ -1041,17 +1056,17 @@ class SQLiteStore:
     async def orphaned_runs(self) -> list[tuple[int, datetime]]:
         rows = await self._read(
             "SELECT channel_id, scheduled_for FROM schedule_runs"
-            " WHERE outcome = 'running' AND digest_id IS NULL ORDER BY scheduled_for",
-            (),
+            " WHERE outcome = ? AND digest_id IS NULL ORDER BY scheduled_for",
+            (RunOutcome.RUNNING,),
         )
         return [(int(channel), datetime.fromisoformat(when)) for channel, when in rows]
 
     async def finish_scheduled_run(
-        self, channel_id: int, scheduled_for: datetime, outcome: str, digest_id: int | None
+        self, channel_id: int, scheduled_for: datetime, outcome: RunOutcome, digest_id: int | None
     ) -> None:
         async with self._transaction() as db:
             await db.execute(
                 "UPDATE schedule_runs SET outcome = ?, digest_id = coalesce(?, digest_id),"
                 " ran_at = ? WHERE channel_id = ? AND scheduled_for = ?",
-                (outcome, digest_id, _ts(_now()), channel_id, _ts(scheduled_for)),
+                (outcome, digest_id, self._now(), channel_id, _ts(scheduled_for)),
             )

@@ -199,7 +199,7 @@ async def running_bot(
 ) -> AsyncIterator[NewsBot]:
     """Start the bot as ``newsbot run`` does and wait until it is ready; stop it on exit."""
     configure_endpoints(settings)
-    async with open_app(settings, clock=clock) as app:
+    async with open_app(settings, clock=clock, schedules=True) as app:
         bot = NewsBot(app, review_poll=timedelta(seconds=0.1), sync_on_start=sync_on_start)
         ready = double.gateway.count("ready")
         task = asyncio.create_task(bot.start(settings.token.reveal()))

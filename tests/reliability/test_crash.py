@@ -549,7 +549,13 @@ async def crash_trial(number: int, seed: int, folder: Path, template: Path) -> T
         expected = await expected_items(settings)
         async with open_app(settings) as app:
             parts = {
-                c: len((await plan_digest(app, c)).messages)
+                c: len(
+                    (
+                        await plan_digest(
+                            app.store, app.renderer, app.settings.digest_for(c), app.clock.now()
+                        )
+                    ).messages
+                )
                 for c in (d.channel for d in settings.digests)
                 if c is not None
             }

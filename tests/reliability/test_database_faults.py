@@ -36,6 +36,7 @@ from typing import Any
 
 import pytest
 
+from bot.clock import SystemClock
 from bot.errors import StoreError
 from bot.ingest import BATCH, ingest
 from bot.store import SQLiteStore, Status
@@ -126,7 +127,7 @@ async def test_a_locked_database_is_one_clear_error_changes_nothing_and_recovers
     before = dump(db)
     async with locked(db) as release:
         # Opening and reading work while another process writes (WAL).
-        store = await SQLiteStore.open(db)
+        store = await SQLiteStore.open(db, SystemClock())
         try:
             assert (await store.get(ids[0])).status is Status.PENDING
 
@@ -174,7 +175,7 @@ async def test_a_lock_held_shorter_than_the_busy_timeout_only_delays_a_write(
     db = tmp_path / "newsbot.db"
     await seed_db(db, seed_files(1))
     files = await _fresh_articles(tmp_path / "new", 10)
-    store = await SQLiteStore.open(db)
+    store = await SQLiteStore.open(db, SystemClock())
     try:
         async with locked(db, hold=1.0) as release:
             started = time.monotonic()

@@ -25,10 +25,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bot import moderation
 from bot.app import open_app
 from bot.articles import Article, Provider
 from bot.config import DigestChannel, Settings
-from bot.store import Status
+from bot.store import Status, Trigger
 from tests.discord_double import DiscordDouble, InteractionHandle, RecordedRequest
 from tests.reliability.harness import running_bot, seed_db, seed_files
 from tests.reliability.test_crash import (
@@ -174,7 +175,7 @@ async def fill(settings: Settings, scale: LoadScale) -> float:
                     )
                 )
             await app.store.upsert_articles(
-                batch, actor="load", auto_approve_min_quality=APPROVE_AT
+                batch, actor="load", approvals=moderation.auto_approvals(batch, APPROVE_AT)
             )
     return time.monotonic() - started
 
@@ -343,7 +344,7 @@ async def test_a_digest_just_written_is_found_while_another_read_is_in_flight(
         in_flight = await store._reader.execute("SELECT id FROM articles")
         try:
             digest, created = await app.store.create_digest(
-                1, "digest-key", "test", [({"content": "x"}, "nbdigest.0", (item,))]
+                1, "digest-key", Trigger.COMMAND, [({"content": "x"}, "nbdigest.0", (item,))]
             )
         finally:
             await in_flight.close()

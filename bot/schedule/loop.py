@@ -1,24 +1,16 @@
-"""Scheduled digests: which schedule each digest channel follows, and the loop that runs them.
+"""The scheduler loop: runs every digest channel's schedule through the Publisher.
 
-The arithmetic (cron + time zone -> run times, the missed-run policy) is pure and lives in
-``bot.schedule``; this module adds what needs the store and the clock:
+Each pass asks ``due_run`` (``bot.schedule.cron``) per channel, claims a due run in the store
+under its key (channel, scheduled time) so no scheduled time is ever posted twice, also across
+restarts and concurrent processes, publishes through the same ``Publisher.publish`` as
+``/digest publish``, records the outcome, then sleeps until the next run or until ``wake()`` (a
+schedule changed). A failing pass or channel is logged and retried later; it never ends the
+loop (discord.py issues #2151, #10450 are about loops that do).
 
-* ``effective_schedules``: for every configured digest channel, the schedule set from Discord
-  (a row in the ``schedules`` table) if there is one, else the config file's. A row whose cron
-  is None is an explicit "off": ``/digest schedule clear`` writes it with
-  ``store.set_schedule(channel, None, tz, actor=...)`` so scheduled posts really stop even when
-  the config file has a schedule. Deleting the row (``store.clear_schedule``) is a different
-  thing: it returns the channel to the config file's schedule (``reset_channel_schedule``).
-* ``Scheduler``: a supervised loop. Each pass asks ``due_run`` per channel, claims a due run in
-  the store under its key (channel, scheduled time) so no scheduled time is ever posted twice,
-  also across restarts and concurrent processes, publishes through the same
-  ``Publisher.publish`` as ``/digest publish``, records the outcome, then sleeps until the next
-  run or until ``wake()`` (a schedule changed). A failing pass or channel is logged and retried
-  later; it never ends the loop (discord.py issues #2151, #10450 are about loops that do).
-  Only the scheduler holding the database's ``SchedulerLock`` runs; so at its start, a claimed
-  run with no digest was interrupted (the publish links its digest as it writes it), and it is
-  made then while the missed-run policy allows.
-* ``describe_schedules``: the lines of ``newsbot schedules`` and ``/digest schedule show``.
+Only one process runs the schedules of a database: the composition root starts a Scheduler
+only while it holds the database's ``SchedulerLock`` (``open_app(..., schedules=True)``). So at
+its start, a claimed run with no digest was interrupted (the publish links its digest as it
+writes it), and it is made then while the missed-run policy allows.
 """
 
 from __future__ import annotations
@@ -28,285 +20,34 @@ import contextlib
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from bot.app import App
+from bot.clock import Clock
 from bot.config import Settings
-from bot.errors import ConfigError
-from bot.publish import PublishResult, describe_result
-from bot.schedule import MissedRunPolicy, ScheduleSpec, due_run, next_run, parse_schedule
-from bot.scheduler_lock import SchedulerLock
-from bot.store import StoredSchedule
+from bot.publish import PublishResult, PublishStatus, describe_result
+from bot.schedule.cron import MissedRunPolicy, due_run
+from bot.schedule.effective import (
+    ChannelSchedule,
+    ScheduleSource,
+    check_schedules,
+    describe_schedule,
+    effective_schedules,
+)
+from bot.store import RunOutcome, Store, Trigger
 
-__all__ = [
-    "ChannelSchedule",
-    "DigestPublisher",
-    "ScheduleSource",
-    "Scheduler",
-    "channel_schedule",
-    "check_schedules",
-    "clear_channel_schedule",
-    "describe_schedule",
-    "describe_schedules",
-    "effective_schedules",
-    "reset_channel_schedule",
-    "set_channel_schedule",
-]
+__all__ = ["DigestPublisher", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-
-TRIGGER = "schedule"
-"""The ``trigger`` recorded on digests the scheduler publishes."""
-
-# PublishResult.status -> the outcome recorded in schedule_runs.
-_OUTCOMES = {"posted": "posted", "nothing": "empty", "failed": "failed"}
-
-
-class ScheduleSource(StrEnum):
-    """Where a channel's effective schedule comes from."""
-
-    CONFIG = "config"
-    """The config file's ``digests[N].schedule``."""
-    DATABASE = "database"
-    """Set from Discord (``/digest schedule set``); wins over the config file."""
-    OFF = "off"
-    """Turned off from Discord (``/digest schedule clear``), whatever the config file says."""
-    NONE = "none"
-    """No schedule anywhere: the channel is posted only on command."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelSchedule:
-    """The schedule one digest channel follows right now.
-
-    ``spec`` is None when the channel has no schedule (``OFF``, ``NONE``) and when a stored
-    schedule no longer validates (``problem`` says why; the channel then runs only on command
-    until someone sets it again: guessing a fallback would post at a time nobody chose).
-    """
-
-    channel: int
-    source: ScheduleSource
-    spec: ScheduleSpec | None
-    cron: str | None
-    timezone: str
-    updated_by: str | None = None
-    updated_at: datetime | None = None
-    problem: str | None = None
-
-    @property
-    def version(self) -> tuple[str, str | None, str]:
-        """What identifies "the same schedule": a change of any part is a new schedule."""
-        return (self.source.value, self.cron, self.timezone)
-
-    def next_run(self, now: datetime) -> datetime | None:
-        return next_run(self.spec, now) if self.spec is not None else None
-
-
-def check_schedules(settings: Settings) -> dict[int, ScheduleSpec]:
-    """Validate every configured digest schedule and time zone; the specs by channel.
-
-    Raises ``ConfigError`` naming the file and key, for example
-    ``newsbot.yaml: digests[2].schedule: "0 25 * * *": hour must be 0-23``. Call it at start
-    (the ``Scheduler`` constructor does) so a typo stops the bot before it connects.
-    """
-    specs: dict[int, ScheduleSpec] = {}
-    for number, digest in enumerate(settings.digests, start=1):
-        key = f"{settings.source}: digests[{number}]"
-        try:
-            # The time zone is checked even without a schedule: it is the default for
-            # `/digest schedule set` and for display.
-            parse_schedule("0 0 * * *", digest.timezone)
-        except ConfigError as exc:
-            raise ConfigError(f"{key}.timezone: {exc}") from None
-        if digest.channel is None or digest.schedule is None:
-            continue
-        try:
-            specs[digest.channel] = parse_schedule(digest.schedule, digest.timezone)
-        except ConfigError as exc:
-            raise ConfigError(f"{key}.schedule: {exc}") from None
-    return specs
-
-
-def effective_schedules(
-    settings: Settings, stored: Sequence[StoredSchedule]
-) -> list[ChannelSchedule]:
-    """Per configured digest channel (in config order), the schedule it follows.
-
-    A stored row wins over the config file; a stored row with ``cron=None`` means "off". Rows
-    for channels that are no longer configured are ignored. Raises ``ConfigError`` for an
-    invalid config schedule (see ``check_schedules``); an invalid stored row is reported in
-    ``ChannelSchedule.problem`` instead, so one bad row cannot stop every channel.
-    """
-    config = check_schedules(settings)
-    rows = {row.channel_id: row for row in stored}
-    result: list[ChannelSchedule] = []
-    for digest in settings.digests:
-        channel = digest.channel
-        if channel is None:
-            continue
-        row = rows.get(channel)
-        if row is None:
-            spec = config.get(channel)
-            result.append(
-                ChannelSchedule(
-                    channel=channel,
-                    source=ScheduleSource.CONFIG if spec else ScheduleSource.NONE,
-                    spec=spec,
-                    cron=spec.cron if spec else None,
-                    timezone=spec.timezone if spec else digest.timezone,
-                )
-            )
-            continue
-        common: dict[str, Any] = {
-            "channel": channel,
-            "timezone": row.timezone,
-            "updated_by": row.updated_by,
-            "updated_at": row.updated_at,
-        }
-        if row.cron is None:
-            result.append(
-                ChannelSchedule(source=ScheduleSource.OFF, spec=None, cron=None, **common)
-            )
-            continue
-        try:
-            stored_spec: ScheduleSpec | None = parse_schedule(row.cron, row.timezone)
-            problem = None
-        except ConfigError as exc:
-            stored_spec, problem = None, str(exc)
-        result.append(
-            ChannelSchedule(
-                source=ScheduleSource.DATABASE,
-                spec=stored_spec,
-                cron=stored_spec.cron if stored_spec else row.cron,
-                problem=problem,
-                **common,
-            )
-        )
-    return result
-
-
-# --- what the slash commands call ------------------------------------------------------------
-
-
-async def channel_schedule(app: App, channel: int) -> ChannelSchedule:
-    """The effective schedule of one configured digest channel (``ConfigError`` if none)."""
-    app.settings.digest_for(channel)  # raises a ConfigError naming the configured channels
-    schedules = effective_schedules(app.settings, await app.store.schedules())
-    return next(s for s in schedules if s.channel == channel)
-
-
-async def set_channel_schedule(
-    app: App, channel: int, cron: str, timezone: str | None = None, *, actor: str
-) -> ChannelSchedule:
-    """Validate and store a schedule for a digest channel (``/digest schedule set``).
-
-    ``timezone`` defaults to the channel's configured one. Raises ``ConfigError`` with the
-    parser's message (``"0 25 * * *": hour must be 0-23``) before anything is written. Call
-    ``Scheduler.wake()`` afterwards so a running loop sees it at once.
-    """
-    digest = app.settings.digest_for(channel)
-    spec = parse_schedule(cron, timezone or digest.timezone)
-    await app.store.set_schedule(channel, spec.cron, spec.timezone, actor=actor)
-    return await channel_schedule(app, channel)
-
-
-async def clear_channel_schedule(app: App, channel: int, *, actor: str) -> ChannelSchedule:
-    """Turn scheduled posts off for a channel (``/digest schedule clear``), even if the config
-    file has a schedule: an explicit "off" row. Call ``Scheduler.wake()`` afterwards."""
-    digest = app.settings.digest_for(channel)
-    await app.store.set_schedule(channel, None, digest.timezone, actor=actor)
-    return await channel_schedule(app, channel)
-
-
-async def reset_channel_schedule(app: App, channel: int) -> ChannelSchedule:
-    """Forget what was set from Discord: the channel follows the config file again (which
-    may have no schedule). Call ``Scheduler.wake()`` afterwards."""
-    app.settings.digest_for(channel)
-    await app.store.clear_schedule(channel)
-    return await channel_schedule(app, channel)
-
-
-# --- display ---------------------------------------------------------------------------------
-
-
-def _when(run: datetime, spec: ScheduleSpec) -> str:
-    """``2026-11-27 09:00 CET (08:00 UTC)``: the channel's wall clock first, then UTC."""
-    local = run.astimezone(spec.zone)
-    text = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
-    utc = run.astimezone(UTC)
-    if local.utcoffset() == timedelta(0) and local.tzname() == "UTC":
-        return text
-    utc_text = f"{utc:%H:%M}" if utc.date() == local.date() else f"{utc:%Y-%m-%d %H:%M}"
-    return f"{text} ({utc_text} UTC)"
-
-
-def _columns(schedule: ChannelSchedule, now: datetime) -> tuple[str, ...]:
-    channel = str(schedule.channel)
-    if schedule.source is ScheduleSource.NONE:
-        return (channel, "no schedule (only on command)")
-    if schedule.source is ScheduleSource.OFF:
-        return (channel, "no schedule (only on command)  [off]")
-    tag = f"[{schedule.source.value}]"
-    if schedule.spec is None:
-        return (
-            channel,
-            schedule.cron or "",
-            schedule.timezone,
-            f"invalid: {schedule.problem}; only on command until set again",
-            tag,
-        )
-    run = next_run(schedule.spec, now)
-    return (
-        channel,
-        schedule.spec.cron,
-        schedule.timezone,
-        f"next: {_when(run, schedule.spec)}",
-        tag,
-    )
-
-
-def _join(rows: Sequence[tuple[str, ...]]) -> list[str]:
-    """Two spaces between columns; channel, cron and time zone are padded so that several
-    channels line up (a "no schedule" line has two cells: the channel and the rest)."""
-    full = [row for row in rows if len(row) > 2]
-    widths = [max((len(row[0]) for row in rows), default=0)] + [
-        max((len(row[i]) for row in full), default=0) for i in (1, 2)
-    ]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.ljust(widths[i]) if i < len(widths) and i + 1 < len(row) else cell
-            for i, cell in enumerate(row)
-        ]
-        lines.append("  ".join(cells))
-    return lines
-
-
-def describe_schedule(schedule: ChannelSchedule, now: datetime) -> str:
-    """One channel's line, e.g.
-    ``456  0 9 * * *  Europe/Berlin  next: 2026-11-27 09:00 CET (08:00 UTC)  [config]``."""
-    return _join([_columns(schedule, now)])[0]
-
-
-async def describe_schedules(app: App) -> list[str]:
-    """One line per digest channel: id, cron, time zone, next run (local and UTC), source."""
-    now = app.clock.now()
-    schedules = effective_schedules(app.settings, await app.store.schedules())
-    return _join([_columns(s, now) for s in schedules])
-
-
-# --- the loop --------------------------------------------------------------------------------
 
 
 class DigestPublisher(Protocol):
     """What the scheduler needs of ``bot.publish.Publisher``."""
 
     async def publish(
-        self, channel: int, *, trigger: str, scheduled_for: datetime | None = None
+        self, channel: int, *, trigger: Trigger, scheduled_for: datetime | None = None
     ) -> PublishResult: ...
 
 
@@ -329,11 +70,11 @@ class _Seen:
 class Scheduler:
     """Runs every digest channel's schedule until ``stop()``.
 
-    ``run()`` is the loop; start it as a task and keep the task. ``wake()`` makes it re-read
-    the schedules at once (call it after ``/digest schedule set`` or ``clear``); ``stop()``
-    ends it after the current pass. Only one Scheduler runs per database, in any process: the
-    one holding its ``SchedulerLock``; another one's ``run()`` returns at once. A run is still
-    claimed in the store before it is published, and its digest linked to it as it is written.
+    ``run()`` is the loop; start it as a task and keep the task, and only while holding the
+    database's ``SchedulerLock`` (``App.runs_schedules``). ``wake()`` makes it re-read the
+    schedules at once (call it after ``/digest schedule set`` or ``clear``); ``stop()`` ends it
+    after the current pass. A run is still claimed in the store before it is published, and its
+    digest linked to it as it is written.
 
     ``retry_delays``: after a publish that raised or that Discord left for later
     (``retry_later``), the same scheduled run is published again after each of these delays,
@@ -344,7 +85,9 @@ class Scheduler:
 
     def __init__(
         self,
-        app: App,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
         publisher: DigestPublisher,
         policy: MissedRunPolicy | None = None,
         *,
@@ -356,10 +99,12 @@ class Scheduler:
         error_backoff: timedelta = timedelta(seconds=30),
         max_error_backoff: timedelta = timedelta(minutes=10),
     ) -> None:
-        check_schedules(app.settings)  # a bad config schedule fails here, before any loop
-        self._app = app
+        check_schedules(settings)  # a bad config schedule fails here, before any loop
+        self._settings = settings
+        self._store = store
+        self._clock = clock
         self._publisher = publisher
-        self._policy = policy or MissedRunPolicy(catch_up_grace=app.settings.catch_up_grace)
+        self._policy = policy or MissedRunPolicy(catch_up_grace=settings.catch_up_grace)
         self._retry_delays = tuple(retry_delays)
         self._error_backoff = error_backoff
         self._max_error_backoff = max_error_backoff
@@ -372,10 +117,6 @@ class Scheduler:
         self._seen: dict[int, _Seen] = {}
         self._retries: dict[int, _Retry] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-
-    @property
-    def policy(self) -> MissedRunPolicy:
-        return self._policy
 
     def wake(self) -> None:
         """Re-read the schedules now instead of at the next planned wake-up."""
@@ -396,19 +137,10 @@ class Scheduler:
         """Run the schedules until ``stop()`` (or cancellation). Never ends on an error."""
         if self._running:
             raise RuntimeError("this Scheduler is already running")
-        lock = SchedulerLock(self._app.settings.database)
-        if not lock.acquire():
-            log.error(
-                "another newsbot process runs the schedules of %s; this one does not (slash"
-                " commands still work here)",
-                self._app.settings.database,
-            )
-            self._idle.set()
-            return
         self._running = True
         self._stopping = False
         self._orphans_resumed = False  # another process may have run the schedules meanwhile
-        self._started_at = self._app.clock.now()
+        self._started_at = self._clock.now()
         log.info("scheduler started (missed runs: %s)", self._describe_policy())
         failures = 0
         try:
@@ -426,20 +158,18 @@ class Scheduler:
                     log.exception(
                         "schedule check failed (%d in a row); trying again in %s", failures, delay
                     )
-                    wake_at = self._app.clock.now() + delay
+                    wake_at = self._clock.now() + delay
                 if self._stopping:
                     break
                 await self._sleep(wake_at)
         finally:
             self._running = False
             await self._cancel(set(self._tasks))
-            lock.release()
             self._idle.set()
             log.info("scheduler stopped")
 
     def _describe_policy(self) -> str:
-        p = self._policy
-        return f"{p.mode.value}, window {p.window}"
+        return f"catch-up window {self._policy.window}"
 
     async def _resume_orphans(self, schedules: Sequence[ChannelSchedule], now: datetime) -> None:
         """Runs claimed by a process that stopped before it wrote their digest (nothing was
@@ -447,7 +177,7 @@ class Scheduler:
         channel still has a schedule and the missed-run policy still allows it; the others are
         recorded as ``missed``. Recorded either way, so no later start finds them again."""
         scheduled = {s.channel for s in schedules if s.spec is not None}
-        for channel, run_at in await self._app.store.orphaned_runs():
+        for channel, run_at in await self._store.orphaned_runs():
             if channel in scheduled and now - run_at <= self._policy.window:
                 log.warning(
                     "channel %d: the run for %s was interrupted before its digest was written;"
@@ -455,7 +185,9 @@ class Scheduler:
                     channel,
                     run_at.isoformat(),
                 )
-                await self._app.store.finish_scheduled_run(channel, run_at, "interrupted", None)
+                await self._store.finish_scheduled_run(
+                    channel, run_at, RunOutcome.INTERRUPTED, None
+                )
                 self._retries[channel] = _Retry(run_at=run_at, attempt=0, at=now)
                 continue
             log.warning(
@@ -467,16 +199,16 @@ class Scheduler:
                 if channel not in scheduled
                 else f"too old: {self._describe_policy()}",
             )
-            await self._app.store.finish_scheduled_run(channel, run_at, "missed", None)
+            await self._store.finish_scheduled_run(channel, run_at, RunOutcome.MISSED, None)
         self._orphans_resumed = True
 
     # --- one pass ------------------------------------------------------------------------------
     async def _pass(self) -> datetime | None:
         """Start every due run, wait for them, and return when to look again (None: only when
         woken)."""
-        clock = self._app.clock
+        clock = self._clock
         now = clock.now()
-        schedules = effective_schedules(self._app.settings, await self._app.store.schedules())
+        schedules = effective_schedules(self._settings, await self._store.schedules())
         if not self._orphans_resumed:
             await self._resume_orphans(schedules, now)
         wakes: list[datetime] = []
@@ -508,8 +240,9 @@ class Scheduler:
         """When the channel's current schedule took effect, as far as can be told.
 
         Runs of a schedule from before it took effect are never run. A stored schedule carries
-        its ``updated_at``; it is capped by the moment this process first saw it, since the
-        store stamps rows with the wall clock, which need not be this loop's clock. A config
+        its ``updated_at``; it is capped by the moment this process first saw it, since the row
+        may come from another process (slash commands work there too), whose clock is not
+        this loop's. A config
         schedule seen at start has no known beginning (None: the last run, else the start of
         this process, decides); a schedule that changes while the loop runs begins when the
         loop sees the change.
@@ -552,7 +285,7 @@ class Scheduler:
             if self._retries.pop(channel, None) is not None:
                 log.info("channel %d: schedule turned off; pending retry dropped", channel)
             return None, None
-        last = await self._app.store.last_scheduled_run(channel)
+        last = await self._store.last_scheduled_run(channel)
         started = self._started_at or now
         if since is None:
             last_run, created = last, started
@@ -590,9 +323,8 @@ class Scheduler:
 
     # --- jobs: each catches its own errors; the result is an extra wake-up time -------------
     async def _run(self, channel: int, run_at: datetime, now: datetime) -> datetime | None:
-        store = self._app.store
         try:
-            claimed = await store.claim_scheduled_run(channel, run_at)
+            claimed = await self._store.claim_scheduled_run(channel, run_at)
         except Exception:
             log.exception(
                 "channel %d: could not claim the run for %s; trying again in %s",
@@ -600,7 +332,7 @@ class Scheduler:
                 run_at.isoformat(),
                 self._error_backoff,
             )
-            return self._app.clock.now() + self._error_backoff
+            return self._clock.now() + self._error_backoff
         if not claimed:
             log.info(
                 "channel %d: the run for %s was already made (another process, or before a"
@@ -622,20 +354,23 @@ class Scheduler:
     async def _publish(self, channel: int, run_at: datetime, attempt: int) -> datetime | None:
         """Publish the channel's digest for the claimed run ``run_at`` and record how it went."""
         result: PublishResult | None = None
+        outcome: RunOutcome
         try:
-            result = await self._publisher.publish(channel, trigger=TRIGGER, scheduled_for=run_at)
+            result = await self._publisher.publish(
+                channel, trigger=Trigger.SCHEDULE, scheduled_for=run_at
+            )
         except Exception:
             log.exception(
                 "channel %d: the scheduled digest for %s failed", channel, run_at.isoformat()
             )
         if result is None:
-            outcome, digest_id, again = "error", None, True
+            outcome, digest_id, again = RunOutcome.ERROR, None, True
         else:
-            outcome = _OUTCOMES.get(result.status, result.status)
-            digest_id, again = result.digest_id, result.status == "retry_later"
+            outcome = RunOutcome(result.status)
+            digest_id, again = result.digest_id, result.status is PublishStatus.RETRY_LATER
             self._log_result(channel, run_at, result)
         try:
-            await self._app.store.finish_scheduled_run(channel, run_at, outcome, digest_id)
+            await self._store.finish_scheduled_run(channel, run_at, outcome, digest_id)
         except Exception:
             # The run stays claimed ("running"): with its digest linked, it is not made again;
             # without one (nothing was posted), the next start makes it (_resume_orphans).
@@ -658,7 +393,7 @@ class Scheduler:
                 attempt,
             )
             return None
-        at = self._app.clock.now() + self._retry_delays[attempt]
+        at = self._clock.now() + self._retry_delays[attempt]
         self._retries[channel] = _Retry(run_at=run_at, attempt=attempt + 1, at=at)
         log.info(
             "channel %d: retrying the scheduled digest for %s at %s",
@@ -669,13 +404,13 @@ class Scheduler:
         return at
 
     def _log_result(self, channel: int, run_at: datetime, result: PublishResult) -> None:
-        if result.status == "nothing":
+        if result.status is PublishStatus.NOTHING:
             log.info(
                 "channel %d: scheduled digest for %s is empty; nothing posted",
                 channel,
                 run_at.isoformat(),
             )
-        elif result.status == "posted":
+        elif result.status is PublishStatus.POSTED:
             log.info(
                 "channel %d: scheduled digest for %s: %s",
                 channel,
@@ -702,7 +437,7 @@ class Scheduler:
         other wait is cancelled and awaited, so nothing is left running."""
         waits: set[asyncio.Task[Any]] = {self._spawn(self._wake.wait())}
         if until is not None:
-            waits.add(self._spawn(self._app.clock.sleep_until(until)))
+            waits.add(self._spawn(self._clock.sleep_until(until)))
         if not self._wake.is_set():  # else a wake() came during the pass: not idle yet
             self._idle.set()
         try:

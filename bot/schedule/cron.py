@@ -1,7 +1,8 @@
 """Digest schedules: cron + IANA time zone -> run times, and the missed-run policy.
 
 Everything here is pure: times come in as arguments (aware UTC), nothing reads the clock or
-sleeps. The scheduler loop asks ``due_run`` what to do now and sleeps until ``next_wake``.
+sleeps. The scheduler loop (``bot.schedule.loop``) asks ``due_run`` what to do now and sleeps
+until the decision's ``next_wake``.
 
 Cron parsing and matching is delegated to ``cronsim`` (not a hand-written parser). It was picked
 over croniter for its DST semantics, which follow Debian cron and are what an operator who
@@ -29,10 +30,9 @@ cronsim's extensions (``L``, ``LW``, ``mon#2``) are accepted too. Six- and seven
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
@@ -42,15 +42,11 @@ from bot.errors import ConfigError
 
 __all__ = [
     "DueDecision",
-    "MissedRunMode",
     "MissedRunPolicy",
     "ScheduleSpec",
     "due_run",
     "next_run",
-    "next_wake",
-    "parse_missed_run_mode",
     "parse_schedule",
-    "runs_between",
 ]
 
 _FIELD_LIST = "minute hour day-of-month month day-of-week"
@@ -192,53 +188,19 @@ def next_run(spec: ScheduleSpec, after: datetime) -> datetime:
     return next(_runs_after(spec, after))
 
 
-def runs_between(spec: ScheduleSpec, start: datetime, end: datetime) -> list[datetime]:
-    """All runs ``r`` with ``start < r <= end`` (aware UTC, ascending).
-
-    Exclusive start and inclusive end mirror ``next_run`` ("strictly after") and ``due_run``
-    ("at or before now"), so consecutive windows never count a run twice.
-    """
-    require_aware(end, "end")
-    runs: list[datetime] = []
-    if end <= start:
-        return runs
-    for run in _runs_after(spec, start):
-        if run > end:
-            break
-        runs.append(run)
-    return runs
-
-
-class MissedRunMode(StrEnum):
-    """What to do about runs whose time passed while the bot was not running."""
-
-    CATCH_UP_ONE = "catch_up_one"
-    """Run once, for the latest missed time, if it is within ``catch_up_grace``."""
-    SKIP = "skip"
-    """Never catch up; only a run that is late by at most ``late_tolerance`` still happens."""
-
-
-def parse_missed_run_mode(value: str) -> MissedRunMode:
-    """Read a config value into a ``MissedRunMode``, with a ``ConfigError`` naming the choices."""
-    try:
-        return MissedRunMode(value.strip().lower())
-    except ValueError:
-        choices = " or ".join(mode.value for mode in MissedRunMode)
-        raise ConfigError(f'"{value}": missed-run mode must be {choices}') from None
-
-
 @dataclass(frozen=True)
 class MissedRunPolicy:
-    """How ``due_run`` treats scheduled times that passed without a run.
+    """How ``due_run`` treats scheduled times that passed without a run: after downtime, one
+    catch-up run (the latest missed time) if it is recent enough.
 
-    ``catch_up_grace``: in ``catch_up_one`` mode, how old a missed run may be and still run
-    (a digest from this morning is still useful at noon; last week's is not). A run exactly
-    ``catch_up_grace`` old still runs. The window is never shorter than ``late_tolerance``.
-    ``late_tolerance``: in ``skip`` mode, how late a wake-up may be and still count as on time
-    (the loop never wakes at the exact microsecond, and a slow publish delays the next check).
+    ``catch_up_grace``: how old a missed run may be and still run (a digest from this morning
+    is still useful at noon; last week's is not). A run exactly ``catch_up_grace`` old still
+    runs. The window is never shorter than ``late_tolerance``.
+    ``late_tolerance``: how late a wake-up may be and still count as on time (the loop never
+    wakes at the exact microsecond, and a slow publish delays the next check); a later run is
+    logged as a catch-up.
     """
 
-    mode: MissedRunMode = MissedRunMode.CATCH_UP_ONE
     catch_up_grace: timedelta = field(default=timedelta(hours=6))
     late_tolerance: timedelta = field(default=timedelta(minutes=5))
 
@@ -251,9 +213,7 @@ class MissedRunPolicy:
     @property
     def window(self) -> timedelta:
         """How far back from now a scheduled time may lie and still be run now."""
-        if self.mode is MissedRunMode.CATCH_UP_ONE:
-            return max(self.catch_up_grace, self.late_tolerance)
-        return self.late_tolerance
+        return max(self.catch_up_grace, self.late_tolerance)
 
 
 @dataclass(frozen=True)
@@ -318,12 +278,3 @@ def due_run(
         next_wake=next_run(spec, max(now, baseline)),
         first_dropped=first_dropped,
     )
-
-
-def next_wake(specs: Iterable[ScheduleSpec], now: datetime) -> datetime | None:
-    """The earliest next run strictly after ``now`` across several schedules; None if none.
-
-    With per-channel decisions at hand, ``min(d.next_wake for d in decisions)`` is the same
-    thing and also accounts for a ``last_run`` that lies ahead of ``now`` (a clock step back).
-    """
-    return min((next_run(spec, now) for spec in specs), default=None)

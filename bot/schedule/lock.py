@@ -4,7 +4,8 @@ Two ``newsbot run`` processes on one database would both try every scheduled run
 in ``schedule_runs`` lets only one make it), and a run claimed by a process that was killed
 before it wrote the digest could not be told from one that another process is still making.
 With the lock, the scheduler holding it knows that every unfinished claim it finds at start
-was left by a process that stopped.
+was left by a process that stopped. The composition root takes it (``open_app(...,
+schedules=True)``) and starts the scheduler only if it got it.
 
 The lock is ``flock`` on ``<database>.scheduler.lock``: the kernel releases it when the process
 ends, however it ends (SIGKILL included), so a stale lock is impossible. Where ``fcntl`` is

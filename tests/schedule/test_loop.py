@@ -23,10 +23,9 @@ from bot.app import App, open_app
 from bot.clock import ManualClock
 from bot.config import DigestChannel, Settings
 from bot.errors import ConfigError
-from bot.publish import PublishResult
+from bot.publish import PublishResult, PublishStatus
 from bot.schedule import MissedRunPolicy
-from bot.scheduler import (
-    Scheduler,
+from bot.schedule.effective import (
     ScheduleSource,
     clear_channel_schedule,
     describe_schedules,
@@ -34,15 +33,14 @@ from bot.scheduler import (
     reset_channel_schedule,
     set_channel_schedule,
 )
-from bot.store import StoredSchedule
+from bot.schedule.loop import DigestPublisher, Scheduler
+from bot.store import StoredSchedule, Trigger
 
-# Test times lie before the real date: the store stamps schedule rows with the wall clock, and
-# the scheduler caps that stamp by its own clock's "now".
 HANG = 5  # seconds; a safety net so a broken loop fails the test instead of hanging it
 A, B = 456, 457
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
-LOGGER = "bot.scheduler"
+LOGGER = "bot.schedule.loop"
 
 
 def utc(month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
@@ -54,13 +52,13 @@ class RecordingPublisher:
 
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
-        self.calls: list[tuple[int, str, datetime]] = []
+        self.calls: list[tuple[int, Trigger, datetime]] = []
         self.runs: list[datetime | None] = []
         self.raise_for: dict[int, list[BaseException]] = {}
-        self.status = "posted"
+        self.status = PublishStatus.POSTED
 
     async def publish(
-        self, channel: int, *, trigger: str, scheduled_for: datetime | None = None
+        self, channel: int, *, trigger: Trigger, scheduled_for: datetime | None = None
     ) -> PublishResult:
         self.calls.append((channel, trigger, self.clock.now()))
         self.runs.append(scheduled_for)
@@ -86,6 +84,12 @@ async def make_app(
     )
     async with open_app(settings, clock=clock) as app:
         yield app
+
+
+def scheduler_for(
+    app: App, publisher: DigestPublisher, policy: MissedRunPolicy | None = None
+) -> Scheduler:
+    return Scheduler(app.settings, app.store, app.clock, publisher, policy)
 
 
 @asynccontextmanager
@@ -193,9 +197,9 @@ async def test_invalid_config_schedule_names_the_key(
     clock = ManualClock(utc(1, 5))
     async with open_app(settings, clock=clock) as app:
         with pytest.raises(ConfigError, match=r"^q\.yaml: digests\["):
-            Scheduler(app, RecordingPublisher(clock))
+            scheduler_for(app, RecordingPublisher(clock))
         with pytest.raises(ConfigError, match=r"^q\.yaml: digests\["):
-            await describe_schedules(app)
+            await describe_schedules(app.settings, app.store, app.clock.now())
 
 
 async def test_describe_schedules(tmp_path: Path) -> None:
@@ -211,10 +215,12 @@ async def test_describe_schedules(tmp_path: Path) -> None:
         digest(461, "0 6 * * *"),
         digest(462, "0 6 * * *"),
     ) as app:
-        await clear_channel_schedule(app, 459, actor="alice")
-        await set_channel_schedule(app, 4600, "15  18 * * *", "America/New_York", actor="bob")
+        await clear_channel_schedule(app.settings, app.store, 459, actor="alice")
+        await set_channel_schedule(
+            app.settings, app.store, 4600, "15  18 * * *", "America/New_York", actor="bob"
+        )
         await app.store.set_schedule(461, "0 9 * * *", "Mars/Olympus", actor="carol")
-        assert await describe_schedules(app) == [
+        assert await describe_schedules(app.settings, app.store, app.clock.now()) == [
             "456   0 9 * * *    Europe/Berlin     next: 2026-01-15 09:00 CET (08:00 UTC)  [config]",
             "457   no schedule (only on command)",
             "4580  30 0 * * *   Europe/Berlin     next: 2026-01-16 00:30 CET"
@@ -227,8 +233,8 @@ async def test_describe_schedules(tmp_path: Path) -> None:
             "462   0 6 * * *    UTC               next: 2026-01-16 06:00 UTC  [config]",
         ]
         # Back to the config file's schedule once the stored one is forgotten.
-        await reset_channel_schedule(app, 4600)
-        lines = await describe_schedules(app)
+        await reset_channel_schedule(app.settings, app.store, 4600)
+        lines = await describe_schedules(app.settings, app.store, app.clock.now())
         assert lines[4] == "4600  0 12 * * 1  UTC            next: 2026-01-19 12:00 UTC  [config]"
 
 
@@ -238,9 +244,9 @@ async def test_setting_a_bad_schedule_writes_nothing(tmp_path: Path) -> None:
         with pytest.raises(
             ConfigError, match=r'^"0 9 \* \* 8": day-of-week must be 0-7 or sun-sat$'
         ):
-            await set_channel_schedule(app, A, "0 9 * * 8", actor="alice")
+            await set_channel_schedule(app.settings, app.store, A, "0 9 * * 8", actor="alice")
         with pytest.raises(ConfigError, match="channel 999 is not configured"):
-            await set_channel_schedule(app, 999, "0 9 * * *", actor="alice")
+            await set_channel_schedule(app.settings, app.store, 999, "0 9 * * *", actor="alice")
         assert await app.store.schedules() == []
 
 
@@ -252,14 +258,14 @@ async def test_a_schedule_fires_at_its_time_exactly_once(tmp_path: Path) -> None
     publisher = RecordingPublisher(clock)
     async with (
         make_app(tmp_path, clock, digest(A, "0 9 * * *", timezone="Europe/Berlin")) as app,
-        running(Scheduler(app, publisher), clock),
+        running(scheduler_for(app, publisher), clock),
     ):
         await clock.wait_for_sleepers(1)
         assert clock.deadlines == [utc(3, 2, 8)]  # 09:00 CET
         await move(clock, utc(3, 2, 7, 59, 59))
         assert publisher.calls == []
         await move(clock, utc(3, 2, 8))
-        assert publisher.calls == [(A, "schedule", utc(3, 2, 8))]
+        assert publisher.calls == [(A, Trigger.SCHEDULE, utc(3, 2, 8))]
         for minutes in (1, 30, 60, 23 * 60):
             await move(clock, utc(3, 2, 8) + minutes * M)
         assert publisher.times() == [utc(3, 2, 8)]
@@ -273,7 +279,7 @@ async def test_missed_runs_within_grace_give_one_catch_up(tmp_path: Path) -> Non
     publisher = RecordingPublisher(clock)
     async with (
         make_app(tmp_path, clock, digest(A, "0 * * * *"), grace=6 * H) as app,
-        running(Scheduler(app, publisher), clock),
+        running(scheduler_for(app, publisher), clock),
     ):
         await move(clock, utc(3, 2, 9))
         assert publisher.times() == [utc(3, 2, 9)]
@@ -294,7 +300,7 @@ async def test_missed_run_beyond_grace_waits_for_the_next_one(
     publisher = RecordingPublisher(clock)
     async with (
         make_app(tmp_path, clock, digest(A, "0 9 * * *"), grace=2 * H) as app,
-        running(Scheduler(app, publisher), clock),
+        running(scheduler_for(app, publisher), clock),
     ):
         await move(clock, utc(3, 2, 9))
         await move(clock, utc(3, 3, 11, 1))  # 2 h 1 min after the 3 March run
@@ -309,10 +315,10 @@ async def test_restart_catches_up_a_run_missed_while_down(tmp_path: Path) -> Non
     clock = ManualClock(utc(3, 2, 8))
     publisher = RecordingPublisher(clock)
     async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app:
-        async with running(Scheduler(app, publisher), clock):
+        async with running(scheduler_for(app, publisher), clock):
             await move(clock, utc(3, 2, 9))
         clock.set(utc(3, 3, 10))  # down from 3 March 08:00 to 10:00
-        async with running(Scheduler(app, publisher), clock):
+        async with running(scheduler_for(app, publisher), clock):
             await clock.wait_for_sleepers(1)
         assert publisher.times() == [utc(3, 2, 9), utc(3, 3, 10)]
         assert await app.store.last_scheduled_run(A) == utc(3, 3, 9)
@@ -322,10 +328,10 @@ async def test_restart_just_after_a_run_does_not_run_it_again(tmp_path: Path) ->
     clock = ManualClock(utc(3, 2, 8))
     publisher = RecordingPublisher(clock)
     async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app:
-        async with running(Scheduler(app, publisher), clock):
+        async with running(scheduler_for(app, publisher), clock):
             await move(clock, utc(3, 2, 9))
         clock.set(utc(3, 2, 9, 0, 30))
-        async with running(Scheduler(app, publisher), clock):
+        async with running(scheduler_for(app, publisher), clock):
             await clock.wait_for_sleepers(1)
             assert clock.deadlines == [utc(3, 3, 9)]
         assert publisher.times() == [utc(3, 2, 9)]
@@ -354,7 +360,7 @@ async def test_a_run_claimed_by_another_process_is_not_posted(
     publisher = RecordingPublisher(clock)
     async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as real:
         app = dataclasses.replace(real, store=RacingStore(real.store))
-        async with running(Scheduler(app, publisher), clock):
+        async with running(scheduler_for(app, publisher), clock):
             await move(clock, utc(3, 2, 9))
             assert clock.deadlines == [utc(3, 3, 9)]
         assert publisher.calls == []
@@ -362,7 +368,7 @@ async def test_a_run_claimed_by_another_process_is_not_posted(
         # A run the database records as made is not even attempted after a restart.
         await real.store.finish_scheduled_run(A, utc(3, 2, 9), "posted", None)
         async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app2:
-            async with running(Scheduler(app2, publisher), clock):
+            async with running(scheduler_for(app2, publisher), clock):
                 await clock.wait_for_sleepers(1)
             assert publisher.calls == []
 
@@ -377,7 +383,7 @@ async def test_a_run_claimed_before_a_crash_without_its_digest_is_caught_up(
     publisher = RecordingPublisher(clock)
     async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app:
         assert await app.store.claim_scheduled_run(A, utc(3, 2, 9))
-        async with running(Scheduler(app, publisher), clock):
+        async with running(scheduler_for(app, publisher), clock):
             await clock.wait_for_sleepers(1)
         assert publisher.times() == [utc(3, 2, 9, 5)]
         assert publisher.runs == [utc(3, 2, 9)]
@@ -396,14 +402,14 @@ async def test_an_interrupted_run_too_old_to_make_is_recorded_as_missed(
     publisher = RecordingPublisher(clock)
     async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app:
         assert await app.store.claim_scheduled_run(A, utc(3, 1, 9))
-        async with running(Scheduler(app, publisher), clock):
+        async with running(scheduler_for(app, publisher), clock):
             await move(clock, utc(3, 2, 9))
         assert publisher.runs == [utc(3, 2, 9)]
         assert run_rows(app) == [
             (A, "2026-03-01T09:00:00.000000+00:00", "missed"),
             (A, "2026-03-02T09:00:00.000000+00:00", "posted"),
         ]
-        assert "is not made now (too old: catch_up_one, window 6:00:00)" in caplog.text
+        assert "is not made now (too old: catch-up window 6:00:00)" in caplog.text
 
 
 async def test_an_interrupted_run_of_a_channel_without_a_schedule_is_recorded_as_missed(
@@ -414,7 +420,7 @@ async def test_an_interrupted_run_of_a_channel_without_a_schedule_is_recorded_as
     publisher = RecordingPublisher(clock)
     async with make_app(tmp_path, clock, digest(A, "0 9 * * *"), digest(B, None)) as app:
         assert await app.store.claim_scheduled_run(B, utc(3, 2, 9))
-        async with running(Scheduler(app, publisher), clock):
+        async with running(scheduler_for(app, publisher), clock):
             await clock.wait_for_sleepers(1)
             assert clock.deadlines == [utc(3, 3, 9)]  # asleep until A's next run
         assert publisher.calls == []
@@ -429,10 +435,10 @@ async def test_an_interrupted_run_overtaken_by_a_newer_one_is_not_made_at_the_ne
     publisher = RecordingPublisher(clock)
     async with make_app(tmp_path, clock, digest(A, "0 * * * *")) as app:
         assert await app.store.claim_scheduled_run(A, utc(3, 2, 8))
-        async with running(Scheduler(app, publisher), clock):
+        async with running(scheduler_for(app, publisher), clock):
             await clock.wait_for_sleepers(1)
         clock.set(utc(3, 2, 9, 20))
-        async with running(Scheduler(app, publisher), clock):
+        async with running(scheduler_for(app, publisher), clock):
             await clock.wait_for_sleepers(1)
         assert publisher.runs == [utc(3, 2, 9)]
         assert run_rows(app) == [
@@ -451,42 +457,14 @@ async def test_a_run_whose_digest_was_written_before_a_crash_is_not_made_again(
     async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app:
         assert await app.store.claim_scheduled_run(A, utc(3, 2, 9))
         written, created = await app.store.create_digest(
-            A, "k", "schedule", [({"content": "part"}, "n", ())], scheduled_for=utc(3, 2, 9)
+            A, "k", Trigger.SCHEDULE, [({"content": "part"}, "n", ())], scheduled_for=utc(3, 2, 9)
         )
         assert created
-        async with running(Scheduler(app, publisher), clock):
+        async with running(scheduler_for(app, publisher), clock):
             await clock.wait_for_sleepers(1)
         assert publisher.calls == []
         with sqlite3.connect(app.settings.database) as db:
             assert db.execute("SELECT digest_id FROM schedule_runs").fetchall() == [(written.id,)]
-
-
-async def test_only_one_scheduler_runs_the_schedules_of_a_database(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    clock = ManualClock(utc(3, 2, 8))
-    first, second = RecordingPublisher(clock), RecordingPublisher(clock)
-    async with (
-        make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app,
-        make_app(tmp_path, clock, digest(A, "0 9 * * *")) as other,  # another process's
-        running(Scheduler(app, first), clock),
-    ):
-        async with asyncio.timeout(HANG):
-            await Scheduler(other, second).run()  # returns at once
-        assert (
-            f"another newsbot process runs the schedules of {app.settings.database}; this one"
-            " does not (slash commands still work here)"
-        ) in caplog.text
-        await move(clock, utc(3, 2, 9))
-    assert first.times() == [utc(3, 2, 9)]
-    assert second.calls == []
-    # Once the first one stops, another may take over.
-    async with (
-        make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app,
-        running(Scheduler(app, second), clock),
-    ):
-        await move(clock, utc(3, 3, 9))
-    assert second.times() == [utc(3, 3, 9)]
 
 
 async def test_a_brand_new_schedule_does_not_fire_for_the_past(tmp_path: Path) -> None:
@@ -494,12 +472,12 @@ async def test_a_brand_new_schedule_does_not_fire_for_the_past(tmp_path: Path) -
     publisher = RecordingPublisher(clock)
     async with (
         make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app,
-        running(Scheduler(app, publisher), clock) as scheduler,
+        running(scheduler_for(app, publisher), clock) as scheduler,
     ):
         await clock.wait_for_sleepers(1)
         assert clock.deadlines == [utc(3, 3, 9)]
         # Set from Discord at 10:00 for 09:30: today's 09:30 was before it existed.
-        await set_channel_schedule(app, A, "30 9 * * *", actor="alice")
+        await set_channel_schedule(app.settings, app.store, A, "30 9 * * *", actor="alice")
         await rewake(scheduler, clock)
         assert clock.deadlines == [utc(3, 3, 9, 30)]
         assert publisher.calls == []
@@ -510,11 +488,13 @@ async def test_a_schedule_changed_while_sleeping_takes_effect(tmp_path: Path) ->
     publisher = RecordingPublisher(clock)
     async with (
         make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app,
-        running(Scheduler(app, publisher), clock) as scheduler,
+        running(scheduler_for(app, publisher), clock) as scheduler,
     ):
         await clock.wait_for_sleepers(1)
         assert clock.deadlines == [utc(3, 2, 9)]
-        await set_channel_schedule(app, A, "30 8 * * *", "Europe/Berlin", actor="alice")
+        await set_channel_schedule(
+            app.settings, app.store, A, "30 8 * * *", "Europe/Berlin", actor="alice"
+        )
         await rewake(scheduler, clock)
         assert clock.deadlines == [utc(3, 2, 7, 30)]  # 08:30 CET
         await move(clock, utc(3, 2, 7, 30))
@@ -528,19 +508,21 @@ async def test_a_cleared_schedule_does_not_run(tmp_path: Path) -> None:
     publisher = RecordingPublisher(clock)
     async with (
         make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app,
-        running(Scheduler(app, publisher), clock) as scheduler,
+        running(scheduler_for(app, publisher), clock) as scheduler,
     ):
         await clock.wait_for_sleepers(1)
-        cleared = await clear_channel_schedule(app, A, actor="alice")
+        cleared = await clear_channel_schedule(app.settings, app.store, A, actor="alice")
         assert cleared.source is ScheduleSource.OFF
         await rewake(scheduler)
         assert clock.sleepers == 0  # nothing scheduled: it waits for wake() only
         clock.set(utc(3, 2, 9, 30))
         await rewake(scheduler)
         assert publisher.calls == []
-        assert await describe_schedules(app) == ["456  no schedule (only on command)  [off]"]
+        assert await describe_schedules(app.settings, app.store, app.clock.now()) == [
+            "456  no schedule (only on command)  [off]"
+        ]
         # Back to the config file: its next run, not the 09:00 that passed while it was off.
-        await reset_channel_schedule(app, A)
+        await reset_channel_schedule(app.settings, app.store, A)
         await rewake(scheduler, clock)
         assert clock.deadlines == [utc(3, 3, 9)]
         assert publisher.calls == []
@@ -562,7 +544,7 @@ async def test_dst_days_run_once(
     publisher = RecordingPublisher(clock)
     async with (
         make_app(tmp_path, clock, digest(A, "30 2 * * *", timezone="Europe/Berlin")) as app,
-        running(Scheduler(app, publisher), clock),
+        running(scheduler_for(app, publisher), clock),
     ):
         while clock.now() < end:
             await move(clock, clock.now() + 10 * M)
@@ -578,7 +560,7 @@ async def test_a_failing_publish_is_logged_and_scheduling_goes_on(
     publisher.raise_for[A] = [RuntimeError("boom")]
     async with (
         make_app(tmp_path, clock, digest(A), digest(B)) as app,
-        running(Scheduler(app, publisher), clock),
+        running(scheduler_for(app, publisher), clock),
     ):
         await move(clock, utc(3, 2, 9))
         # B is posted although A failed; A is retried a minute later.
@@ -609,10 +591,10 @@ async def test_retry_later_is_retried_then_given_up(
     caplog.set_level(logging.INFO, logger=LOGGER)
     clock = ManualClock(utc(3, 2, 8))
     publisher = RecordingPublisher(clock)
-    publisher.status = "retry_later"
+    publisher.status = PublishStatus.RETRY_LATER
     async with (
         make_app(tmp_path, clock, digest(A)) as app,
-        running(Scheduler(app, publisher), clock),
+        running(scheduler_for(app, publisher), clock),
     ):
         await move(clock, utc(3, 2, 9))
         while clock.next_deadline is not None and clock.next_deadline < utc(3, 3):
@@ -625,7 +607,7 @@ async def test_retry_later_is_retried_then_given_up(
         ]
         assert "giving up on the scheduled digest" in caplog.text
         assert run_rows(app) == [(A, "2026-03-02T09:00:00.000000+00:00", "retry_later")]
-        publisher.status = "posted"
+        publisher.status = PublishStatus.POSTED
         await move(clock, utc(3, 3, 9))
         assert publisher.times()[4:] == [utc(3, 3, 9)]  # the next day's run, once
 
@@ -655,7 +637,7 @@ async def test_a_failing_pass_is_logged_and_retried_through_the_clock(
     publisher = RecordingPublisher(clock)
     async with make_app(tmp_path, clock, digest(A)) as real:
         app = dataclasses.replace(real, store=FlakyStore(real.store))
-        async with running(Scheduler(app, publisher), clock):
+        async with running(scheduler_for(app, publisher), clock):
             await clock.wait_for_sleepers(1)
             assert clock.deadlines == [utc(3, 2, 8, 0, 30)]  # the error backoff
             assert "schedule check failed (1 in a row)" in caplog.text
@@ -672,13 +654,13 @@ async def test_an_empty_digest_posts_nothing_and_is_recorded(
     caplog.set_level(logging.INFO, logger=LOGGER)
     clock = ManualClock(utc(3, 2, 8))
     publisher = RecordingPublisher(clock)
-    publisher.status = "nothing"
+    publisher.status = PublishStatus.NOTHING
     async with (
         make_app(tmp_path, clock, digest(A, post_empty=post_empty)) as app,
-        running(Scheduler(app, publisher), clock),
+        running(scheduler_for(app, publisher), clock),
     ):
         await move(clock, utc(3, 2, 9))
-        assert run_rows(app) == [(A, "2026-03-02T09:00:00.000000+00:00", "empty")]
+        assert run_rows(app) == [(A, "2026-03-02T09:00:00.000000+00:00", "nothing")]
         assert "scheduled digest for 2026-03-02T09:00:00+00:00 is empty; nothing posted" in (
             caplog.text
         )
@@ -689,7 +671,7 @@ async def test_an_empty_digest_posts_nothing_and_is_recorded(
 async def test_stop_ends_the_loop_and_leaves_no_tasks(tmp_path: Path) -> None:
     clock = ManualClock(utc(3, 2, 8))
     async with make_app(tmp_path, clock, digest(A), digest(B, None)) as app:
-        scheduler = Scheduler(app, RecordingPublisher(clock), MissedRunPolicy())
+        scheduler = scheduler_for(app, RecordingPublisher(clock), MissedRunPolicy())
         task = asyncio.create_task(scheduler.run())
         await clock.wait_for_sleepers(1)
         scheduler.stop()

@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.scheduler_lock import SchedulerLock
+from bot.schedule.lock import SchedulerLock
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 HOLDER = """
 import sys
 from pathlib import Path
-from bot.scheduler_lock import SchedulerLock
+from bot.schedule.lock import SchedulerLock
 lock = SchedulerLock(Path(sys.argv[1]))
 print("held" if lock.acquire() else "refused", flush=True)
 sys.stdin.read()  # until the test kills it

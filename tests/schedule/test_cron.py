@@ -15,15 +15,11 @@ from hypothesis import strategies as st
 from bot.errors import ConfigError
 from bot.schedule import (
     DueDecision,
-    MissedRunMode,
     MissedRunPolicy,
     ScheduleSpec,
     due_run,
     next_run,
-    next_wake,
-    parse_missed_run_mode,
     parse_schedule,
-    runs_between,
 )
 
 H = timedelta(hours=1)
@@ -34,6 +30,16 @@ def utc(
     year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
 ) -> datetime:
     return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+def runs_between(spec: ScheduleSpec, start: datetime, end: datetime) -> list[datetime]:
+    """Every run ``r`` with ``start < r <= end``, one ``next_run`` after another."""
+    runs: list[datetime] = []
+    run = next_run(spec, start)
+    while run <= end:
+        runs.append(run)
+        run = next_run(spec, run)
+    return runs
 
 
 def local(
@@ -272,17 +278,6 @@ def test_february_29_finds_the_next_leap_year(after: datetime, expected: datetim
     assert next_run(parse_schedule("0 0 29 2 *", "UTC"), after) == expected
 
 
-def test_runs_between_is_exclusive_start_inclusive_end() -> None:
-    spec = parse_schedule("0 * * * *", "UTC")
-    assert runs_between(spec, utc(2026, 1, 1, 0), utc(2026, 1, 1, 3)) == [
-        utc(2026, 1, 1, 1),
-        utc(2026, 1, 1, 2),
-        utc(2026, 1, 1, 3),
-    ]
-    assert runs_between(spec, utc(2026, 1, 1, 3), utc(2026, 1, 1, 3)) == []
-    assert runs_between(spec, utc(2026, 1, 1, 4), utc(2026, 1, 1, 3)) == []
-
-
 # --- DST -----------------------------------------------------------------------------------
 
 
@@ -495,19 +490,6 @@ def test_custom_grace() -> None:
     assert not due_run(DAILY_9, utc(2026, 4, 30, 9), utc(2026, 5, 1, 10, 1), policy).due
 
 
-def test_skip_mode_runs_only_on_time() -> None:
-    policy = MissedRunPolicy(mode=MissedRunMode.SKIP)
-    last = utc(2026, 4, 30, 9)
-    on_time = due_run(DAILY_9, last, utc(2026, 5, 1, 9, 0, 2), policy)
-    assert on_time.run_at == utc(2026, 5, 1, 9)
-    a_bit_late = due_run(DAILY_9, last, utc(2026, 5, 1, 9, 5), policy)
-    assert a_bit_late.run_at == utc(2026, 5, 1, 9)
-    missed = due_run(DAILY_9, last, utc(2026, 5, 1, 9, 6), policy)
-    assert missed == DueDecision(
-        run_at=None, next_wake=utc(2026, 5, 2, 9), first_dropped=utc(2026, 5, 1, 9)
-    )
-
-
 def test_zero_grace_still_tolerates_a_slightly_late_wake() -> None:
     policy = MissedRunPolicy(catch_up_grace=timedelta(0))
     assert due_run(DAILY_9, utc(2026, 4, 30, 9), utc(2026, 5, 1, 9, 0, 1), policy).due
@@ -520,24 +502,8 @@ def test_last_run_ahead_of_now_waits_past_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "mode"),
-    [
-        ("catch_up_one", MissedRunMode.CATCH_UP_ONE),
-        ("skip", MissedRunMode.SKIP),
-        (" SKIP ", MissedRunMode.SKIP),
-    ],
-)
-def test_parse_missed_run_mode(value: str, mode: MissedRunMode) -> None:
-    assert parse_missed_run_mode(value) == mode
-
-
-@pytest.mark.parametrize(
     ("make", "message"),
     [
-        (
-            lambda: parse_missed_run_mode("burst"),
-            '"burst": missed-run mode must be catch_up_one or skip',
-        ),
         (
             lambda: MissedRunPolicy(catch_up_grace=timedelta(hours=-1)),
             "catch_up_grace must not be negative",
@@ -615,21 +581,6 @@ def test_simulated_loop_after_downtime_catches_up_once_then_resumes() -> None:
     follow = due_run(spec, decision.run_at, decision.next_wake)
     assert follow.run_at == utc(2026, 5, 1, 6)
     assert follow.first_dropped is None
-
-
-# --- next_wake -----------------------------------------------------------------------------
-
-
-def test_next_wake_is_the_earliest_across_channels() -> None:
-    specs = [
-        parse_schedule("0 9 * * *", "Europe/Berlin"),  # 07:00 UTC in summer
-        parse_schedule("0 9 * * *", "Asia/Kolkata"),  # 03:30 UTC
-        parse_schedule("0 9 * * *", "America/New_York"),  # 13:00 UTC
-    ]
-    assert next_wake(specs, utc(2026, 6, 1, 0)) == utc(2026, 6, 1, 3, 30)
-    assert next_wake(specs, utc(2026, 6, 1, 3, 30)) == utc(2026, 6, 1, 7)
-    assert next_wake(iter(specs), utc(2026, 6, 1, 12)) == utc(2026, 6, 1, 13)
-    assert next_wake([], utc(2026, 6, 1)) is None
 
 
 # --- properties ----------------------------------------------------------------------------
