@@ -155,4 +155,38 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "index for listing the queue by state in id order",
         ("CREATE INDEX articles_status_id ON articles (status, id)",),
     ),
+    (
+        3,
+        "items per status, kept by triggers, so the queue's counts read four rows, not all",
+        (
+            """
+            CREATE TABLE status_counts (
+                status TEXT PRIMARY KEY,
+                items INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """,
+            """
+            INSERT INTO status_counts (status, items)
+            SELECT value, (SELECT count(*) FROM articles WHERE status = value)
+            FROM json_each('["pending", "approved", "rejected", "published"]')
+            """,
+            """
+            CREATE TRIGGER articles_count_insert AFTER INSERT ON articles BEGIN
+                UPDATE status_counts SET items = items + 1 WHERE status = new.status;
+            END
+            """,
+            """
+            CREATE TRIGGER articles_count_delete AFTER DELETE ON articles BEGIN
+                UPDATE status_counts SET items = items - 1 WHERE status = old.status;
+            END
+            """,
+            """
+            CREATE TRIGGER articles_count_status AFTER UPDATE OF status ON articles
+            WHEN old.status IS NOT new.status BEGIN
+                UPDATE status_counts SET items = items - 1 WHERE status = old.status;
+                UPDATE status_counts SET items = items + 1 WHERE status = new.status;
+            END
+            """,
+        ),
+    ),
 )
