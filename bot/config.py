@@ -2,13 +2,14 @@
 
 Every error names the file and the key (``newsbot.yaml: digests[1].max_items: expected a
 positive integer, got 'ten'``) so an operator can fix it without reading code. Defaults are
-safe and contain no real ids.
+safe and contain no real ids. Each key is declared once (the tables below the dataclasses);
+cron expressions and time zones are checked here too, so a typo stops ``newsbot`` at start.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from bot.errors import ConfigError
+from bot.schedule import parse_schedule
 
 DEFAULT_CONFIG = Path("newsbot.yaml")
 DEFAULT_DB = Path("newsbot.db")
@@ -100,145 +102,216 @@ class Settings:
         )
 
 
-class _Reader:
-    """Typed access to one mapping of the config, naming file and key in every error."""
-
-    def __init__(self, source: str, data: Mapping[str, Any], prefix: str = "") -> None:
-        self.source = source
-        self.data = data
-        self.prefix = prefix
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {self.prefix}{key}: {problem}")
-
-    def get(self, key: str) -> Any:
-        return self.data.get(key)
-
-    def int_or_none(self, key: str, *, positive: bool = False) -> int | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, f"expected an integer, got {value!r}")
-        if positive and value <= 0:
-            raise self.fail(key, f"expected a positive integer, got {value!r}")
-        return value
-
-    def snowflake(self, key: str) -> int | None:
-        value = self.data.get(key)
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise self.fail(key, f"expected a Discord id (a positive integer), got {value!r}")
-        return value
-
-    def string(self, key: str, default: str) -> str:
-        value = self.data.get(key, default)
-        if value is None:
-            return default
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, f"expected a non-empty string, got {value!r}")
-        return value
-
-    def bool(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {value!r}")
-        return value
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        value = self.data.get(key)
-        if value is None:
-            return ()
-        if isinstance(value, str) or not isinstance(value, list):
-            raise self.fail(key, f"expected a list of strings, got {value!r}")
-        for item in value:
-            if not isinstance(item, str | int) or isinstance(item, bool):
-                raise self.fail(key, f"expected a list of strings, got an entry {item!r}")
-        return tuple(str(item) for item in value)
-
-    def unknown(self, known: set[str]) -> None:
-        for key in self.data:
-            if key not in known:
-                raise self.fail(str(key), f"unknown setting (known: {', '.join(sorted(known))})")
+# --- the schema -------------------------------------------------------------------------------
+#
+# Each key of the file is declared once, with the function that reads its value; the key sets
+# that unknown keys are checked against are these tables' keys, and every default is the
+# dataclass field's. A key that is absent or null takes its default.
 
 
-def _duration(reader: _Reader, key: str) -> timedelta | None:
-    """``30m``, ``6h``, ``7d`` or a number of hours."""
-    value = reader.get(key)
-    if value is None:
-        return None
+class _Invalid(Exception):
+    """One bad value: ``problem`` says what is wrong, ``key`` is the path below the key being
+    read ("" for a plain value, ``.min_quality`` or ``[2].channel`` inside a nested one)."""
+
+    def __init__(self, problem: str, key: str = "") -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.key = key
+
+
+Parse = Callable[[Any], Any]
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(f"expected an integer, got {value!r}")
+    return value
+
+
+def _positive(value: Any) -> int:
+    if _integer(value) <= 0:
+        raise _Invalid(f"expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def _zero_or_more(value: Any) -> int:
+    if _integer(value) < 0:
+        raise _Invalid(f"expected 0 or more, got {value}")
+    return int(value)
+
+
+def _snowflake(value: Any) -> int:
+    # Ids are often quoted in YAML so that no tool rounds them; accept "123" too.
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _Invalid(f"expected a Discord id (a positive integer), got {value!r}")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"expected true or false, got {value!r}")
+    return value
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list):
+        raise _Invalid(f"expected a list of strings, got {value!r}")
+    for item in value:
+        if not isinstance(item, str | int) or isinstance(item, bool):
+            raise _Invalid(f"expected a list of strings, got an entry {item!r}")
+    return tuple(str(item) for item in value)
+
+
+def _lower_strings(value: Any) -> tuple[str, ...]:
+    return tuple(item.lower() for item in _strings(value))
+
+
+def _roles(value: Any) -> tuple[str | int, ...]:
+    return tuple(int(role) if role.isdigit() else role for role in _strings(value))
+
+
+def _orders(value: Any) -> tuple[str, ...] | None:
+    order = _strings(value)
+    for key in order:
+        if key not in ORDERS:
+            raise _Invalid(f"unknown order {key!r} (use {', '.join(ORDERS)})")
+    return order or None  # an empty list keeps the default order
+
+
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _duration(value: Any) -> timedelta:
+    """``30m``, ``6h``, ``7d``, ``2w`` or a number of hours."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return timedelta(hours=value)
-    units = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-    if isinstance(value, str) and value[-1:] in units and value[:-1].strip().isdigit():
+    if isinstance(value, str) and value[-1:] in _UNITS and value[:-1].strip().isdigit():
         amount = int(value[:-1])
         if amount > 0:
-            return timedelta(**{units[value[-1]]: amount})
-    raise reader.fail(key, f"expected a duration like 30m, 6h or 7d, got {value!r}")
+            return timedelta(**{_UNITS[value[-1]]: amount})
+    raise _Invalid(f"expected a duration like 30m, 6h or 7d, got {value!r}")
 
 
-_DIGEST_KEYS = {
-    "channel",
-    "schedule",
-    "timezone",
-    "template",
-    "max_items",
-    "topics",
-    "min_quality",
-    "providers",
-    "max_age",
-    "order",
-    "related_limit",
-    "title",
-    "post_empty",
+def _cron_text(value: Any) -> str:
+    """Only the type; the expression is checked with its channel's time zone (``_digest``)."""
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(f"expected a cron expression string, got {value!r}")
+    return value
+
+
+def _folder(value: Any) -> str | None:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected a folder path, got {value!r}")
+    return value or None
+
+
+def _fields(
+    data: Mapping[Any, Any], schema: Mapping[str, Parse], *, nested: bool = True
+) -> dict[str, Any]:
+    """The values of ``data`` read through ``schema``; absent and null keys are left out, so
+    that the dataclass defaults apply. Keys in problems start with a dot when ``nested``."""
+    dot = "." if nested else ""
+    for key in data:
+        if key not in schema:
+            known = ", ".join(sorted(schema))
+            raise _Invalid(f"unknown setting (known: {known})", f"{dot}{key}")
+    values: dict[str, Any] = {}
+    for key, parse in schema.items():
+        value = data.get(key)
+        if value is None:
+            continue
+        try:
+            parsed = parse(value)
+        except _Invalid as exc:
+            raise _Invalid(exc.problem, f"{dot}{key}{exc.key}") from None
+        if parsed is not None:
+            values[key] = parsed
+    return values
+
+
+_DIGEST: dict[str, Parse] = {
+    "channel": _snowflake,
+    "schedule": _cron_text,
+    "timezone": _text,
+    "template": _text,
+    "max_items": _positive,
+    "topics": _strings,
+    "min_quality": _integer,
+    "providers": _lower_strings,
+    "max_age": _duration,
+    "order": _orders,
+    "related_limit": _zero_or_more,
+    "title": _text,
+    "post_empty": _flag,
 }
 
 
-def _digest(reader: _Reader) -> DigestChannel:
-    reader.unknown(_DIGEST_KEYS)
-    channel = reader.snowflake("channel")
-    if channel is None:
-        raise reader.fail("channel", "missing (the id of the channel that receives digests)")
-    schedule = reader.get("schedule")
-    if schedule is not None and (not isinstance(schedule, str) or not schedule.strip()):
-        raise reader.fail("schedule", f"expected a cron expression string, got {schedule!r}")
-    order = reader.strings("order") or ("quality", "newest")
-    for key in order:
-        if key not in ORDERS:
-            raise reader.fail("order", f"unknown order {key!r} (use {', '.join(ORDERS)})")
-    max_items = reader.int_or_none("max_items", positive=True)
-    related_limit = reader.int_or_none("related_limit")
-    if related_limit is not None and related_limit < 0:
-        raise reader.fail("related_limit", f"expected 0 or more, got {related_limit}")
-    return DigestChannel(
-        channel=channel,
-        schedule=schedule.strip() if isinstance(schedule, str) else None,
-        timezone=reader.string("timezone", "UTC"),
-        template=reader.string("template", "digest"),
-        max_items=max_items if max_items is not None else 10,
-        topics=reader.strings("topics"),
-        min_quality=reader.int_or_none("min_quality"),
-        providers=tuple(p.lower() for p in reader.strings("providers")),
-        max_age=_duration(reader, "max_age"),
-        order=order,
-        related_limit=related_limit if related_limit is not None else 3,
-        title=reader.string("title", "News digest"),
-        post_empty=reader.bool("post_empty", False),
-    )
+def _digest(data: Any) -> DigestChannel:
+    """One ``digests`` entry, its time zone and schedule validated here, once, so that a typo
+    stops ``newsbot`` before anything connects or posts."""
+    if not isinstance(data, dict):
+        raise _Invalid(f"expected a mapping, got {data!r}")
+    values = _fields(data, _DIGEST)
+    if "channel" not in values:
+        raise _Invalid("missing (the id of the channel that receives digests)", ".channel")
+    digest = DigestChannel(**values)
+    try:
+        # The time zone is checked even without a schedule: it is the default for
+        # `/digest schedule set` and for display.
+        zone = parse_schedule("0 0 * * *", digest.timezone).timezone
+    except ConfigError as exc:
+        raise _Invalid(str(exc), ".timezone") from None
+    if digest.schedule is None:
+        return replace(digest, timezone=zone)
+    try:
+        spec = parse_schedule(digest.schedule, zone)
+    except ConfigError as exc:
+        raise _Invalid(str(exc), ".schedule") from None
+    return replace(digest, schedule=spec.cron, timezone=spec.timezone)
 
 
-_TOP_KEYS = {
-    "database",
-    "templates",
-    "guild",
-    "moderator_roles",
-    "review_channel",
-    "auto_approve",
-    "digests",
-    "catch_up_grace",
+def _digests(value: Any) -> tuple[DigestChannel, ...]:
+    if not isinstance(value, list):
+        raise _Invalid("expected a list of channels")
+    digests: list[DigestChannel] = []
+    for number, entry in enumerate(value, start=1):
+        try:
+            digest = _digest(entry)
+        except _Invalid as exc:
+            raise _Invalid(exc.problem, f"[{number}]{exc.key}") from None
+        if any(d.channel == digest.channel for d in digests):
+            raise _Invalid(f"{digest.channel} is listed twice", f"[{number}].channel")
+        digests.append(digest)
+    return tuple(digests)
+
+
+_AUTO_APPROVE: dict[str, Parse] = {"min_quality": _integer}
+
+
+def _auto_approve(value: Any) -> int | None:
+    if not isinstance(value, dict):
+        raise _Invalid(f"expected a mapping like {{min_quality: 60}}, got {value!r}")
+    return _fields(value, _AUTO_APPROVE).get("min_quality")
+
+
+# The file's top-level keys: how each is read and the Settings field it sets.
+_TOP: dict[str, tuple[str, Parse]] = {
+    "database": ("database", _text),
+    "templates": ("templates", _folder),
+    "guild": ("guild", _snowflake),
+    "moderator_roles": ("moderator_roles", _roles),
+    "review_channel": ("review_channel", _snowflake),
+    "auto_approve": ("auto_approve_min_quality", _auto_approve),
+    "digests": ("digests", _digests),
+    "catch_up_grace": ("catch_up_grace", _duration),
 }
 
 
@@ -248,43 +321,15 @@ def parse_settings(data: Any, source: str, base: Path) -> Settings:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of settings, got {type(data).__name__}")
-    reader = _Reader(source, data)
-    reader.unknown(_TOP_KEYS)
-    auto = data.get("auto_approve") or {}
-    if not isinstance(auto, dict):
-        raise reader.fail(
-            "auto_approve", f"expected a mapping like {{min_quality: 60}}, got {auto!r}"
-        )
-    auto_reader = _Reader(source, auto, "auto_approve.")
-    auto_reader.unknown({"min_quality"})
-    digests_raw = data.get("digests") or []
-    if not isinstance(digests_raw, list):
-        raise reader.fail("digests", "expected a list of channels")
-    digests: list[DigestChannel] = []
-    for index, entry in enumerate(digests_raw):
-        if not isinstance(entry, dict):
-            raise reader.fail(f"digests[{index + 1}]", f"expected a mapping, got {entry!r}")
-        digest = _digest(_Reader(source, entry, f"digests[{index + 1}]."))
-        if any(d.channel == digest.channel for d in digests):
-            raise reader.fail(f"digests[{index + 1}].channel", f"{digest.channel} is listed twice")
-        digests.append(digest)
-    roles: list[str | int] = []
-    for role in reader.strings("moderator_roles"):
-        roles.append(int(role) if role.isdigit() else role)
-    templates = data.get("templates")
-    if templates is not None and not isinstance(templates, str):
-        raise reader.fail("templates", f"expected a folder path, got {templates!r}")
-    return Settings(
-        database=base / reader.string("database", str(DEFAULT_DB)),
-        templates=base / templates if templates else None,
-        guild=reader.snowflake("guild"),
-        moderator_roles=tuple(roles),
-        review_channel=reader.snowflake("review_channel"),
-        auto_approve_min_quality=auto_reader.int_or_none("min_quality"),
-        digests=tuple(digests),
-        catch_up_grace=_duration(reader, "catch_up_grace") or timedelta(hours=6),
-        source=source,
-    )
+    try:
+        values = _fields(data, {key: parse for key, (_, parse) in _TOP.items()}, nested=False)
+    except _Invalid as exc:
+        raise ConfigError(f"{source}: {exc.key}: {exc.problem}") from None
+    fields = {_TOP[key][0]: value for key, value in values.items()}
+    fields["database"] = base / fields.get("database", DEFAULT_DB)
+    if "templates" in fields:
+        fields["templates"] = base / fields["templates"]
+    return Settings(**fields, source=source)
 
 
 def load_settings(

@@ -161,8 +161,81 @@ async def test_queue_filters(store: Store) -> None:
     assert [i.id for i in await store.list_items(QueueQuery(statuses=(Status.APPROVED,)))] == [2]
     assert [i.id for i in await store.list_items(QueueQuery(topic="ai"))] == [1, 3, 5]
     assert [i.id for i in await store.list_items(QueueQuery(search="story 4"))] == [4]
-    assert [i.id for i in await store.list_items(QueueQuery(limit=2, offset=2))] == [3, 4]
+    assert [i.id for i in await store.list_items(QueueQuery(limit=2, after=2))] == [3, 4]
     assert await store.count_items(QueueQuery(topic="Climate")) == 3
+
+
+async def test_queue_pages_by_key_both_ways(store: Store) -> None:
+    await store.upsert_articles([make_article(n) for n in range(1, 26)], actor="t")
+    for item_id in (3, 4, 10, 11, 12, 20):
+        await moderation.approve(store, item_id, actor="m")
+
+    async def ids(**query: object) -> list[int]:
+        return [i.id for i in await store.list_items(QueueQuery(**query))]  # type: ignore[arg-type]
+
+    assert await ids(limit=10) == list(range(1, 11))
+    assert await ids(limit=10, after=10) == list(range(11, 21))
+    assert await ids(limit=10, after=20) == list(range(21, 26))
+    assert await ids(limit=10, before=21) == list(range(11, 21))
+    assert await ids(limit=10, before=6) == [1, 2, 3, 4, 5]
+    approved = (Status.APPROVED,)
+    assert await ids(statuses=approved, limit=2, after=4) == [10, 11]
+    assert await ids(statuses=approved, limit=2, before=20) == [11, 12]
+    assert await ids(statuses=approved, topic="climate", after=4) == [10, 12, 20]
+    assert await store.count_items(QueueQuery(statuses=approved, after=10)) == 3
+
+
+async def test_counts_follow_every_change_of_status(store: Store) -> None:
+    async def check(expected: dict[Status, int]) -> None:
+        assert await store.count_by_status() == expected
+        assert await store.count_items(QueueQuery()) == sum(expected.values())
+        assert (
+            await store.count_items(QueueQuery(statuses=(Status.PENDING,)))
+            == (expected[Status.PENDING])
+        )
+        both = (Status.APPROVED, Status.REJECTED, Status.APPROVED)
+        assert await store.count_items(QueueQuery(statuses=both)) == (
+            expected[Status.APPROVED] + expected[Status.REJECTED]
+        )
+
+    zero = dict.fromkeys(Status, 0)
+    await check(zero)
+    await store.upsert_articles([make_article(n) for n in range(1, 7)], actor="t")
+    await store.upsert_articles(
+        [make_article(7, published=True), make_article(1, title="again", source_hash="h1b")],
+        actor="t",
+    )
+    await check({**zero, Status.PENDING: 6, Status.PUBLISHED: 1})
+    await moderation.approve(store, 1, actor="m")
+    await moderation.reject(store, 2, actor="m", reason=None)
+    await check(
+        {**zero, Status.PENDING: 4, Status.APPROVED: 1, Status.REJECTED: 1, Status.PUBLISHED: 1}
+    )
+    assert await moderation.approve_all(store, actor="m") == [3, 4, 5, 6]
+    await check({**zero, Status.APPROVED: 5, Status.REJECTED: 1, Status.PUBLISHED: 1})
+    assert await store.count_items(QueueQuery(topic="AI")) == 4
+    assert await store.count_items(QueueQuery(search="Story 3")) == 1
+
+
+async def test_a_queue_from_before_the_counts_gets_them_when_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = await SQLiteStore.open(path, ManualClock(NOW))
+    await store.upsert_articles([make_article(n) for n in range(1, 6)], actor="t")
+    await moderation.approve(store, 2, actor="m")
+    await store.close()
+    with sqlite3.connect(path) as db:  # back to schema 3, as a queue from before it was
+        for trigger in ("insert", "delete", "status"):
+            db.execute(f"DROP TRIGGER articles_count_{trigger}")
+        db.execute("DROP TABLE status_counts")
+        db.execute("DELETE FROM schema_migrations WHERE version = 4")
+    store = await SQLiteStore.open(path, ManualClock(NOW))
+    try:
+        counts = await store.count_by_status()
+        assert (counts[Status.PENDING], counts[Status.APPROVED]) == (4, 1)
+        await moderation.approve(store, 3, actor="m")
+        assert await store.count_items(QueueQuery(statuses=(Status.APPROVED,))) == 2
+    finally:
+        await store.close()
 
 
 async def test_selection_orders_filters_and_skips_delivered(store: Store) -> None:

@@ -23,7 +23,6 @@ from bot.discord_adapter.client import NewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
 from bot.errors import LoginFailed, StartupError
 from bot.publish import PublishResult, PublishStatus
-from bot.schedule.effective import check_schedules
 from bot.store import Trigger
 
 
@@ -91,7 +90,6 @@ def _talking_to_discord(settings: Settings) -> Iterator[None]:
 async def run_bot(settings: Settings) -> None:
     """``newsbot run``: until SIGTERM / SIGINT, or a start-up check fails (raised)."""
     _require_token(settings, "run")
-    check_schedules(settings)  # a bad cron or time zone stops start-up with its file and key
     configure_endpoints(settings)
     async with open_app(settings, schedules=True) as app:
         bot = NewsBot(app)

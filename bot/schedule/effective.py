@@ -26,8 +26,8 @@ __all__ = [
     "ChannelSchedule",
     "ScheduleSource",
     "channel_schedule",
-    "check_schedules",
     "clear_channel_schedule",
+    "config_specs",
     "describe_schedule",
     "describe_schedules",
     "effective_schedules",
@@ -73,29 +73,14 @@ class ChannelSchedule:
         return (self.source.value, self.cron, self.timezone)
 
 
-def check_schedules(settings: Settings) -> dict[int, ScheduleSpec]:
-    """Validate every configured digest schedule and time zone; the specs by channel.
-
-    Raises ``ConfigError`` naming the file and key, for example
-    ``newsbot.yaml: digests[2].schedule: "0 25 * * *": hour must be 0-23``. Call it at start
-    (the ``Scheduler`` constructor does) so a typo stops the bot before it connects.
-    """
-    specs: dict[int, ScheduleSpec] = {}
-    for number, digest in enumerate(settings.digests, start=1):
-        key = f"{settings.source}: digests[{number}]"
-        try:
-            # The time zone is checked even without a schedule: it is the default for
-            # `/digest schedule set` and for display.
-            parse_schedule("0 0 * * *", digest.timezone)
-        except ConfigError as exc:
-            raise ConfigError(f"{key}.timezone: {exc}") from None
-        if digest.channel is None or digest.schedule is None:
-            continue
-        try:
-            specs[digest.channel] = parse_schedule(digest.schedule, digest.timezone)
-        except ConfigError as exc:
-            raise ConfigError(f"{key}.schedule: {exc}") from None
-    return specs
+def config_specs(settings: Settings) -> dict[int, ScheduleSpec]:
+    """The config file's schedules by channel. Settings validate every cron expression and
+    time zone as they load (``bot.config``), so parsing them again cannot fail here."""
+    return {
+        digest.channel: parse_schedule(digest.schedule, digest.timezone)
+        for digest in settings.digests
+        if digest.channel is not None and digest.schedule is not None
+    }
 
 
 def effective_schedules(
@@ -105,10 +90,10 @@ def effective_schedules(
 
     A stored row wins over the config file; a stored row with ``cron=None`` means "off". Rows
     for channels that are no longer configured are ignored. Raises ``ConfigError`` for an
-    invalid config schedule (see ``check_schedules``); an invalid stored row is reported in
+    invalid config schedule (see ``bot.config``); an invalid stored row is reported in
     ``ChannelSchedule.problem`` instead, so one bad row cannot stop every channel.
     """
-    config = check_schedules(settings)
+    config = config_specs(settings)
     rows = {row.channel_id: row for row in stored}
     result: list[ChannelSchedule] = []
     for digest in settings.digests:

@@ -30,7 +30,6 @@ from bot.schedule.cron import MissedRunPolicy, due_run
 from bot.schedule.effective import (
     ChannelSchedule,
     ScheduleSource,
-    check_schedules,
     describe_schedule,
     effective_schedules,
 )
@@ -99,7 +98,6 @@ class Scheduler:
         error_backoff: timedelta = timedelta(seconds=30),
         max_error_backoff: timedelta = timedelta(minutes=10),
     ) -> None:
-        check_schedules(settings)  # a bad config schedule fails here, before any loop
         self._settings = settings
         self._store = store
         self._clock = clock

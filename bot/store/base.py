@@ -59,11 +59,20 @@ class Store(Protocol):
 
     async def get(self, article_id: int, *, with_related: bool = True) -> QueueItem: ...
 
-    async def list_items(self, query: QueueQuery) -> list[QueueItem]: ...
+    async def list_items(self, query: QueueQuery) -> list[QueueItem]:
+        """Matching items in id order; a page is ``limit`` items ``after`` or ``before`` an id
+        (by key: the cost of a page does not grow with how far into the queue it is)."""
+        ...
 
-    async def count_items(self, query: QueueQuery) -> int: ...
+    async def count_items(self, query: QueueQuery) -> int:
+        """Exact. A query by status alone is answered from kept per-status counts, in constant
+        time, because ``/news queue`` asks on every page; a topic or search filter counts the
+        rows that match."""
+        ...
 
-    async def count_by_status(self) -> dict[Status, int]: ...
+    async def count_by_status(self) -> dict[Status, int]:
+        """Items per status, every status present, in constant time."""
+        ...
 
     # --- moderation -----------------------------------------------------------------------
     async def transition(

@@ -160,4 +160,38 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "one vocabulary for run outcomes: an empty scheduled run is 'nothing', as its publish",
         ("UPDATE schedule_runs SET outcome = 'nothing' WHERE outcome = 'empty'",),
     ),
+    (
+        4,
+        "items per status, kept by triggers, so the queue's counts read four rows, not all",
+        (
+            """
+            CREATE TABLE status_counts (
+                status TEXT PRIMARY KEY,
+                items INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """,
+            """
+            INSERT INTO status_counts (status, items)
+            SELECT value, (SELECT count(*) FROM articles WHERE status = value)
+            FROM json_each('["pending", "approved", "rejected", "published"]')
+            """,
+            """
+            CREATE TRIGGER articles_count_insert AFTER INSERT ON articles BEGIN
+                UPDATE status_counts SET items = items + 1 WHERE status = new.status;
+            END
+            """,
+            """
+            CREATE TRIGGER articles_count_delete AFTER DELETE ON articles BEGIN
+                UPDATE status_counts SET items = items - 1 WHERE status = old.status;
+            END
+            """,
+            """
+            CREATE TRIGGER articles_count_status AFTER UPDATE OF status ON articles
+            WHEN old.status IS NOT new.status BEGIN
+                UPDATE status_counts SET items = items - 1 WHERE status = old.status;
+                UPDATE status_counts SET items = items + 1 WHERE status = new.status;
+            END
+            """,
+        ),
+    ),
 )

@@ -103,13 +103,19 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class QueueQuery:
-    """A filter over the queue, shared by ``newsbot queue``, ``/news queue`` and selection."""
+    """A filter over the queue, shared by ``newsbot queue``, ``/news queue`` and selection.
+
+    Pages are by key, not by offset (an offset makes the database walk every skipped row):
+    ``after`` takes the items with a larger id, ``before`` the ``limit`` items just below it;
+    either way they come in id order.
+    """
 
     statuses: tuple[Status, ...] = ()
     topic: str | None = None
     search: str | None = None
     limit: int | None = None
-    offset: int = 0
+    after: int | None = None
+    before: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,6 @@ seed); :func:`write` puts them in a folder. Each :class:`Case` says what newsbot
 
 Every document has its own ``webUrl`` (``https://corpus.example/<name>``), written first so
 that truncations keep it, which maps stored items back to their files.
-
-``bug`` names a known bug a case triggers (it crashes or exhausts the ingest). Those cases are
-left out of the main run and exercised, grouped by bug, by strict xfail tests in
-``test_hostile_input.py``; when a bug is fixed, drop its ``bug=`` marks here.
 """
 
 from __future__ import annotations
@@ -22,14 +18,13 @@ from __future__ import annotations
 import gzip
 import json
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 Expect = Literal["reject", "store", "either"]
 
-# Known bugs (see the module docstring); the values are the xfail reasons.
 CORPUS_HOST = "https://corpus.example/"
 
 
@@ -39,7 +34,6 @@ class Case:
     data: bytes
     expect: Expect
     problem: str | None = None
-    bug: str | None = None
 
     @property
     def file_name(self) -> str:
@@ -136,13 +130,12 @@ class _Cases:
         expect: Expect,
         build: object,
         problem: str | None = None,
-        bug: str | None = None,
     ) -> None:
         """``build`` is bytes, or a function of the case name returning bytes."""
         name = self.name(category, slug)
         data = build(name) if callable(build) else build
         assert isinstance(data, bytes)
-        self.items.append(Case(name, data, expect, problem, bug))
+        self.items.append(Case(name, data, expect, problem))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,7 +330,6 @@ def _bombs(c: _Cases) -> None:
             "reject",
             lambda n, k=key: doc(n, before=_laughs(8), **{k: "*l7"}),
             f"{key}: ",
-            bug=None,
         )
     merge = ["m0: &m0 {k0: v, k1: v, k2: v, k3: v, k4: v, k5: v, k6: v, k7: v, k8: v, k9: v}"]
     for i in range(1, 12):
@@ -738,16 +730,16 @@ def _tags(c: _Cases) -> None:
     c.add("tag", "huge-float", "store", lambda n: doc(n, blob="1e99999"))
     c.add("tag", "unhashable-key", "reject", lambda n: doc(n, after=["[a]: b"]), "unhashable key")
     # Values SafeConstructor cannot build: the errors are not YAMLErrors.
-    for slug, key, value, bug in [
-        ("bad-month", "extra", "2020-13-45", None),
-        ("bad-day", "publishedDateTime", "2020-02-30", None),
-        ("bad-hour", "extra", "2020-01-01T25:00:00Z", None),
-        ("huge-offset", "extra", "2020-01-01 00:00:00 +99:00", None),
-        ("int-tag-text", "extra", "!!int abc", None),
-        ("float-tag-text", "extra", "!!float abc", None),
-        ("decimal-5000-digits", "quality", "1" * 5_000, None),
-        ("timestamp-tag-text", "extra", "!!timestamp abc", None),
-        ("bool-tag-text", "extra", "!!bool maybe", None),
+    for slug, key, value in [
+        ("bad-month", "extra", "2020-13-45"),
+        ("bad-day", "publishedDateTime", "2020-02-30"),
+        ("bad-hour", "extra", "2020-01-01T25:00:00Z"),
+        ("huge-offset", "extra", "2020-01-01 00:00:00 +99:00"),
+        ("int-tag-text", "extra", "!!int abc"),
+        ("float-tag-text", "extra", "!!float abc"),
+        ("decimal-5000-digits", "quality", "1" * 5_000),
+        ("timestamp-tag-text", "extra", "!!timestamp abc"),
+        ("bool-tag-text", "extra", "!!bool maybe"),
     ]:
         c.add(
             "tag",
@@ -755,7 +747,6 @@ def _tags(c: _Cases) -> None:
             "reject",
             lambda n, k=key, v=value: doc(n, **{k: v}),
             "YAML error: cannot read",
-            bug=bug,
         )
     huge_hex = "0x" + "f" * 5_000
     for slug, key in [
@@ -763,14 +754,13 @@ def _tags(c: _Cases) -> None:
         ("hex-5000-category", "category"),
         ("hex-5000-published", "published"),
     ]:
-        c.add("tag", slug, "reject", lambda n, k=key: doc(n, **{k: huge_hex}), key, bug=None)
+        c.add("tag", slug, "reject", lambda n, k=key: doc(n, **{k: huge_hex}), key)
     c.add(
         "tag",
         "hex-5000-topic",
         "reject",
         lambda n: doc(n, topics=f"[{huge_hex}]"),
         "topics",
-        bug=None,
     )
     for slug, kwargs in [
         ("year-9999-offset", {"publishedDateTime": "9999-12-31T23:59:59-23:59"}),
@@ -788,7 +778,6 @@ def _tags(c: _Cases) -> None:
             slug,
             "either",
             lambda n, kw=kwargs: doc(n, **kw),
-            bug=None,
         )
     for slug, kwargs in [
         ("quality-2-to-80", {"quality": "0xffffffffffffffffffff"}),
@@ -805,7 +794,7 @@ def _tags(c: _Cases) -> None:
             {"images": f'[{{url: "https://i.example/a.png", width: {huge_hex}}}]'},
         ),
     ]:
-        c.add("tag", slug, "either", lambda n, kw=kwargs: doc(n, **kw), bug=None)
+        c.add("tag", slug, "either", lambda n, kw=kwargs: doc(n, **kw))
 
 
 def _control(c: _Cases) -> None:
@@ -1118,12 +1107,3 @@ def write(folder: Path, selected: Sequence[Case]) -> dict[Path, Case]:
         path.write_bytes(case.data)
         written[path] = case
     return written
-
-
-def by_bug(selected: Sequence[Case]) -> Iterator[tuple[str, list[Case]]]:
-    """Known-bug cases grouped by bug, in a stable order."""
-    groups: dict[str, list[Case]] = {}
-    for case in selected:
-        if case.bug is not None:
-            groups.setdefault(case.bug, []).append(case)
-    yield from groups.items()

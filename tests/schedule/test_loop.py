@@ -165,43 +165,6 @@ def test_effective_schedules_database_wins_and_none_means_off() -> None:
     assert got[460].problem == "Mars/Olympus: unknown time zone"
 
 
-@pytest.mark.parametrize(
-    ("entries", "message"),
-    [
-        (
-            (digest(A), digest(B, "0 25 * * *")),
-            'q.yaml: digests[2].schedule: "0 25 * * *": hour must be 0-23',
-        ),
-        (
-            (digest(A, "0 9 * *"),),
-            'q.yaml: digests[1].schedule: "0 9 * *": expected 5 fields'
-            " (minute hour day-of-month month day-of-week), got 4",
-        ),
-        (
-            (digest(A, timezone="Mars/Olympus"),),
-            "q.yaml: digests[1].timezone: Mars/Olympus: unknown time zone",
-        ),
-        (
-            (digest(A), digest(B, None, timezone="Europe/Berln")),
-            "q.yaml: digests[2].timezone: Europe/Berln: unknown time zone",
-        ),
-    ],
-)
-async def test_invalid_config_schedule_names_the_key(
-    tmp_path: Path, entries: tuple[DigestChannel, ...], message: str
-) -> None:
-    settings = Settings(database=tmp_path / "q.db", digests=entries, source="q.yaml")
-    with pytest.raises(ConfigError) as caught:
-        effective_schedules(settings, [])
-    assert str(caught.value) == message
-    clock = ManualClock(utc(1, 5))
-    async with open_app(settings, clock=clock) as app:
-        with pytest.raises(ConfigError, match=r"^q\.yaml: digests\["):
-            scheduler_for(app, RecordingPublisher(clock))
-        with pytest.raises(ConfigError, match=r"^q\.yaml: digests\["):
-            await describe_schedules(app.settings, app.store, app.clock.now())
-
-
 async def test_describe_schedules(tmp_path: Path) -> None:
     clock = ManualClock(utc(1, 15, 7))
     async with make_app(

@@ -1,0 +1,267 @@
+"""The config file and the environment: every kind of mistake gets its exact ``file: key:
+problem`` message, and what is valid loads into the documented defaults."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_API_BASE, DigestChannel, Secret, Settings, load_settings
+from bot.errors import ConfigError
+
+KNOWN_TOP = (
+    "auto_approve, catch_up_grace, database, digests, guild, moderator_roles, review_channel,"
+    " templates"
+)
+KNOWN_DIGEST = (
+    "channel, max_age, max_items, min_quality, order, post_empty, providers, related_limit,"
+    " schedule, template, timezone, title, topics"
+)
+
+
+def load(tmp_path: Path, text: str) -> Settings:
+    path = tmp_path / "newsbot.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_settings(path, environ={})
+
+
+def digest(line: str) -> str:
+    """A config with one digest channel and ``line`` in its entry."""
+    return f"digests:\n  - channel: 5\n    {line}\n"
+
+
+DURATION = "expected a duration like 30m, 6h or 7d, got"
+DISCORD_ID = "expected a Discord id (a positive integer), got"
+FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        # unknown keys, at every level
+        ("databse: x.db", "databse", f"unknown setting (known: {KNOWN_TOP})"),
+        (
+            "auto_approve: {min_qualty: 5}",
+            "auto_approve.min_qualty",
+            "unknown setting (known: min_quality)",
+        ),
+        (
+            digest("shedule: '0 9 * * *'"),
+            "digests[1].shedule",
+            f"unknown setting (known: {KNOWN_DIGEST})",
+        ),
+        # wrong types
+        ("database: 5", "database", "expected a non-empty string, got 5"),
+        ("database: ' '", "database", "expected a non-empty string, got ' '"),
+        ("templates: [a]", "templates", "expected a folder path, got ['a']"),
+        ("moderator_roles: Mods", "moderator_roles", "expected a list of strings, got 'Mods'"),
+        (
+            "moderator_roles: [Mods, {a: 1}]",
+            "moderator_roles",
+            "expected a list of strings, got an entry {'a': 1}",
+        ),
+        ("auto_approve: 60", "auto_approve", "expected a mapping like {min_quality: 60}, got 60"),
+        (
+            "auto_approve: {min_quality: high}",
+            "auto_approve.min_quality",
+            "expected an integer, got 'high'",
+        ),
+        ("digests: {channel: 5}", "digests", "expected a list of channels"),
+        ("digests: [5]", "digests[1]", "expected a mapping, got 5"),
+        (digest("max_items: ten"), "digests[1].max_items", "expected an integer, got 'ten'"),
+        (digest("max_items: 0"), "digests[1].max_items", "expected a positive integer, got 0"),
+        (digest("related_limit: -1"), "digests[1].related_limit", "expected 0 or more, got -1"),
+        (digest("min_quality: true"), "digests[1].min_quality", "expected an integer, got True"),
+        (digest("title: ''"), "digests[1].title", "expected a non-empty string, got ''"),
+        (digest("template: [a]"), "digests[1].template", "expected a non-empty string, got ['a']"),
+        (digest("topics: AI"), "digests[1].topics", "expected a list of strings, got 'AI'"),
+        (digest("post_empty: 'yes'"), "digests[1].post_empty", "expected true or false, got 'yes'"),
+        (
+            digest("order: [quality, random]"),
+            "digests[1].order",
+            "unknown order 'random' (use quality, heat, newest)",
+        ),
+        # channels and other Discord ids
+        ("guild: -3", "guild", f"{DISCORD_ID} -3"),
+        ("review_channel: abc", "review_channel", f"{DISCORD_ID} 'abc'"),
+        ("digests:\n  - channel: general", "digests[1].channel", f"{DISCORD_ID} 'general'"),
+        (
+            "digests:\n  - title: x",
+            "digests[1].channel",
+            "missing (the id of the channel that receives digests)",
+        ),
+        ("digests:\n  - channel: 5\n  - channel: '5'", "digests[2].channel", "5 is listed twice"),
+        # durations
+        ("catch_up_grace: 6 hours", "catch_up_grace", f"{DURATION} '6 hours'"),
+        (digest("max_age: 0d"), "digests[1].max_age", f"{DURATION} '0d'"),
+        (digest("max_age: -2"), "digests[1].max_age", f"{DURATION} -2"),
+        # cron expressions
+        (digest("schedule: 9"), "digests[1].schedule", "expected a cron expression string, got 9"),
+        (
+            digest("schedule: '0 25 * * *'"),
+            "digests[1].schedule",
+            '"0 25 * * *": hour must be 0-23',
+        ),
+        (digest("schedule: '0 9 * *'"), "digests[1].schedule", f'"0 9 * *": {FIVE_FIELDS}, got 4'),
+        (
+            digest("schedule: '@daily'"),
+            "digests[1].schedule",
+            f'"@daily": {FIVE_FIELDS}, got 1; write @daily as five fields',
+        ),
+        (
+            digest("schedule: '0 0 30 2 *'"),
+            "digests[1].schedule",
+            '"0 0 30 2 *": day-of-month 30 never occurs in month 2',
+        ),
+        # time zones, with and without a schedule
+        (
+            digest("timezone: Mars/Olympus"),
+            "digests[1].timezone",
+            "Mars/Olympus: unknown time zone",
+        ),
+        (
+            "digests:\n  - channel: 5\n  - channel: 6\n    schedule: '0 9 * * *'\n"
+            "    timezone: Europe/Berln",
+            "digests[2].timezone",
+            "Europe/Berln: unknown time zone",
+        ),
+        (
+            digest("timezone: ../etc/passwd"),
+            "digests[1].timezone",
+            "../etc/passwd: unknown time zone",
+        ),
+    ],
+)
+def test_every_kind_of_config_error_names_file_and_key(
+    tmp_path: Path, text: str, key: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text)
+    assert str(caught.value) == f"{tmp_path / 'newsbot.yaml'}: {key}: {problem}"
+
+
+def test_file_errors_name_the_file(tmp_path: Path) -> None:
+    for text, problem in [
+        ("- a\n- b\n", ": expected a mapping of settings, got list"),
+        ("digests: [\n", ":2: YAML syntax error: expected the node content, but found"),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            load(tmp_path, text)
+        assert str(caught.value).startswith(f"{tmp_path / 'newsbot.yaml'}{problem}")
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(missing, environ={})
+    assert str(caught.value) == f"{missing}: config file not found"
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"title: caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"latin\.yaml: cannot read config file \("):
+        load_settings(latin, environ={})
+
+
+def test_an_unconfigured_channel_is_named_with_the_configured_ones(tmp_path: Path) -> None:
+    settings = load(tmp_path, "digests:\n  - channel: 5\n  - channel: 6\n")
+    with pytest.raises(ConfigError) as caught:
+        settings.digest_for(7)
+    assert str(caught.value) == (
+        f"{tmp_path / 'newsbot.yaml'}: digests: channel 7 is not configured (configured: 5, 6)"
+    )
+    assert settings.digest_for(6).channel == 6
+    assert settings.digest_for(None).channel == 5
+    assert Settings().digest_for(None) == DigestChannel(channel=None)
+
+
+def test_the_digest_schema_declares_every_field() -> None:
+    """The key set an operator may write is the dataclass, nothing more and nothing less."""
+    declared = KNOWN_DIGEST.split(", ")
+    assert sorted(f.name for f in fields(DigestChannel)) == declared
+
+
+def test_absent_and_null_keys_take_the_defaults(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        "guild: null\nauto_approve: {min_quality: null}\ndigests:\n  - channel: 5\n"
+        "    max_items: null\n    order: []\n    title: null\n",
+    )
+    assert settings.database == tmp_path / "newsbot.db"  # beside the config file
+    assert settings.templates is None and settings.guild is None
+    assert settings.auto_approve_min_quality is None
+    assert settings.catch_up_grace == timedelta(hours=6)
+    assert settings.digests == (DigestChannel(channel=5),)
+    assert settings.source == str(tmp_path / "newsbot.yaml")
+    assert settings.token == Secret("") and settings.api_base == DEFAULT_API_BASE
+
+
+def test_a_full_config_loads_normalised(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        """\
+database: data/q.db
+templates: tpl
+guild: "789"
+moderator_roles: [Moderator, 42]
+review_channel: 123
+auto_approve: {min_quality: 60}
+catch_up_grace: 30m
+digests:
+  - channel: 456
+    schedule: "  0  9 * *   1-5 "
+    timezone: Europe/Berlin
+    template: embed
+    max_items: 5
+    topics: [AI, 7]
+    min_quality: 40
+    providers: [Reuters.com]
+    max_age: 2w
+    order: [heat]
+    related_limit: 0
+    title: AI digest
+    post_empty: true
+  - channel: 457
+    max_age: 12
+""",
+    )
+    assert settings.database == tmp_path / "data" / "q.db"
+    assert settings.templates == tmp_path / "tpl"
+    assert (settings.guild, settings.review_channel) == (789, 123)
+    assert settings.moderator_roles == ("Moderator", 42)
+    assert settings.auto_approve_min_quality == 60
+    assert settings.catch_up_grace == timedelta(minutes=30)
+    first, second = settings.digests
+    assert first == DigestChannel(
+        channel=456,
+        schedule="0 9 * * 1-5",
+        timezone="Europe/Berlin",
+        template="embed",
+        max_items=5,
+        topics=("AI", "7"),
+        min_quality=40,
+        providers=("reuters.com",),
+        max_age=timedelta(weeks=2),
+        order=("heat",),
+        related_limit=0,
+        title="AI digest",
+        post_empty=True,
+    )
+    assert second.max_age == timedelta(hours=12) and second.schedule is None
+
+
+def test_the_environment_and_the_flag_override_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "conf.yaml"
+    path.write_text("database: file.db\n", encoding="utf-8")
+    environ = {
+        "NEWSBOT_CONFIG": str(path),
+        "NEWSBOT_DB": str(tmp_path / "env.db"),
+        "DISCORD_TOKEN": " t0ken\n",
+        "NEWSBOT_DISCORD_API_BASE": "http://127.0.0.1:1/api",
+        "NEWSBOT_DISCORD_GATEWAY": "ws://127.0.0.1:2",
+    }
+    settings = load_settings(environ=environ)
+    assert settings.database == tmp_path / "env.db"
+    assert settings.token.reveal() == "t0ken" and "t0ken" not in repr(settings)
+    assert (settings.api_base, settings.gateway) == ("http://127.0.0.1:1/api", "ws://127.0.0.1:2")
+    assert load_settings(db=tmp_path / "flag.db", environ=environ).database == tmp_path / "flag.db"
+    del environ["NEWSBOT_DB"]
+    assert load_settings(environ=environ).database == tmp_path / "file.db"
