@@ -1602,7 +1602,6 @@ def clear_caches() -> None:
     for cached in (
         markdown._escape_cached,
         markdown._masked_link_cached,
-        markdown._safe_url_cached,
         _plain_cached,
         _link_cached,
         pack.cached_canonical_url,
