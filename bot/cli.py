@@ -233,7 +233,7 @@ async def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
 # --- export -------------------------------------------------------------------------------------
 async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import open_app
-    from bot.export import write_export
+    from bot.articles.export import write_export
     from bot.store import QueueQuery, Status
 
     query = QueueQuery(statuses=(Status(args.status),) if args.status else ())

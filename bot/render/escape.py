@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from bot.urls import safe_url
+from bot.articles.urls import safe_url
 
 ZWSP: Final = "\u200b"
 

@@ -15,6 +15,7 @@ from typing import Any
 from jinja2 import pass_environment
 from jinja2.filters import do_truncate
 
+from bot.articles.urls import safe_url
 from bot.render.escape import (
     clean_text,
     escape_markdown,
@@ -23,7 +24,6 @@ from bot.render.escape import (
     unescape_markdown,
 )
 from bot.render.pack import shorten_text
-from bot.urls import safe_url
 
 
 class Md(str):

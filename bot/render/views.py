@@ -23,11 +23,11 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from bot.articles import Article, Provider, Related, canonical_url
+from bot.articles.urls import safe_url
 from bot.config import DigestChannel
 from bot.render.escape import collapse
 from bot.render.filters import Md, SafeUrl, md
 from bot.render.pack import Cut, shorten_text
-from bot.urls import safe_url
 
 MAX_OUTLET: Final = 100
 MAX_RELATED_TITLE: Final = 200

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.articles import Article
-from bot.urls import safe_url
+from bot.articles.urls import safe_url
 
 _MASS_MENTION = re.compile(r"@(everyone|here)", re.IGNORECASE)
 _ANGLE_LINK = re.compile(r"<(https?://[^\s<>]+)>")

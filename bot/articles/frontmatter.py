@@ -1,13 +1,15 @@
-"""The article model and the parser for one front-matter document (DESIGN §3).
+"""Front matter in and out (DESIGN §3): one file's bytes to an :class:`Article`, and back.
 
 Parsing is strict about the fields newsbot uses and lossless about everything else: the
 front-matter source text and the Markdown body are kept verbatim, so ``newsbot export`` writes
 back what was read. Every problem is reported as ``PATH:LINE: problem`` naming the field.
 
-The YAML is composed by libyaml and built into Python values by a lean constructor that gives
-exactly what PyYAML's safe loader gives (PyYAML's own constructor takes over for anything
-unusual: aliases of collections, merge keys, explicit tags); ingest of a large feed is bound by
-this module, so its hot paths are kept close to the cost of reading the YAML at all.
+The YAML is read by PyYAML's safe loader (libyaml's when PyYAML has it). What the safe loader
+already guarantees is relied on: no tag outside YAML's own builds anything (``!!python/...``
+is refused), an alias is shared, never copied (a "billion laughs" document stays small), and
+libyaml refuses nesting deeper than 1,000 levels. Added here: duplicate top-level keys are
+refused, and a scalar the constructor cannot build (``0x_``, a 13th month) is an error at its
+line instead of an exception from inside PyYAML.
 """
 
 from __future__ import annotations
@@ -15,165 +17,26 @@ from __future__ import annotations
 import hashlib
 import re
 import reprlib
-import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from bot.articles.model import Article, Image, Provider, Related
+from bot.articles.urls import canonical_url, http_url_problem
 from bot.errors import ArticleError
-from bot.urls import MAX_URL, safe_url
 
-try:  # libyaml's C loader is several times faster; fall back to pure Python where it is missing.
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+try:
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_TITLE = 1_000
 MAX_EXCERPT = 20_000
 MAX_RELATED = 100
 MAX_LIST = 200
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-# A lower-case http(s) URL with a plain host, optional port 1-9999 and only unreserved or
-# sub-delimiter characters after it: no whitespace, control characters, user info, brackets or
-# bad port can hide in it, so it passes every check in http_url_problem (safe_url is still asked).
-_PLAIN_URL = re.compile(
-    r"https?://[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?(?::[1-9][0-9]{0,3})?"
-    r"(?:[/?][A-Za-z0-9/:@!$&'*+,;=._~%?-]*)?(?:#[A-Za-z0-9/:@!$&'*+,;=._~%?-]*)?"
-)
-
-# ASCII URLs (nearly all of them) are checked with two regexes instead of a per-character
-# Unicode lookup; the classes are built from the same predicates the general path uses.
-_ASCII_SPACE = re.compile(
-    "[" + re.escape("".join(chr(c) for c in range(128) if chr(c).isspace())) + "]"
-)
-_ASCII_CONTROL = re.compile(
-    "["
-    + re.escape("".join(chr(c) for c in range(128) if unicodedata.category(chr(c)) in ("Cc", "Cf")))
-    + "]"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Provider:
-    name: str
-    domain: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Image:
-    url: str
-    width: int | None = None
-    height: int | None = None
-    title: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Related:
-    """Another outlet's coverage of the same story."""
-
-    title: str
-    url: str
-    excerpt: str = ""
-    provider: Provider | None = None
-    published_at: datetime | None = None
-    quality: int | None = None
-    image: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Article:
-    """One news article as read from its file.
-
-    ``url`` is the canonical identity; ``web_url`` is the link as written. ``source`` is the
-    front-matter YAML exactly as read and ``body`` the Markdown after it, kept for export.
-    """
-
-    url: str
-    web_url: str
-    title: str
-    excerpt: str = ""
-    published_at: datetime | None = None
-    category: str = ""
-    type: str = ""
-    provider: Provider | None = None
-    topics: tuple[str, ...] = ()
-    images: tuple[Image, ...] = ()
-    quality: int | None = None
-    heat: int | None = None
-    published: bool = False
-    related: tuple[Related, ...] = ()
-    source: str = ""
-    body: str = ""
-    source_hash: str = ""
-    warnings: tuple[str, ...] = field(default=(), compare=False)
-
-    @property
-    def thumbnail(self) -> str | None:
-        return self.images[0].url if self.images else None
-
-
-# Already canonical: lower-case http(s) scheme and plain host, no port, a path, no query or
-# fragment, nothing urlsplit would strip or re-quote. Most URLs are; they skip the round trip.
-_CANONICAL_URL = re.compile(
-    r"https?://[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?/[A-Za-z0-9/:@!$&'*+,;=._~%-]*"
-)
-
-
-def canonical_url(url: str) -> str:
-    """The identity of an article: lower-case scheme and host, no fragment, no default port."""
-    if _CANONICAL_URL.fullmatch(url):
-        return url
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port
-    netloc = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
-        netloc += f":{port}"
-    path = parts.path or "/"
-    return urlunsplit((scheme, netloc, path, parts.query, ""))
-
-
-def http_url_problem(value: str) -> str | None:
-    """Why ``value`` is not a linkable http(s) URL, or None when it is."""
-    if len(value) <= MAX_URL and _PLAIN_URL.fullmatch(value) and safe_url(value) is not None:
-        return None  # the common case: nothing below can object to such a URL
-    if not value.strip():
-        return "is empty"
-    if value.isascii():
-        if _ASCII_SPACE.search(value):
-            return "contains whitespace"
-        if _ASCII_CONTROL.search(value):
-            return "contains control or invisible characters"
-    else:
-        if value != value.strip() or any(ch.isspace() for ch in value):
-            return "contains whitespace"
-        # Control characters, and format characters (zero-width, bidi) that can disguise a URL.
-        if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
-            return "contains control or invisible characters"
-    if len(value) > MAX_URL:
-        return f"is too long ({len(value):,} characters; at most {MAX_URL:,})"
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        return "is not a valid URL"
-    if parts.scheme.lower() not in ("http", "https"):
-        return "is not an http(s) URL"
-    if not parts.hostname:
-        return "has no host"
-    if parts.username is not None or parts.password is not None:
-        return "has user info before the host (user@host)"
-    if safe_url(value) is None:  # what the renderer would refuse to link, refused here already
-        return "is not a valid URL"
-    return None
 
 
 class _Doc:
@@ -261,150 +124,48 @@ def split_front_matter(path: str, text: str) -> tuple[str, str, str]:
     raise ArticleError(path, 1, "front matter is not closed (no '---' line after the opening one)")
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
-ScalarConstructor = Callable[[Any, yaml.ScalarNode], Any]
-
-
-def _stock_scalar_constructors() -> dict[str, ScalarConstructor]:
-    """PyYAML's own constructors for the plain scalar tags, as registered on our loader; a tag
-    whose constructor someone replaced is left to the general path."""
-    stock = yaml.constructor.SafeConstructor.yaml_constructors
-    ours = _Loader.yaml_constructors
-    tags = [f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp")]
-    return {tag: ours[tag] for tag in tags if tag in ours and ours[tag] is stock.get(tag)}
-
-
-_SCALARS = _stock_scalar_constructors()
-
-# Tags of short plain scalars (keys, numbers, dates, names), which repeat from file to file.
-_PLAIN_TAGS: dict[str, str] = {}
-_PLAIN_TAGS_MAX = 4_096
-
-
-class _ArticleLoader(_Loader):  # type: ignore[misc, valid-type]
-    """libyaml's safe loader, remembering the tag it resolved for each short plain scalar.
-
-    libyaml calls ``resolve`` for every node it composes, and for a plain scalar PyYAML tries
-    its implicit resolvers' regexes one by one; that was a fifth of the time spent composing.
-    Without path resolvers (the safe loader has none) a plain scalar's tag depends on its text
-    alone, so the remembered tag is the one PyYAML would resolve."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode and implicit[0]:
-            tag = _PLAIN_TAGS.get(value)
-            if tag is None:
-                tag = super().resolve(kind, value, implicit)
-                if len(value) <= 64:
-                    if len(_PLAIN_TAGS) >= _PLAIN_TAGS_MAX:
-                        _PLAIN_TAGS.clear()  # start over rather than keep a stale vocabulary
-                    _PLAIN_TAGS[value] = tag
-            return tag
-        return super().resolve(kind, value, implicit)
-
-
-# With path resolvers (someone added one to the safe loader) a tag depends on the path too.
-_PARSER: type[yaml.SafeLoader] = _Loader if _Loader.yaml_path_resolvers else _ArticleLoader
-
-
-class _General(Exception):
-    """The document needs PyYAML's general constructor (aliases of collections, merge keys,
-    explicit tags, ...); raised by the lean one, which then steps aside."""
-
-
-# What PyYAML's SafeConstructor raises for a tagged scalar it cannot read: ValueError and
-# OverflowError for numbers and dates, KeyError for '!!bool maybe', AttributeError for
-# '!!timestamp abc'.
+# What PyYAML's SafeConstructor raises for a scalar the resolver accepted but it cannot build:
+# ValueError and OverflowError for numbers and dates, KeyError for '!!bool maybe',
+# AttributeError for '!!timestamp abc'.
 _CONSTRUCTOR_ERRORS = (ValueError, OverflowError, KeyError, AttributeError, TypeError)
 
 
-class _BadScalar(Exception):
-    """A scalar the YAML resolver accepted but its constructor refused (``0x_``, a timestamp
-    with month 13)."""
-
-    def __init__(self, node: yaml.ScalarNode, problem: str) -> None:
-        super().__init__(problem)
-        self.node = node
-        self.problem = problem
-
-
-def _construct(loader: Any, node: yaml.Node, seen: set[int]) -> Any:
-    """The value PyYAML's safe constructor builds for ``node``, for what articles are made of:
-    str/int/float/bool/null/timestamp scalars in plain mappings and lists; anything else raises
-    _General. It takes a third of the time of ``construct_document``, whose generic machinery
-    (per-node dispatch, recursion guards, two-step generators) was a fifth of all ingest time.
-    The scalar constructors are PyYAML's own, so values are built identically."""
-    if isinstance(node, yaml.ScalarNode):
-        tag = node.tag
-        if tag == _STR_TAG:
-            return node.value
-        constructor = _SCALARS.get(tag)
-        if constructor is None:
-            raise _General
-        try:
-            return constructor(loader, node)
-        except _CONSTRUCTOR_ERRORS as exc:
-            raise _BadScalar(node, str(exc) or type(exc).__name__) from None
-    # A collection met twice is an alias; PyYAML shares (and may recurse into) it.
-    if id(node) in seen:
-        raise _General
-    seen.add(id(node))
-    # Plain strings, most of any document, are taken inline rather than through a call.
-    if isinstance(node, yaml.MappingNode) and node.tag == _MAP_TAG:
-        mapping: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            # Collection keys are unhashable errors, merge (<<) and value (=) keys are special:
-            # all of them the general path's business.
-            if type(key_node) is not yaml.ScalarNode:
-                raise _General
-            key = key_node.value if key_node.tag == _STR_TAG else _construct(loader, key_node, seen)
-            mapping[key] = (
-                value_node.value
-                if type(value_node) is yaml.ScalarNode and value_node.tag == _STR_TAG
-                else _construct(loader, value_node, seen)
-            )
-        return mapping
-    if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ_TAG:
-        return [
-            child.value
-            if type(child) is yaml.ScalarNode and child.tag == _STR_TAG
-            else _construct(loader, child, seen)
-            for child in node.value
-        ]
-    raise _General
-
-
-def _bad_value(path: str, node: yaml.ScalarNode, problem: str) -> ArticleError:
-    return ArticleError(
-        path, node.start_mark.line + 1, f"YAML error: cannot read {_shown(node.value)} ({problem})"
-    )
-
-
-def _document(path: str, loader: Any, node: yaml.Node) -> Any:
-    """The value of a composed document: the lean constructor when it can, PyYAML's own
-    otherwise (same result); a scalar neither can read is an error at its line."""
-    try:
-        return _construct(loader, node, set())
-    except _BadScalar as exc:
-        raise _bad_value(path, exc.node, exc.problem) from None
-    except (_General, RecursionError):
-        pass
-    try:
-        return loader.construct_document(node)
-    except _CONSTRUCTOR_ERRORS as exc:
-        # PyYAML's constructor does not say where; find the scalar it refused.
-        raise _located_bad_value(path, loader, node, exc) from None
+def _unbuildable(path: str, loader: Any, root: yaml.Node, exc: Exception) -> ArticleError:
+    """The error for a value the constructor refused, at the first scalar (in document order)
+    it cannot build: PyYAML's exception does not say where."""
+    stack: list[yaml.Node] = [root]
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:  # an alias
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            construct = loader.yaml_constructors.get(node.tag)
+            try:
+                if construct is not None:
+                    construct(loader, node)
+            except _CONSTRUCTOR_ERRORS as bad:
+                problem = f"cannot read {_shown(node.value)} ({str(bad) or type(bad).__name__})"
+                return ArticleError(path, node.start_mark.line + 1, f"YAML error: {problem}")
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(child for pair in reversed(node.value) for child in reversed(pair))
+    return ArticleError(path, 1, f"YAML error: {exc}")
 
 
 def _load(path: str, front: str) -> tuple[Any, dict[str, int], int]:
-    """Compose and construct the YAML, keeping the line of every top-level key."""
-    loader = _PARSER(front)
+    """The YAML's value, the line of every top-level key, and the line the document starts on."""
+    loader = _SafeLoader(front)
     try:
         node = loader.get_single_node()
         if node is None:
             raise ArticleError(path, 1, "front matter is empty")
-        data = _document(path, loader, node)
+        try:
+            data = loader.construct_document(node)
+        except _CONSTRUCTOR_ERRORS as exc:
+            raise _unbuildable(path, loader, node, exc) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. ESC
         line = front.count("\n", 0, exc.position) + 1
         problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
@@ -416,7 +177,7 @@ def _load(path: str, front: str) -> tuple[Any, dict[str, int], int]:
         raise ArticleError(path, line, f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
         raise ArticleError(path, 1, f"YAML error: {exc}") from None
-    except RecursionError:
+    except RecursionError:  # the pure-Python composer recurses once per level
         raise ArticleError(path, 1, "YAML is nested too deeply") from None
     finally:
         loader.dispose()
@@ -430,29 +191,6 @@ def _load(path: str, front: str) -> tuple[Any, dict[str, int], int]:
                     raise ArticleError(path, key_node.start_mark.line + 1, f"{key}: duplicate key")
                 lines[key] = key_node.start_mark.line + 1
     return data, lines, start
-
-
-def _located_bad_value(path: str, loader: Any, node: yaml.Node, exc: Exception) -> ArticleError:
-    """The error for a scalar the general constructor refused, at that scalar's line."""
-    stack, seen = [node], set()
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, yaml.ScalarNode):
-            constructor = _SCALARS.get(current.tag)
-            if constructor is None:
-                continue
-            try:
-                constructor(loader, current)
-            except _CONSTRUCTOR_ERRORS as bad:
-                return _bad_value(path, current, str(bad))
-        elif isinstance(current, yaml.SequenceNode):
-            stack.extend(reversed(current.value))
-        elif isinstance(current, yaml.MappingNode):
-            stack.extend(n for pair in reversed(current.value) for n in reversed(pair))
-    return ArticleError(path, 1, f"YAML error: {exc}")
 
 
 def _str(doc: _Doc, key: str, *, required: bool = False, limit: int | None = None) -> str:
@@ -736,7 +474,7 @@ def export_text(article: Article, *, published: bool) -> str:
     front = article.source
     if published and not article.published:
         yaml_text = front[: front.rstrip("\n").rfind("\n") + 1]
-        data = yaml.load(yaml_text, Loader=_Loader)  # noqa: S506 - the safe C loader
+        data = yaml.load(yaml_text, Loader=_SafeLoader)
         data["published"] = True
         dumped = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1_000_000)
         front = f"---\n{dumped}---\n"

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.articles import export_text
+from bot.articles.frontmatter import export_text
 from bot.store import QueueItem, Status
 
 
