@@ -148,6 +148,29 @@ def parse_sources(
     return articles, errors, warnings, unchanged
 
 
+async def store_articles(
+    store: Store,
+    articles: Sequence[Article],
+    report: IngestReport,
+    *,
+    actor: str,
+    auto_approve_min_quality: int | None,
+) -> None:
+    """Store parsed articles (from files or feeds) in one transaction, applying the
+    auto-approve policy, and count the outcomes into ``report``. Every source of articles goes
+    through here, so they all follow the same rules."""
+    results = await store.upsert_articles(
+        articles, actor=actor, approvals=auto_approvals(articles, auto_approve_min_quality)
+    )
+    for item_id, outcome in results:
+        if outcome is Outcome.NEW:
+            report.new_ids.append(item_id)
+        elif outcome is Outcome.UPDATED:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+
+
 async def ingest(
     store: Store,
     paths: Sequence[str | Path],
@@ -176,10 +199,12 @@ async def ingest(
         report.unchanged += unchanged
         if articles:
             try:
-                results = await store.upsert_articles(
+                await store_articles(
+                    store,
                     articles,
+                    report,
                     actor=actor,
-                    approvals=auto_approvals(articles, auto_approve_min_quality),
+                    auto_approve_min_quality=auto_approve_min_quality,
                 )
             except StoreError as exc:
                 if not (report.new or report.updated):
@@ -190,13 +215,6 @@ async def ingest(
                     f" ({report.new} new, {report.updated} updated)",
                     unchanged=False,
                 ) from exc
-            for item_id, outcome in results:
-                if outcome is Outcome.NEW:
-                    report.new_ids.append(item_id)
-                elif outcome is Outcome.UPDATED:
-                    report.updated += 1
-                else:
-                    report.unchanged += 1
         done += len(batch)
         if progress is not None:
             progress(done, len(files))
