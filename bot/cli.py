@@ -17,9 +17,11 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from bot import __version__
+from bot.cli_output import PIPE_CLOSED_STATUS, OutputFailed, discard_output, guarded_stdout
+from bot.cli_text import embed_text, show_json, show_lines
 from bot.config import Settings, load_settings
 from bot.errors import NewsbotError
 
@@ -42,6 +44,19 @@ def setup_logging(verbosity: int) -> None:
     )
     # discord.py is chatty at INFO; keep it at WARNING unless asked for debug output.
     logging.getLogger("discord").setLevel(max(level, logging.WARNING if verbosity < 2 else 0))
+    logging.getLogger("discord.client").addFilter(NoVoiceWarnings())
+
+
+class NoVoiceWarnings(logging.Filter):
+    """Drops discord.py's start-up warnings that PyNaCl and davey are not installed ("voice
+    will NOT be supported"): newsbot never joins a voice channel, so they only teach operators
+    to skip warnings. Every other discord.py warning (rate limits, gateway trouble) is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.WARNING
+            and record.getMessage().endswith("is not installed, voice will NOT be supported")
+        )
 
 
 def _actor() -> str:
@@ -181,6 +196,30 @@ async def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- show ---------------------------------------------------------------------------------------
+async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_app
+
+    digest = settings.digest_for(None)  # the template /news show renders with
+    async with open_app(settings) as app:
+        item = await app.store.get(args.id)
+        audit = await app.store.audit(item.id)
+        deliveries = await app.store.deliveries(item.id)
+        # Off the event loop, as /news show does: an operator's template may take its budget.
+        payload = await asyncio.to_thread(
+            app.renderer.render_item, item.article, digest, now=app.clock.now()
+        )
+    if args.json:
+        shown = show_json(_item_json(item), payload, audit, deliveries)
+        json.dump(shown, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    template = f"channel {digest.channel}" if digest.channel else "the default digest"
+    for line in show_lines(item, payload, audit, deliveries, template=template):
+        print(line)
+    return 0
+
+
 # --- moderation ---------------------------------------------------------------------------------
 async def _decide_each(
     command: str, ids: Sequence[int], decide: Callable[[int], Awaitable[QueueItem]]
@@ -233,13 +272,14 @@ async def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
 # --- export -------------------------------------------------------------------------------------
 async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import open_app
-    from bot.articles.export import write_export
+    from bot.articles.export import check_export_folder, write_export
     from bot.store import QueueQuery, Status
 
+    folder = Path(args.path)
+    check_export_folder(folder)  # a file given as the folder: refused before the database opens
     query = QueueQuery(statuses=(Status(args.status),) if args.status else ())
     async with open_app(settings) as app:
         items = await app.store.list_items(query)
-    folder = Path(args.path)
     await asyncio.to_thread(write_export, folder, items)
     print(f"exported {len(items)} item{'s' if len(items) != 1 else ''} to {folder}")
     return 0
@@ -280,30 +320,8 @@ async def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
         if content:
             print(content)
         for embed in embeds:
-            print(_embed_text(embed))
+            print(embed_text(embed))
     return 0
-
-
-def _embed_text(embed: dict[str, Any]) -> str:
-    """A plain-text rendering of an embed for the terminal."""
-    lines = ["┌─ embed"]
-    if "author" in embed:
-        lines.append(f"│ {embed['author'].get('name', '')}")
-    if "title" in embed:
-        lines.append(f"│ {embed['title']}" + (f"  <{embed['url']}>" if "url" in embed else ""))
-    for line in embed.get("description", "").splitlines():
-        lines.append(f"│ {line}")
-    for item in embed.get("fields", []):
-        lines.append(f"│ {item['name']}:")
-        lines.extend(f"│   {line}" for line in item["value"].splitlines())
-    if "thumbnail" in embed:
-        lines.append(f"│ thumbnail: {embed['thumbnail'].get('url', '')}")
-    if "footer" in embed:
-        lines.append(f"│ {embed['footer'].get('text', '')}")
-    if "timestamp" in embed:
-        lines.append(f"│ {embed['timestamp']}")
-    lines.append("└─")
-    return "\n".join(lines)
 
 
 async def cmd_check_templates(args: argparse.Namespace, settings: Settings) -> int:
@@ -350,17 +368,25 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
     return common
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line (the usage is one ``--help`` away)
+    like every other error of newsbot's; the subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(defaults=False)
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="newsbot",
         description="A Discord newsletter publisher: a moderated queue of news articles, "
         "posted as digests on command or on a schedule.",
         parents=[_common_options(defaults=True)],
     )
     parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
         command = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
@@ -379,6 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--topic", help="only items with this topic")
     p.add_argument("--limit", type=_positive, help="at most this many items")
     p.add_argument("--json", action="store_true", help="print a JSON array")
+
+    p = add("show", cmd_show, "Show one item as it would be posted, with its state and history.")
+    p.add_argument("id", type=_item_id, metavar="ID", help="item id")
+    p.add_argument("--json", action="store_true", help="print the item, payload and history")
 
     p = add("approve", cmd_approve, "Approve pending items for the next digests.")
     p.add_argument("ids", nargs="*", type=_item_id, metavar="ID", help="item ids")
@@ -489,7 +519,33 @@ def _add_discord_commands(add: Callable[[str, Handler, str], argparse.ArgumentPa
     add("schedules", cmd_schedules, "List each digest channel's schedule and next run.")
 
 
+def _stderr(line: str) -> None:
+    # One write, so that a log line from a thread still winding down (aiosqlite's, with -vv)
+    # cannot land between the message and its newline. No stderr (2>&-): nowhere to say it.
+    if sys.stderr is not None:
+        sys.stderr.write(line + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The entry point: every way a command can end becomes an exit status here, with at most
+    one line on stderr and never a traceback for something the operator did or closed."""
+    if sys.stdout is None:
+        # Started with stdout closed (>&-): refuse before anything is opened, or the first
+        # file opened (the database) would be given fd 1.
+        _stderr("newsbot: error: standard output is closed; nothing was done")
+        return 1
+    try:
+        with guarded_stdout() as real:
+            return _run(argv)
+    except OutputFailed as exc:
+        discard_output(real)
+        if exc.reader_gone:
+            return PIPE_CLOSED_STATUS  # | head, a pager quit: stop quietly, as git does
+        _stderr(f"newsbot: error: cannot write the output: {exc}")
+        return 1
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
@@ -498,11 +554,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = asyncio.run(args.handler(args, settings))
         return code
     except NewsbotError as exc:
-        # One write, so that a log line from a thread still winding down (aiosqlite's, with
-        # -vv) cannot land between the message and its newline.
-        sys.stderr.write(f"newsbot: error: {exc}\n")
+        _stderr(f"newsbot: error: {exc}")
         return 1
     except KeyboardInterrupt:
+        # asyncio.run has cancelled the command and let it close the database; what a store
+        # call had begun was rolled back, what was committed before stays.
+        _stderr("newsbot: interrupted")
         return 130
 
 
