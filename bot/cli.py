@@ -347,10 +347,18 @@ async def cmd_check_templates(args: argparse.Namespace, settings: Settings) -> i
 
 
 # --- argument parsing ---------------------------------------------------------------------------
-def _common_options(defaults: bool) -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line (the usage is one ``--help`` away)
+    like every other error of newsbot's; the subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _common_options(defaults: bool) -> _Parser:
     """``--config``, ``--db`` and ``-v``, accepted before and after the command. The copies
     after it have no defaults, so they never overwrite what was given before it."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     given: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
     common.add_argument(
         "--config", help="config file (default: $NEWSBOT_CONFIG or ./newsbot.yaml)", **given
@@ -368,14 +376,6 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
     return common
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with a bad argument reported in one line (the usage is one ``--help`` away)
-    like every other error of newsbot's; the subcommands' parsers are of this class too."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(defaults=False)
 
@@ -386,10 +386,15 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_common_options(defaults=True)],
     )
     parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
-    sub: Any = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        command = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        command: argparse.ArgumentParser = sub.add_parser(
+            name,
+            parents=[common],
+            help=help_text,
+            description=help_text,
+        )
         command.set_defaults(handler=handler)
         return command
 
