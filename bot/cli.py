@@ -329,11 +329,17 @@ async def cmd_check_templates(args: argparse.Namespace, settings: Settings) -> i
     from bot.render import Renderer
 
     articles, errors, _, _ = parse_sources(read_sources(list(find_files(args.seeds))), set())
+    if not articles:
+        # One line, naming the paths and the first reason (not a 'skipped:' line per file).
+        why = f" ({errors[0]}{f'; {len(errors) - 1} more' if len(errors) > 1 else ''})"
+        print(
+            f"newsbot check-templates: error: no articles found in {' '.join(args.seeds)}"
+            + (why if errors else ""),
+            file=sys.stderr,
+        )
+        return 2
     for error in errors:
         print(f"skipped: {error}", file=sys.stderr)
-    if not articles:
-        print(f"newsbot check-templates: error: no articles found in {args.seeds}", file=sys.stderr)
-        return 2
     # Templates only: no database is opened (nor created) for this.
     digests = settings.digests or (settings.digest_for(None),)
     problems = Renderer(settings.templates).check(articles, list(digests), now=datetime.now(UTC))
