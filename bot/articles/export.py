@@ -15,6 +15,7 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,18 +39,28 @@ def _reason(exc: OSError) -> str:
 def check_export_folder(folder: Path) -> None:
     """Refuse a destination that can never be an export folder (an existing file, a path
     through a file), before the database is even opened."""
-    if folder.exists() and not folder.is_dir():
-        raise PathError(str(folder), f"exists and is not a folder; {_NOTHING}")
-    for parent in folder.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise PathError(str(folder), f"{parent} is not a folder; {_NOTHING}")
-            break
+    for path in (folder, *folder.parents):
+        try:
+            info = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # to be created, or a parent is a file: said below
+        except OSError as exc:  # a name too long, a folder we may not look into
+            raise PathError(
+                str(folder), f"cannot use this path ({_reason(exc)}); {_NOTHING}"
+            ) from None
+        if not stat.S_ISDIR(info.st_mode):
+            what = "exists and" if path == folder else str(path)
+            raise PathError(str(folder), f"{what} is not a folder; {_NOTHING}")
+        return
 
 
 def _make_folder(folder: Path) -> list[Path]:
     """Create ``folder`` and its missing parents; the ones created, outermost first."""
-    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.is_dir():  # check_export_folder has made sure nothing here raises
+            break
+        missing.append(path)
     missing.reverse()
     try:
         for path in missing:
