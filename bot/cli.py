@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -23,7 +25,7 @@ from bot import __version__
 from bot.cli_output import PIPE_CLOSED_STATUS, OutputFailed, discard_output, guarded_stdout
 from bot.cli_text import embed_text, show_json, show_lines
 from bot.config import Settings, load_settings
-from bot.errors import NewsbotError
+from bot.errors import NewsbotError, PathError
 
 if TYPE_CHECKING:
     from bot.discord_adapter.runner import PublishRun
@@ -109,6 +111,8 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import open_app
     from bot.ingest import ingest
 
+    if "-" in args.paths and sys.stdin is None:  # started with <&-
+        raise PathError("-", "standard input is closed; nothing was read")
     bar = _ProgressBar(sys.stderr)
     async with open_app(settings) as app:
         report = await ingest(
@@ -116,7 +120,7 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             args.paths,
             actor=_actor(),
             auto_approve_min_quality=settings.auto_approve_min_quality,
-            stdin=sys.stdin.buffer,
+            stdin=sys.stdin.buffer if sys.stdin is not None else None,
             progress=bar,
         )
     bar.close()
@@ -545,8 +549,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # file opened (the database) would be given fd 1.
         _stderr("newsbot: error: standard output is closed; nothing was done")
         return 1
+    real = sys.stdout
     try:
-        with guarded_stdout() as real:
+        with contextlib.ExitStack() as stack:
+            if sys.stderr is None:
+                # Started with stderr closed (2>&-): print(file=None) would put the error
+                # lines into stdout, among the output a script reads.
+                devnull = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+                stack.enter_context(contextlib.redirect_stderr(devnull))
+            stack.enter_context(guarded_stdout())
             return _run(argv)
     except OutputFailed as exc:
         discard_output(real)

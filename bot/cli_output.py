@@ -55,14 +55,13 @@ class GuardedOutput:
 
 
 @contextlib.contextmanager
-def guarded_stdout() -> Iterator[TextIO]:
-    """Run the body with ``sys.stdout`` guarded and flushed at the end (buffered output fails
-    at the flush when it fails at all); yields the real stream for :func:`discard_output`."""
-    real = sys.stdout
-    guarded: Any = GuardedOutput(real)
+def guarded_stdout() -> Iterator[None]:
+    """Run the body with ``sys.stdout`` guarded, flushed at the end (buffered output fails at
+    the flush when it fails at all)."""
+    guarded: Any = GuardedOutput(sys.stdout)
     with contextlib.redirect_stdout(guarded):
         try:
-            yield real
+            yield
         finally:
             guarded.flush()
 

@@ -10,6 +10,7 @@ was. The table of commands is checked against the parser, so a new command must 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import resource
@@ -378,6 +379,23 @@ def test_a_closed_stdout_is_refused_before_anything_is_opened(ws: Workspace) -> 
         )
     assert dump(ws.db) == before
     assert not (ws.root / "export").exists()
+
+
+def test_ingest_from_a_closed_stdin_is_one_line(ws: Workspace) -> None:
+    before = dump(ws.db)
+    result = newsbot(["ingest", "-"], ws.root, preexec_fn=lambda: os.close(0))
+    assert result.one_line() == "newsbot: error: -: standard input is closed; nothing was read"
+    assert dump(ws.db) == before
+
+
+def test_with_stderr_closed_errors_never_land_in_stdout(ws: Workspace) -> None:
+    def close_stderr() -> None:
+        os.close(2)
+
+    failed = newsbot(["approve", "999"], ws.root, preexec_fn=close_stderr)
+    assert (failed.code, failed.out) == (1, "")  # not "newsbot approve: item 999 not found"
+    listed = newsbot(["queue", "--json"], ws.root, preexec_fn=close_stderr)
+    assert listed.code == 0 and [e["id"] for e in json.loads(listed.out)] == [1, 2, 3]
 
 
 # --- interrupts ---------------------------------------------------------------------------------
