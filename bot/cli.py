@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from bot import __version__
-from bot.cli_output import PIPE_CLOSED_STATUS, OutputFailed, discard_output, guarded_stdout
+from bot.cli_output import (
+    PIPE_CLOSED_STATUS,
+    NoVoiceWarnings,
+    OutputFailed,
+    discard_output,
+    guarded_stdout,
+    write_stderr,
+)
 from bot.cli_text import embed_text, show_json, show_lines
 from bot.config import Settings, load_settings
 from bot.errors import NewsbotError, PathError
@@ -47,18 +54,6 @@ def setup_logging(verbosity: int) -> None:
     # discord.py is chatty at INFO; keep it at WARNING unless asked for debug output.
     logging.getLogger("discord").setLevel(max(level, logging.WARNING if verbosity < 2 else 0))
     logging.getLogger("discord.client").addFilter(NoVoiceWarnings())
-
-
-class NoVoiceWarnings(logging.Filter):
-    """Drops discord.py's start-up warnings that PyNaCl and davey are not installed ("voice
-    will NOT be supported"): newsbot never joins a voice channel, so they only teach operators
-    to skip warnings. Every other discord.py warning (rate limits, gateway trouble) is kept."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (
-            record.levelno == logging.WARNING
-            and record.getMessage().endswith("is not installed, voice will NOT be supported")
-        )
 
 
 def _actor() -> str:
@@ -534,20 +529,13 @@ def _add_discord_commands(add: Callable[[str, Handler, str], argparse.ArgumentPa
     add("schedules", cmd_schedules, "List each digest channel's schedule and next run.")
 
 
-def _stderr(line: str) -> None:
-    # One write, so that a log line from a thread still winding down (aiosqlite's, with -vv)
-    # cannot land between the message and its newline. No stderr (2>&-): nowhere to say it.
-    if sys.stderr is not None:
-        sys.stderr.write(line + "\n")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """The entry point: every way a command can end becomes an exit status here, with at most
     one line on stderr and never a traceback for something the operator did or closed."""
     if sys.stdout is None:
         # Started with stdout closed (>&-): refuse before anything is opened, or the first
         # file opened (the database) would be given fd 1.
-        _stderr("newsbot: error: standard output is closed; nothing was done")
+        write_stderr("newsbot: error: standard output is closed; nothing was done")
         return 1
     real = sys.stdout
     try:
@@ -563,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         discard_output(real)
         if exc.reader_gone:
             return PIPE_CLOSED_STATUS  # | head, a pager quit: stop quietly, as git does
-        _stderr(f"newsbot: error: cannot write the output: {exc}")
+        write_stderr(f"newsbot: error: cannot write the output: {exc}")
         return 1
 
 
@@ -576,12 +564,12 @@ def _run(argv: Sequence[str] | None) -> int:
         code: int = asyncio.run(args.handler(args, settings))
         return code
     except NewsbotError as exc:
-        _stderr(f"newsbot: error: {exc}")
+        write_stderr(f"newsbot: error: {exc}")
         return 1
     except KeyboardInterrupt:
         # asyncio.run has cancelled the command and let it close the database; what a store
         # call had begun was rolled back, what was committed before stays.
-        _stderr("newsbot: interrupted")
+        write_stderr("newsbot: interrupted")
         return 130
 
 

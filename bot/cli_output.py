@@ -1,5 +1,6 @@
-"""The ``newsbot`` command's standard output, guarded: a reader that went away (``| head``)
-or a full disk ends the command with an exit status, never a traceback.
+"""The ``newsbot`` command's output streams. Standard output is guarded: a reader that went
+away (``| head``) or a full disk ends the command with an exit status, never a traceback. The
+log on stderr goes without discord.py's warnings about voice, which newsbot does not have.
 
 Commands print with plain ``print``; ``main`` runs them inside :func:`guarded_stdout`, so one
 place decides what a failed write means, whatever command (or later one) made it.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import signal
 import sys
@@ -82,3 +84,23 @@ def discard_output(stream: TextIO) -> None:
         os.dup2(devnull, fd)
     finally:
         os.close(devnull)
+
+
+def write_stderr(line: str) -> None:
+    """One line on stderr for the operator."""
+    # One write, so that a log line from a thread still winding down (aiosqlite's, with -vv)
+    # cannot land between the message and its newline. No stderr (2>&-): nowhere to say it.
+    if sys.stderr is not None:
+        sys.stderr.write(line + "\n")
+
+
+class NoVoiceWarnings(logging.Filter):
+    """Drops discord.py's start-up warnings that PyNaCl and davey are not installed ("voice
+    will NOT be supported"): newsbot never joins a voice channel, so they only teach operators
+    to skip warnings. Every other discord.py warning (rate limits, gateway trouble) is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.WARNING
+            and record.getMessage().endswith("is not installed, voice will NOT be supported")
+        )

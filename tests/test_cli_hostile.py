@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli import NoVoiceWarnings, build_parser
+from bot.cli import build_parser
+from bot.cli_output import NoVoiceWarnings
 from bot.config import DigestChannel
 from tests.discord_double import DoubleFactory
 from tests.reliability.harness import cli_env, dump, seed_db, seed_files
