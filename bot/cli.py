@@ -8,20 +8,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from bot import __version__
+from bot.cli_output import (
+    PIPE_CLOSED_STATUS,
+    NoVoiceWarnings,
+    OutputFailed,
+    discard_output,
+    guarded_stdout,
+    write_stderr,
+)
+from bot.cli_text import embed_text, show_json, show_lines
 from bot.config import Settings, load_settings
-from bot.errors import NewsbotError
+from bot.errors import NewsbotError, PathError
 
 if TYPE_CHECKING:
     from bot.discord_adapter.runner import PublishRun
@@ -42,6 +53,7 @@ def setup_logging(verbosity: int) -> None:
     )
     # discord.py is chatty at INFO; keep it at WARNING unless asked for debug output.
     logging.getLogger("discord").setLevel(max(level, logging.WARNING if verbosity < 2 else 0))
+    logging.getLogger("discord.client").addFilter(NoVoiceWarnings())
 
 
 def _actor() -> str:
@@ -94,6 +106,8 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import open_app
     from bot.ingest import ingest
 
+    if "-" in args.paths and sys.stdin is None:  # started with <&-
+        raise PathError("-", "standard input is closed; nothing was read")
     bar = _ProgressBar(sys.stderr)
     async with open_app(settings) as app:
         report = await ingest(
@@ -101,7 +115,7 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             args.paths,
             actor=_actor(),
             auto_approve_min_quality=settings.auto_approve_min_quality,
-            stdin=sys.stdin.buffer,
+            stdin=sys.stdin.buffer if sys.stdin is not None else None,
             progress=bar,
         )
     bar.close()
@@ -181,6 +195,30 @@ async def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- show ---------------------------------------------------------------------------------------
+async def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_app
+
+    digest = settings.digest_for(None)  # the template /news show renders with
+    async with open_app(settings) as app:
+        item = await app.store.get(args.id)
+        audit = await app.store.audit(item.id)
+        deliveries = await app.store.deliveries(item.id)
+        # Off the event loop, as /news show does: an operator's template may take its budget.
+        payload = await asyncio.to_thread(
+            app.renderer.render_item, item.article, digest, now=app.clock.now()
+        )
+    if args.json:
+        shown = show_json(_item_json(item), payload, audit, deliveries)
+        json.dump(shown, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    template = f"channel {digest.channel}" if digest.channel else "the default digest"
+    for line in show_lines(item, payload, audit, deliveries, template=template):
+        print(line)
+    return 0
+
+
 # --- moderation ---------------------------------------------------------------------------------
 async def _decide_each(
     command: str, ids: Sequence[int], decide: Callable[[int], Awaitable[QueueItem]]
@@ -233,13 +271,14 @@ async def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
 # --- export -------------------------------------------------------------------------------------
 async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import open_app
-    from bot.articles.export import write_export
+    from bot.articles.export import check_export_folder, write_export
     from bot.store import QueueQuery, Status
 
+    folder = Path(args.path)
+    check_export_folder(folder)  # a file given as the folder: refused before the database opens
     query = QueueQuery(statuses=(Status(args.status),) if args.status else ())
     async with open_app(settings) as app:
         items = await app.store.list_items(query)
-    folder = Path(args.path)
     await asyncio.to_thread(write_export, folder, items)
     print(f"exported {len(items)} item{'s' if len(items) != 1 else ''} to {folder}")
     return 0
@@ -280,30 +319,8 @@ async def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
         if content:
             print(content)
         for embed in embeds:
-            print(_embed_text(embed))
+            print(embed_text(embed))
     return 0
-
-
-def _embed_text(embed: dict[str, Any]) -> str:
-    """A plain-text rendering of an embed for the terminal."""
-    lines = ["┌─ embed"]
-    if "author" in embed:
-        lines.append(f"│ {embed['author'].get('name', '')}")
-    if "title" in embed:
-        lines.append(f"│ {embed['title']}" + (f"  <{embed['url']}>" if "url" in embed else ""))
-    for line in embed.get("description", "").splitlines():
-        lines.append(f"│ {line}")
-    for item in embed.get("fields", []):
-        lines.append(f"│ {item['name']}:")
-        lines.extend(f"│   {line}" for line in item["value"].splitlines())
-    if "thumbnail" in embed:
-        lines.append(f"│ thumbnail: {embed['thumbnail'].get('url', '')}")
-    if "footer" in embed:
-        lines.append(f"│ {embed['footer'].get('text', '')}")
-    if "timestamp" in embed:
-        lines.append(f"│ {embed['timestamp']}")
-    lines.append("└─")
-    return "\n".join(lines)
 
 
 async def cmd_check_templates(args: argparse.Namespace, settings: Settings) -> int:
@@ -311,11 +328,17 @@ async def cmd_check_templates(args: argparse.Namespace, settings: Settings) -> i
     from bot.render import Renderer
 
     articles, errors, _, _ = parse_sources(read_sources(list(find_files(args.seeds))), set())
+    if not articles:
+        # One line, naming the paths and the first reason (not a 'skipped:' line per file).
+        why = f" ({errors[0]}{f'; {len(errors) - 1} more' if len(errors) > 1 else ''})"
+        print(
+            f"newsbot check-templates: error: no articles found in {' '.join(args.seeds)}"
+            + (why if errors else ""),
+            file=sys.stderr,
+        )
+        return 2
     for error in errors:
         print(f"skipped: {error}", file=sys.stderr)
-    if not articles:
-        print(f"newsbot check-templates: error: no articles found in {args.seeds}", file=sys.stderr)
-        return 2
     # Templates only: no database is opened (nor created) for this.
     digests = settings.digests or (settings.digest_for(None),)
     problems = Renderer(settings.templates).check(articles, list(digests), now=datetime.now(UTC))
@@ -329,10 +352,18 @@ async def cmd_check_templates(args: argparse.Namespace, settings: Settings) -> i
 
 
 # --- argument parsing ---------------------------------------------------------------------------
-def _common_options(defaults: bool) -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument reported in one line (the usage is one ``--help`` away)
+    like every other error of newsbot's; the subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _common_options(defaults: bool) -> _Parser:
     """``--config``, ``--db`` and ``-v``, accepted before and after the command. The copies
     after it have no defaults, so they never overwrite what was given before it."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     given: dict[str, Any] = {} if defaults else {"default": argparse.SUPPRESS}
     common.add_argument(
         "--config", help="config file (default: $NEWSBOT_CONFIG or ./newsbot.yaml)", **given
@@ -353,7 +384,7 @@ def _common_options(defaults: bool) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(defaults=False)
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="newsbot",
         description="A Discord newsletter publisher: a moderated queue of news articles, "
         "posted as digests on command or on a schedule.",
@@ -363,7 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        command = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        command: argparse.ArgumentParser = sub.add_parser(
+            name,
+            parents=[common],
+            help=help_text,
+            description=help_text,
+        )
         command.set_defaults(handler=handler)
         return command
 
@@ -379,6 +415,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--topic", help="only items with this topic")
     p.add_argument("--limit", type=_positive, help="at most this many items")
     p.add_argument("--json", action="store_true", help="print a JSON array")
+
+    p = add("show", cmd_show, "Show one item as it would be posted, with its state and history.")
+    p.add_argument("id", type=_item_id, metavar="ID", help="item id")
+    p.add_argument("--json", action="store_true", help="print the item, payload and history")
 
     p = add("approve", cmd_approve, "Approve pending items for the next digests.")
     p.add_argument("ids", nargs="*", type=_item_id, metavar="ID", help="item ids")
@@ -490,6 +530,32 @@ def _add_discord_commands(add: Callable[[str, Handler, str], argparse.ArgumentPa
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The entry point: every way a command can end becomes an exit status here, with at most
+    one line on stderr and never a traceback for something the operator did or closed."""
+    if sys.stdout is None:
+        # Started with stdout closed (>&-): refuse before anything is opened, or the first
+        # file opened (the database) would be given fd 1.
+        write_stderr("newsbot: error: standard output is closed; nothing was done")
+        return 1
+    real = sys.stdout
+    try:
+        with contextlib.ExitStack() as stack:
+            if sys.stderr is None:
+                # Started with stderr closed (2>&-): print(file=None) would put the error
+                # lines into stdout, among the output a script reads.
+                devnull = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+                stack.enter_context(contextlib.redirect_stderr(devnull))
+            stack.enter_context(guarded_stdout())
+            return _run(argv)
+    except OutputFailed as exc:
+        discard_output(real)
+        if exc.reader_gone:
+            return PIPE_CLOSED_STATUS  # | head, a pager quit: stop quietly, as git does
+        write_stderr(f"newsbot: error: cannot write the output: {exc}")
+        return 1
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
@@ -498,11 +564,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = asyncio.run(args.handler(args, settings))
         return code
     except NewsbotError as exc:
-        # One write, so that a log line from a thread still winding down (aiosqlite's, with
-        # -vv) cannot land between the message and its newline.
-        sys.stderr.write(f"newsbot: error: {exc}\n")
+        write_stderr(f"newsbot: error: {exc}")
         return 1
     except KeyboardInterrupt:
+        # asyncio.run has cancelled the command and let it close the database; what a store
+        # call had begun was rolled back, what was committed before stays.
+        write_stderr("newsbot: interrupted")
         return 130
 
 

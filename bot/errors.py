@@ -110,3 +110,13 @@ class StartupError(NewsbotError):
 
 class LoginFailed(StartupError):
     """The bot's token is missing or Discord refused it."""
+
+
+class PathError(NewsbotError):
+    """A file or folder newsbot was asked to write cannot be written (it exists and is the
+    wrong kind, or the system refuses it); nothing was written there."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{one_line(path)}: {problem}")
+        self.path = path
+        self.problem = problem

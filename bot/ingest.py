@@ -68,16 +68,23 @@ def find_files(paths: Iterable[str | Path]) -> Iterator[Path | str]:
     hidden entries). A path that does not exist is yielded as a string to be reported."""
     for raw in paths:
         path = Path(raw)
+        try:
+            path.stat()
+        except FileNotFoundError:
+            yield str(raw)
+            continue
+        except OSError:
+            # A name too long, a folder we may not look into: reading it reports why.
+            yield path
+            continue
         if path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith(".") and name.lower().endswith(ARTICLE_SUFFIXES):
                         yield Path(root) / name
-        elif path.exists():
-            yield path
         else:
-            yield str(raw)
+            yield path
 
 
 def _located(path: str, problem: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bot import __version__
+from bot import __version__, moderation
+from bot.app import open_app
+from bot.cli import main
+from bot.config import Settings
+from bot.ingest import ingest
+from bot.store import Trigger
 from tests.factory import write_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,3 +213,132 @@ def test_check_templates_reads_no_database(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("all templates render 40 articles within Discord's limits")
     assert list(tmp_path.iterdir()) == []  # no newsbot.db made on the way
+
+
+# --- in-process: newsbot show, export's path errors -------------------------------------------
+
+
+def _seeded(tmp_path: Path) -> tuple[Path, list[int]]:
+    """A database with three shipped seeds, pending."""
+    db = tmp_path / "newsbot.db"
+
+    async def seed() -> list[int]:
+        async with open_app(Settings(database=db)) as app:
+            files = sorted(SEEDS.glob("*.md"))[:3]
+            return (await ingest(app.store, files, actor="cli:test")).new_ids
+
+    return db, asyncio.run(seed())
+
+
+def test_show_prints_the_item_as_posted_with_state_and_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, ids = _seeded(tmp_path)
+    item_id = ids[0]
+
+    async def publish_it() -> tuple[str, str]:
+        async with open_app(Settings(database=db)) as app:
+            await moderation.approve(app.store, item_id, actor="cli:alice")
+            item = await app.store.get(item_id)
+            digest, _ = await app.store.create_digest(
+                456, "k1", Trigger.CLI, [({"content": "x"}, "nonce-1", (item_id,))]
+            )
+            await app.store.record_sent(digest.id, 0, 789, app.clock.now())
+            rendered = app.renderer.render_item(
+                item.article, Settings().digest_for(None), now=app.clock.now()
+            )
+            return item.article.title, str(rendered["content"])
+
+    title, content = asyncio.run(publish_it())
+    assert main(["--db", str(db), "show", f"#{item_id}"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith(f"#{item_id} · published")
+    assert f"title:        {title}" in lines
+    assert content in out  # exactly what the digest would post
+    history = lines[lines.index("===== history =====") + 1 :]
+    assert [line.split()[3] for line in history] == [
+        "ingested",
+        "approved",
+        "published",
+        "delivered",
+    ]
+    assert "cli:alice" in history[1] and "pending -> approved" in history[1]
+    assert history[3].endswith("delivered  channel 456, message 789, digest 1")
+
+    assert main(["--db", str(db), "show", str(item_id), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["id"], shown["status"], shown["title"]) == (item_id, "published", title)
+    assert shown["payload"]["content"] == content
+    assert [e["action"] for e in shown["history"]] == ["ingested", "approved", "published"]
+    assert shown["deliveries"] == [
+        {"channel": 456, "message": 789, "digest": 1, "at": shown["deliveries"][0]["at"]}
+    ]
+
+
+def test_show_of_an_unknown_item_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, _ = _seeded(tmp_path)
+    assert main(["--db", str(db), "show", "999"]) == 1
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "newsbot: error: item 999 not found\n")
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [
+        ("notes.txt", "exists and is not a folder"),
+        ("notes.txt/sub", "{tmp}/notes.txt is not a folder"),
+        ("/proc/newsbot-export", "cannot create the folder (No such file or directory)"),
+    ],
+)
+def test_export_to_a_path_that_cannot_be_a_folder_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, problem: str
+) -> None:
+    db, _ = _seeded(tmp_path)
+    (tmp_path / "notes.txt").write_text("keep me\n")
+    path = target if target.startswith("/") else str(tmp_path / target)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["--db", str(db), "export", path]) == 1
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (
+        "",
+        f"newsbot: error: {path}: {problem.format(tmp=tmp_path)}; nothing was written\n",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert (tmp_path / "notes.txt").read_text() == "keep me\n"
+
+
+def test_export_refuses_a_file_before_creating_a_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "README.md").write_text("# mine\n")
+    assert main(["--db", str(tmp_path / "fresh.db"), "export", str(tmp_path / "README.md")]) == 1
+    assert "exists and is not a folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]
+
+
+def test_export_into_an_existing_folder_replaces_its_files_and_leaves_no_staging(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, ids = _seeded(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("not an export\n")
+    assert main(["--db", str(db), "export", str(out)]) == 0
+    assert main(["--db", str(db), "export", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"exported 3 items to {out}"] * 2
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 4 and "mine.txt" in names  # no hidden staging folder left
+    assert all(name.startswith(f"{i:05d}-") for i, name in zip(ids, names, strict=False))
+
+
+def test_a_bad_argument_is_one_line_pointing_to_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["queue", "--status", "done"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "newsbot queue: error: argument --status: invalid choice: 'done' (choose from 'pending',"
+        " 'approved', 'rejected', 'published') (see newsbot queue --help)"
+    ]

@@ -104,6 +104,13 @@ _HINTS = {
 }
 
 
+def _probe(path: Path) -> None:
+    """Open and close ``path``: raises what opening it raises (a missing folder, a folder, a
+    path that cannot exist). Nothing is read, so a busy database is no error here; a file that
+    is not a database fails later, on the connection's first statement."""
+    sqlite3.connect(path).close()
+
+
 def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
     name = getattr(exc, "sqlite_errorname", "") or ""
     family = "_".join(name.split("_")[:2])  # SQLITE_IOERR_WRITE -> SQLITE_IOERR
@@ -278,9 +285,22 @@ class SQLiteStore:
 
     @staticmethod
     async def _connect(path: Path) -> aiosqlite.Connection:
+        # Opened once without aiosqlite first: when aiosqlite.connect() itself fails, its
+        # worker thread is stopped without being awaited and, racing asyncio.run's shutdown,
+        # dies with an 'Event loop is closed' traceback (aiosqlite issue #241). A path that
+        # cannot be opened fails here instead, with the same sqlite3 error and no thread.
+        await asyncio.to_thread(_probe, path)
         connection = await aiosqlite.connect(path, isolation_level=None, timeout=0)
-        await connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
-        await connection.execute("PRAGMA foreign_keys = ON")
+        try:
+            # SQLite opens the file lazily: a folder or an unopenable path given as the
+            # database fails here, on the first statement, not in connect().
+            await connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS:d}")
+            await connection.execute("PRAGMA foreign_keys = ON")
+        except BaseException:
+            # Closed before the error goes up: an open connection's worker thread outlives
+            # the event loop and dies with a traceback ('Event loop is closed').
+            await connection.close()
+            raise
         return connection
 
     async def close(self) -> None:
