@@ -13,13 +13,17 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from bot.articles import MAX_FILE_BYTES, Article, parse_article, source_hash
+from bot.clock import Clock
+from bot.cluster import Analyzer, ClusterIndex
+from bot.config import Clustering
 from bot.errors import ArticleError, StoreError
 from bot.moderation import auto_approvals
-from bot.store import Outcome, Store
+from bot.store import Merge, Outcome, Store
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,9 @@ class IngestReport:
     """One line per file rejected."""
     warnings: list[str] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
+    clustered: int = 0
+    clustering: bool = False
+    """Whether this run clustered (then the summary ends with ``N clustered``)."""
 
     @property
     def new(self) -> int:
@@ -48,10 +55,11 @@ class IngestReport:
 
     @property
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.rejected} rejected"
         )
+        return f"{text}, {self.clustered} clustered" if self.clustering else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +156,64 @@ def parse_sources(
     return articles, errors, warnings, unchanged
 
 
+class Clusterer:
+    """The clustering window of one app, kept between batches: a bot that polls feeds every
+    few minutes would otherwise rebuild the index of its whole window for every feed.
+
+    Before each batch it reads from the store only what it has not seen (items stored since,
+    by any process, and older ones when a batch reaches further back), so articles stored by a
+    ``newsbot ingest`` beside a running bot are in its window too. The store re-checks the
+    one-outlet rule as it merges, so a decision made on a stale view never merges two articles
+    of one outlet.
+    """
+
+    def __init__(self, store: Store, settings: Clustering, clock: Clock) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.analyzer = Analyzer()
+        self.index = ClusterIndex(settings.window, settings.threshold)
+        self._since: datetime | None = None
+        self._last_id = 0
+
+    async def _refresh(self, since: datetime) -> None:
+        start = min(since, self._since or since)
+        leads = await self.store.story_leads(
+            start, loaded_since=self._since, after_id=self._last_id
+        )
+        # Features are made off the event loop: a first window of 50,000 items takes seconds.
+        features = await asyncio.to_thread(
+            lambda: [self.analyzer.features(lead.article, lead.at) for lead in leads]
+        )
+        for lead, feature in zip(leads, features, strict=True):
+            self._last_id = max(self._last_id, lead.id)
+            if lead.article.url not in self.index:
+                self.index.add(lead.article.url, feature, lead.outlets)
+        self._since = start
+
+    async def plan(self, articles: Sequence[Article]) -> dict[str, Merge]:
+        """Which of ``articles`` join a story of the window (by url); the others are new
+        stories, which later articles of the same batch may join."""
+        now = self.clock.now()
+        new = [a for a in articles if a.url not in self.index]
+        if not new:
+            return {}
+        window = self.settings.window
+        await self._refresh(min(a.published_at or now for a in new) - window)
+        features = await asyncio.to_thread(lambda: [self.analyzer.features(a, now) for a in new])
+        merges: dict[str, Merge] = {}
+        for article, feature in zip(new, features, strict=True):
+            if article.url in self.index or article.url in merges:
+                continue
+            placed = self.index.place(feature)
+            if placed.entry is None:
+                self.index.add(article.url, feature)
+                continue
+            placed.entry.outlets.add(feature.outlet)
+            merges[article.url] = Merge(placed.entry.key, feature.outlet, round(placed.score, 4))
+        return merges
+
+
 async def store_articles(
     store: Store,
     articles: Sequence[Article],
@@ -155,15 +221,25 @@ async def store_articles(
     *,
     actor: str,
     auto_approve_min_quality: int | None,
+    cluster: Clusterer | None = None,
 ) -> None:
     """Store parsed articles (from files or feeds) in one transaction, applying the
     auto-approve policy, and count the outcomes into ``report``. Every source of articles goes
-    through here, so they all follow the same rules."""
+    through here, so they all follow the same rules. With ``cluster`` (the app's
+    :class:`Clusterer`), an article on a story another outlet's item already reports becomes
+    that item's related coverage instead of an item."""
+    merges = await cluster.plan(articles) if cluster is not None else {}
+    report.clustering = report.clustering or cluster is not None
     results = await store.upsert_articles(
-        articles, actor=actor, approvals=auto_approvals(articles, auto_approve_min_quality)
+        articles,
+        actor=actor,
+        approvals=auto_approvals(articles, auto_approve_min_quality),
+        merges=merges,
     )
     for item_id, outcome in results:
-        if outcome is Outcome.NEW:
+        if outcome is Outcome.CLUSTERED:
+            report.clustered += 1
+        elif outcome is Outcome.NEW:
             report.new_ids.append(item_id)
         elif outcome is Outcome.UPDATED:
             report.updated += 1
@@ -179,10 +255,11 @@ async def ingest(
     auto_approve_min_quality: int | None = None,
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
+    cluster: Clusterer | None = None,
 ) -> IngestReport:
     """Store every good article under ``paths``; bad ones are reported, never fatal."""
     files = list(find_files(paths))
-    report = IngestReport()
+    report = IngestReport(clustering=cluster is not None)
     done = 0
     for start in range(0, len(files), BATCH):
         batch = files[start : start + BATCH]
@@ -205,6 +282,7 @@ async def ingest(
                     report,
                     actor=actor,
                     auto_approve_min_quality=auto_approve_min_quality,
+                    cluster=cluster,
                 )
             except StoreError as exc:
                 if not (report.new or report.updated):
