@@ -20,7 +20,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.articles import Article, Image, Provider, Related
+from bot.articles import Article, Image, Provider, Related, canonical_url
 from bot.articles.urls import outlet_key
 from bot.clock import Clock
 from bot.errors import InvalidTransition, NotFound, StoreError
@@ -708,6 +708,7 @@ class SQLiteStore:
                 " ORDER BY article_id, merged_at, rowid",
                 chunk,
             )
+            listed = {(i, canonical_url(r.url)) for i in chunk for r in related[i]}
             for (
                 article_id,
                 url,
@@ -719,6 +720,8 @@ class SQLiteStore:
                 quality,
                 images,
             ) in rows:
+                if (article_id, canonical_url(url)) in listed:
+                    continue  # the article's own file lists it already
                 first = next(iter(json.loads(images)), None)
                 related[article_id].append(
                     Related(
