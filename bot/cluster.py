@@ -273,6 +273,8 @@ class ClusterIndex:
 
     CANDIDATES = 8
     """How many of the best partial matches are scored in full."""
+    RAREST = 12
+    """How many of an article's rarest tokens find its candidates."""
     COMMON = 0.05
     """A token in more than this share of a language's items (and at least 50) is not read."""
 
@@ -329,11 +331,16 @@ class ClusterIndex:
             return Placement(None, 0.0, features)
         idf = self.idf(language)
         common = max(50, int(total * self.COMMON))
-        partial: dict[int, float] = {}
+        postings = []
         for token, weight in features.weights.items():
             slots = self._postings.get((language, token))
-            if not slots or len(slots) > common:
-                continue
+            if slots and len(slots) <= common:
+                postings.append((len(slots), token, weight, slots))
+        # The rarest tokens (names, places, numbers) find a story's other articles; the
+        # commoner ones would only add work.
+        postings.sort(key=lambda posting: posting[0])
+        partial: dict[int, float] = {}
+        for _, token, weight, slots in postings[: self.RAREST]:
             gain = weight * idf(token) ** 2
             for slot in slots:
                 partial[slot] = partial.get(slot, 0.0) + gain
