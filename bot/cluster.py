@@ -285,9 +285,10 @@ class ClusterIndex:
         self._postings: dict[tuple[str, str], list[int]] = {}
         self._counts: dict[str, int] = {}
         self._by_key: dict[Any, int] = {}
+        self._dead: set[int] = set()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._by_key)
 
     def __contains__(self, key: object) -> bool:
         return key in self._by_key
@@ -307,11 +308,30 @@ class ClusterIndex:
             self._postings.setdefault((language, token), []).append(slot)
         return entry
 
-    def rekey(self, old: Any, new: Any) -> None:
-        """A new item got its id from the store."""
-        slot = self._by_key.pop(old)
-        self._entries[slot].key = new
-        self._by_key[new] = slot
+    def discard(self, keys: Iterable[Any]) -> None:
+        """Forget entries (a batch whose transaction failed); they are skipped from now on
+        and dropped at the next :meth:`prune`."""
+        for key in keys:
+            slot = self._by_key.pop(key, None)
+            if slot is not None:
+                self._dead.add(slot)
+
+    def prune(self, before: datetime) -> int:
+        """Drop the entries older than ``before`` (and discarded ones), so that a bot running
+        for months keeps a window, not its history; returns how many were dropped. Rebuilds
+        the postings: linear in the window, so it is for every few hours, not every batch."""
+        keep = [
+            entry
+            for slot, entry in enumerate(self._entries)
+            if slot not in self._dead and (entry.features.at is None or entry.features.at >= before)
+        ]
+        dropped = len(self._entries) - len(keep)
+        if dropped:
+            self._entries, self._postings, self._counts = [], {}, {}
+            self._by_key, self._dead = {}, set()
+            for entry in keep:
+                self.add(entry.key, entry.features, entry.outlets)
+        return dropped
 
     def idf(self, language: str) -> Callable[[str], float]:
         total = self._counts.get(language, 0)
@@ -351,6 +371,8 @@ class ClusterIndex:
         for slot in ranked:
             if checked >= self.CANDIDATES:
                 break
+            if slot in self._dead:
+                continue
             entry = self._entries[slot]
             if features.outlet in entry.outlets:
                 continue  # one outlet's two articles stay two items

@@ -175,6 +175,13 @@ class Clusterer:
         self.index = ClusterIndex(settings.window, settings.threshold)
         self._since: datetime | None = None
         self._last_id = 0
+        self._batch: list[str] = []
+        self.lock = asyncio.Lock()
+
+    def forget_batch(self) -> None:
+        """The last planned batch was not stored: the stories it started are not items."""
+        self.index.discard(self._batch)
+        self._batch = []
 
     async def _refresh(self, since: datetime) -> None:
         start = min(since, self._since or since)
@@ -194,12 +201,18 @@ class Clusterer:
     async def plan(self, articles: Sequence[Article]) -> dict[str, Merge]:
         """Which of ``articles`` join a story of the window (by url); the others are new
         stories, which later articles of the same batch may join."""
+        self._batch = []
         now = self.clock.now()
         new = [a for a in articles if a.url not in self.index]
         if not new:
             return {}
         window = self.settings.window
-        await self._refresh(min(a.published_at or now for a in new) - window)
+        since = min(a.published_at or now for a in new) - window
+        if self._since is not None and since - self._since > 2 * window:
+            # The window has moved on (a bot running for days): forget what left it.
+            self.index.prune(since)
+            self._since = since
+        await self._refresh(since)
         features = await asyncio.to_thread(lambda: [self.analyzer.features(a, now) for a in new])
         merges: dict[str, Merge] = {}
         for article, feature in zip(new, features, strict=True):
@@ -208,6 +221,7 @@ class Clusterer:
             placed = self.index.place(feature)
             if placed.entry is None:
                 self.index.add(article.url, feature)
+                self._batch.append(article.url)
                 continue
             placed.entry.outlets.add(feature.outlet)
             merges[article.url] = Merge(placed.entry.key, feature.outlet, round(placed.score, 4))
@@ -228,8 +242,29 @@ async def store_articles(
     through here, so they all follow the same rules. With ``cluster`` (the app's
     :class:`Clusterer`), an article on a story another outlet's item already reports becomes
     that item's related coverage instead of an item."""
-    merges = await cluster.plan(articles) if cluster is not None else {}
-    report.clustering = report.clustering or cluster is not None
+    if cluster is None:
+        await _store(store, articles, report, actor, auto_approve_min_quality, {})
+        return
+    report.clustering = True
+    # One batch at a time: a batch decides against the stories the one before it stored (two
+    # feeds polled at once must not both start the same story).
+    async with cluster.lock:
+        merges = await cluster.plan(articles)
+        try:
+            await _store(store, articles, report, actor, auto_approve_min_quality, merges)
+        except BaseException:
+            cluster.forget_batch()
+            raise
+
+
+async def _store(
+    store: Store,
+    articles: Sequence[Article],
+    report: IngestReport,
+    actor: str,
+    auto_approve_min_quality: int | None,
+    merges: dict[str, Merge],
+) -> None:
     results = await store.upsert_articles(
         articles,
         actor=actor,

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from bot.articles import Article, Provider
+from bot.articles.urls import outlet_key
 from bot.cluster import THRESHOLD, Analyzer, ClusterIndex, Features, similarity, vetoed
 
 DATA = Path(__file__).resolve().parent / "data" / "cluster_stories.yaml"
@@ -189,3 +190,16 @@ def test_tokens_fold_numbers_and_stem_in_the_articles_language(analyzer: Analyze
 def test_an_empty_window_places_nothing(analyzer: Analyzer) -> None:
     placed = ClusterIndex(WINDOW).place(features(analyzer, "Anything at all", outlet="x"))
     assert placed.entry is None and placed.score == 0.0
+
+
+@pytest.mark.parametrize(
+    ("domain", "url", "name", "key"),
+    [
+        ("", "https://edition.cnn.com/2026/11/03/story", "CNN", "cnn.com"),
+        ("www.bbc.co.uk", "https://feeds.bbci.co.uk/x", "BBC News", "bbc.co.uk"),
+        ("Reuters.com.", "https://example.org/", "", "reuters.com"),
+        ("", "https://intranet/x", "Local Paper", "local paper"),
+    ],
+)
+def test_one_outlet_is_one_registrable_domain(domain: str, url: str, name: str, key: str) -> None:
+    assert outlet_key(domain, url, name) == key

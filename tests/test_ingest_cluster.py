@@ -12,7 +12,7 @@ import pytest
 from bot.articles import Article, Provider, Related, parse_article
 from bot.clock import ManualClock
 from bot.config import Clustering
-from bot.errors import NotFound
+from bot.errors import NotFound, StoreError
 from bot.ingest import Clusterer, IngestReport, ingest, store_articles
 from bot.moderation import BadUrl, split
 from bot.store import Merge, Outcome, QueueQuery, SQLiteStore, Status
@@ -265,3 +265,28 @@ async def test_file_ingest_clusters_only_when_asked(
 
 def test_the_coverage_migration_is_the_last() -> None:
     assert "coverage" in MIGRATIONS[-1][1]
+
+
+async def test_a_batch_that_was_not_stored_starts_no_story(
+    tmp_path: Path, store: SQLiteStore, clusterer: Clusterer
+) -> None:
+    from tests.reliability.test_database_faults import locked
+
+    async with locked(tmp_path / "q.db") as release:
+        with pytest.raises(StoreError):
+            await put(store, clusterer, article(REUTERS, "a"))
+        await release()
+    # Had the window kept the failed Reuters article, both would join a story with no item.
+    report = await put(store, clusterer, article(AP, "c", 1), article(CHRONICLE, "b", 2))
+    assert report.summary == "1 new, 0 updated, 0 unchanged, 0 rejected, 1 clustered"
+
+
+async def test_a_long_running_window_forgets_what_left_it(
+    store: SQLiteStore, clusterer: Clusterer, clock: ManualClock
+) -> None:
+    await put(store, clusterer, article(REUTERS, "a"), article(NEW_MEXICO, "nm", 1))
+    assert len(clusterer.index) == 2
+    clock.set(NOW + timedelta(days=5))
+    report = await put(store, clusterer, article(CHRONICLE, "b", 24 * 5))
+    assert report.summary == "1 new, 0 updated, 0 unchanged, 0 rejected, 0 clustered"
+    assert len(clusterer.index) == 1  # only the new story: the old ones were pruned
