@@ -13,12 +13,14 @@ candidates by IDF-weighted cosine, and refuses a merge for the reasons a similar
   one state on two days) share most words; when both titles carry a name or a number the other
   article never mentions, they are different stories.
 
-Why an inverted index with IDF weights, not MinHash LSH or fuzzy string ratios: two outlets
-word one story differently, so the overlap of their short texts is low (Jaccard often under
-0.3) and LSH tuned that low returns most of a topic's window as candidates; a ratio needs a
-scan of the window per article. The postings of rare tokens (names, places, numbers) are short,
-which is what keeps a placement within a couple of milliseconds against 50,000 items
-(``bench/cluster.py``); the figures of the labelled pairs are in ``tests/test_cluster.py``.
+Why an inverted index with IDF weights, not MinHash LSH or fuzzy string ratios (figures from
+``bench/cluster.py`` on the labelled pairs of tests/data): two outlets word one story
+differently, so the overlap of their short texts is low (median Jaccard 0.32), and the best
+Jaccard threshold, which MinHash only estimates, reaches precision 0.69 at recall 0.86, against
+0.98 and 0.91 for this decision; the names, numbers and day rules need the tokens, not a
+sketch. A ratio or any pairwise score needs a scan of the window per article (680 ms against
+50,000 items). The postings of an article's rarest tokens (names, places, numbers) are short,
+which keeps a placement near 1.5 ms against 50,000 items.
 """
 
 from __future__ import annotations
