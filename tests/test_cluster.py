@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.articles import Article, Provider
 from bot.articles.urls import outlet_key
@@ -210,3 +212,26 @@ def test_an_empty_window_places_nothing(analyzer: Analyzer) -> None:
 )
 def test_one_outlet_is_one_registrable_domain(domain: str, url: str, name: str, key: str) -> None:
     assert outlet_key(domain, url, name) == key
+
+
+@settings(max_examples=200, deadline=None)
+@given(title=st.text(max_size=200), excerpt=st.text(max_size=400))
+def test_any_text_gets_features_and_a_place(analyzer: Analyzer, title: str, excerpt: str) -> None:
+    article = Article(
+        url="https://a.example/x", web_url="https://a.example/x", title=title, excerpt=excerpt
+    )
+    features = analyzer.features(article, datetime(2026, 11, 3, tzinfo=UTC))
+    assert all(weight in (1.0, 2.0) for weight in features.weights.values())
+    index = ClusterIndex(WINDOW)
+    index.add("same", features)
+    other = analyzer.features(
+        Article(
+            url="https://b.example/x", web_url="https://b.example/x", title=title, excerpt=excerpt
+        ),
+        datetime(2026, 11, 3, 1, tzinfo=UTC),
+    )
+    placed = index.place(other)
+    assert placed.score <= 1.0 + 1e-9
+    if features.weights and not features.live:
+        # Another outlet's identical text is one story.
+        assert placed.entry is not None and placed.entry.key == "same"
