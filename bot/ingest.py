@@ -41,13 +41,19 @@ class IngestReport:
     """One line per file rejected."""
     warnings: list[str] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
-    clustered: int = 0
+    clustered_into: list[int] = field(default_factory=list)
+    """The item each clustered article joined (one entry per article), for the review channel
+    to show their new coverage."""
     clustering: bool = False
     """Whether this run clustered (then the summary ends with ``N clustered``)."""
 
     @property
     def new(self) -> int:
         return len(self.new_ids)
+
+    @property
+    def clustered(self) -> int:
+        return len(self.clustered_into)
 
     @property
     def rejected(self) -> int:
@@ -273,7 +279,7 @@ async def _store(
     )
     for item_id, outcome in results:
         if outcome is Outcome.CLUSTERED:
-            report.clustered += 1
+            report.clustered_into.append(item_id)
         elif outcome is Outcome.NEW:
             report.new_ids.append(item_id)
         elif outcome is Outcome.UPDATED:

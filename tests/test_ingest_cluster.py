@@ -114,6 +114,7 @@ async def test_another_outlets_article_becomes_audited_related_coverage(
     report = await put(store, clusterer, article(CHRONICLE, "b", 1), article(NEW_MEXICO, "c", 2))
     assert report.summary == "1 new, 0 updated, 0 unchanged, 0 rejected, 1 clustered"
     [lead] = first.new_ids
+    assert report.clustered_into == [lead]
     item = await store.get(lead)
     assert [(r.title, r.url, r.provider) for r in item.article.related] == [
         (CHRONICLE[2], "https://www.houstonchronicle.com/b", Provider(*CHRONICLE[:2]))
