@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.ingest import Clusterer
 from bot.render import Renderer
 from bot.schedule.lock import SchedulerLock
 from bot.store import SQLiteStore, Store
@@ -26,6 +27,9 @@ class App:
     store: Store
     renderer: Renderer
     clock: Clock
+    clusterer: Clusterer
+    """The clustering window, kept for the app's life; pass it as ``store_articles(...,
+    cluster=app.clusterer)`` where articles should cluster."""
     runs_schedules: bool = False
     """Whether this process holds the database's scheduler lock and so runs its schedules
     (see ``bot.schedule.lock``); only ``open_app(..., schedules=True)`` asks for it."""
@@ -53,7 +57,8 @@ async def open_app(
                 settings.database,
             )
         renderer = Renderer(settings.templates)
-        yield App(settings, store, renderer, clock, runs_schedules=holds_lock)
+        clusterer = Clusterer(store, settings.clustering, clock)
+        yield App(settings, store, renderer, clock, clusterer, runs_schedules=holds_lock)
     finally:
         if lock is not None:
             lock.release()

@@ -117,6 +117,7 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             auto_approve_min_quality=settings.auto_approve_min_quality,
             stdin=sys.stdin.buffer if sys.stdin is not None else None,
             progress=bar,
+            cluster=app.clusterer if args.cluster or settings.clustering.files else None,
         )
     bar.close()
     for line in report.errors + report.warnings:
@@ -139,6 +140,14 @@ def _item_json(item: Any) -> dict[str, Any]:
         "topics": list(article.topics),
         "published_at": article.published_at.isoformat() if article.published_at else None,
         "excerpt": article.excerpt,
+        "related": [
+            {
+                "url": r.url,
+                "title": r.title,
+                "outlet": r.provider.name or r.provider.domain if r.provider else None,
+            }
+            for r in article.related
+        ],
         "decided_by": item.decided_by,
         "reason": item.reason,
         "submitted_by": item.submitted_by,
@@ -168,6 +177,7 @@ async def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
         statuses=(Status(args.status),) if args.status else (),
         topic=args.topic,
         limit=args.limit,
+        related=args.json,
     )
     async with open_app(settings) as app:
         items = await app.store.list_items(query)
@@ -266,6 +276,16 @@ async def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
             lambda i: moderation.reject(app.store, i, actor=actor, reason=args.reason),
         )
     return 1 if failures else 0
+
+
+async def cmd_split(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import moderation
+    from bot.app import open_app
+
+    async with open_app(settings) as app:
+        item = await moderation.split(app.store, args.id, args.url, actor=_actor())
+    print(f"split {args.url} from item {args.id}: it is item {item.id} ({item.status.value})")
+    return 0
 
 
 # --- export -------------------------------------------------------------------------------------
@@ -409,6 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "paths", nargs="+", metavar="PATH", help="files or folders (recursive); - for stdin"
     )
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="an article on a story another outlet's item reports becomes its related coverage"
+        " (default: clustering.files in the config)",
+    )
 
     p = add("queue", cmd_queue, "List the items in the queue.")
     p.add_argument("--status", choices=statuses, help="only items in this state")
@@ -427,6 +453,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("reject", cmd_reject, "Reject items so they are never posted.")
     p.add_argument("ids", nargs="+", type=_item_id, metavar="ID", help="item ids")
     p.add_argument("--reason", help="why (kept in the audit log)")
+
+    p = add(
+        "split",
+        cmd_split,
+        "Make an article that clustering merged into an item its own pending item again.",
+    )
+    p.add_argument("id", type=_item_id, metavar="ID", help="the item it was merged into")
+    p.add_argument("url", metavar="URL", help="the merged article's link")
 
     p = add("export", cmd_export, "Write the queue back as front-matter files.")
     p.add_argument(

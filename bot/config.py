@@ -72,6 +72,17 @@ class DigestChannel:
 
 
 @dataclass(frozen=True, slots=True)
+class Clustering:
+    """One story from several outlets as one item (``bot.cluster``): how far apart in time
+    two articles of one story may be, whether file ingest clusters too (feeds always do), and
+    the least similarity that counts as one story."""
+
+    window: timedelta = timedelta(hours=36)
+    files: bool = False
+    threshold: float = 0.28
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything newsbot reads from its config file and the environment."""
 
@@ -83,6 +94,7 @@ class Settings:
     auto_approve_min_quality: int | None = None
     digests: tuple[DigestChannel, ...] = ()
     catch_up_grace: timedelta = timedelta(hours=6)
+    clustering: Clustering = field(default_factory=Clustering)
     token: Secret = field(default_factory=lambda: Secret(""))
     api_base: str = DEFAULT_API_BASE
     gateway: str | None = None
@@ -302,6 +314,21 @@ def _auto_approve(value: Any) -> int | None:
     return _fields(value, _AUTO_APPROVE).get("min_quality")
 
 
+def _similarity(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise _Invalid(f"expected a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
+_CLUSTERING: dict[str, Parse] = {"window": _duration, "files": _flag, "threshold": _similarity}
+
+
+def _clustering(value: Any) -> Clustering:
+    if not isinstance(value, dict):
+        raise _Invalid(f"expected a mapping like {{window: 36h, files: false}}, got {value!r}")
+    return Clustering(**_fields(value, _CLUSTERING))
+
+
 # The file's top-level keys: how each is read and the Settings field it sets.
 _TOP: dict[str, tuple[str, Parse]] = {
     "database": ("database", _text),
@@ -312,6 +339,7 @@ _TOP: dict[str, tuple[str, Parse]] = {
     "auto_approve": ("auto_approve_min_quality", _auto_approve),
     "digests": ("digests", _digests),
     "catch_up_grace": ("catch_up_grace", _duration),
+    "clustering": ("clustering", _clustering),
 }
 
 

@@ -13,13 +13,17 @@ import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from bot.articles import MAX_FILE_BYTES, Article, parse_article, source_hash
+from bot.clock import Clock
+from bot.cluster import Analyzer, ClusterIndex
+from bot.config import Clustering
 from bot.errors import ArticleError, StoreError
 from bot.moderation import auto_approvals
-from bot.store import Outcome, Store
+from bot.store import Merge, Outcome, Store
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +41,19 @@ class IngestReport:
     """One line per file rejected."""
     warnings: list[str] = field(default_factory=list)
     new_ids: list[int] = field(default_factory=list)
+    clustered_into: list[int] = field(default_factory=list)
+    """The item each clustered article joined (one entry per article), for the review channel
+    to show their new coverage."""
+    clustering: bool = False
+    """Whether this run clustered (then the summary ends with ``N clustered``)."""
 
     @property
     def new(self) -> int:
         return len(self.new_ids)
+
+    @property
+    def clustered(self) -> int:
+        return len(self.clustered_into)
 
     @property
     def rejected(self) -> int:
@@ -48,10 +61,11 @@ class IngestReport:
 
     @property
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.rejected} rejected"
         )
+        return f"{text}, {self.clustered} clustered" if self.clustering else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +169,78 @@ def parse_sources(
     return articles, errors, warnings, unchanged
 
 
+class Clusterer:
+    """The clustering window of one app, kept between batches: a bot that polls feeds every
+    few minutes would otherwise rebuild the index of its whole window for every feed.
+
+    Before each batch it reads from the store only what it has not seen (items stored since,
+    by any process, and older ones when a batch reaches further back), so articles stored by a
+    ``newsbot ingest`` beside a running bot are in its window too. The store re-checks the
+    one-outlet rule as it merges, so a decision made on a stale view never merges two articles
+    of one outlet.
+    """
+
+    def __init__(self, store: Store, settings: Clustering, clock: Clock) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.analyzer = Analyzer()
+        self.index = ClusterIndex(settings.window, settings.threshold)
+        self._since: datetime | None = None
+        self._last_id = 0
+        self._batch: list[str] = []
+        self.lock = asyncio.Lock()
+
+    def forget_batch(self) -> None:
+        """The last planned batch was not stored: the stories it started are not items."""
+        self.index.discard(self._batch)
+        self._batch = []
+
+    async def _refresh(self, since: datetime) -> None:
+        start = min(since, self._since or since)
+        leads = await self.store.story_leads(
+            start, loaded_since=self._since, after_id=self._last_id
+        )
+        # Features are made off the event loop: a first window of 50,000 items takes seconds.
+        features = await asyncio.to_thread(
+            lambda: [self.analyzer.features(lead.article, lead.at) for lead in leads]
+        )
+        for lead, feature in zip(leads, features, strict=True):
+            self._last_id = max(self._last_id, lead.id)
+            if lead.article.url not in self.index:
+                self.index.add(lead.article.url, feature, lead.outlets)
+        self._since = start
+
+    async def plan(self, articles: Sequence[Article]) -> dict[str, Merge]:
+        """Which of ``articles`` join a story of the window (by url); the others are new
+        stories, which later articles of the same batch may join."""
+        self._batch = []
+        now = self.clock.now()
+        new = [a for a in articles if a.url not in self.index]
+        if not new:
+            return {}
+        window = self.settings.window
+        since = min(a.published_at or now for a in new) - window
+        if self._since is not None and since - self._since > 2 * window:
+            # The window has moved on (a bot running for days): forget what left it.
+            self.index.prune(since)
+            self._since = since
+        await self._refresh(since)
+        features = await asyncio.to_thread(lambda: [self.analyzer.features(a, now) for a in new])
+        merges: dict[str, Merge] = {}
+        for article, feature in zip(new, features, strict=True):
+            if article.url in self.index or article.url in merges:
+                continue
+            placed = self.index.place(feature)
+            if placed.entry is None:
+                self.index.add(article.url, feature)
+                self._batch.append(article.url)
+                continue
+            placed.entry.outlets.add(feature.outlet)
+            merges[article.url] = Merge(placed.entry.key, feature.outlet, round(placed.score, 4))
+        return merges
+
+
 async def store_articles(
     store: Store,
     articles: Sequence[Article],
@@ -162,15 +248,46 @@ async def store_articles(
     *,
     actor: str,
     auto_approve_min_quality: int | None,
+    cluster: Clusterer | None = None,
 ) -> None:
     """Store parsed articles (from files or feeds) in one transaction, applying the
     auto-approve policy, and count the outcomes into ``report``. Every source of articles goes
-    through here, so they all follow the same rules."""
+    through here, so they all follow the same rules. With ``cluster`` (the app's
+    :class:`Clusterer`), an article on a story another outlet's item already reports becomes
+    that item's related coverage instead of an item."""
+    if cluster is None:
+        await _store(store, articles, report, actor, auto_approve_min_quality, {})
+        return
+    report.clustering = True
+    # One batch at a time: a batch decides against the stories the one before it stored (two
+    # feeds polled at once must not both start the same story).
+    async with cluster.lock:
+        merges = await cluster.plan(articles)
+        try:
+            await _store(store, articles, report, actor, auto_approve_min_quality, merges)
+        except BaseException:
+            cluster.forget_batch()
+            raise
+
+
+async def _store(
+    store: Store,
+    articles: Sequence[Article],
+    report: IngestReport,
+    actor: str,
+    auto_approve_min_quality: int | None,
+    merges: dict[str, Merge],
+) -> None:
     results = await store.upsert_articles(
-        articles, actor=actor, approvals=auto_approvals(articles, auto_approve_min_quality)
+        articles,
+        actor=actor,
+        approvals=auto_approvals(articles, auto_approve_min_quality),
+        merges=merges,
     )
     for item_id, outcome in results:
-        if outcome is Outcome.NEW:
+        if outcome is Outcome.CLUSTERED:
+            report.clustered_into.append(item_id)
+        elif outcome is Outcome.NEW:
             report.new_ids.append(item_id)
         elif outcome is Outcome.UPDATED:
             report.updated += 1
@@ -186,10 +303,11 @@ async def ingest(
     auto_approve_min_quality: int | None = None,
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
+    cluster: Clusterer | None = None,
 ) -> IngestReport:
     """Store every good article under ``paths``; bad ones are reported, never fatal."""
     files = list(find_files(paths))
-    report = IngestReport()
+    report = IngestReport(clustering=cluster is not None)
     done = 0
     for start in range(0, len(files), BATCH):
         batch = files[start : start + BATCH]
@@ -212,6 +330,7 @@ async def ingest(
                     report,
                     actor=actor,
                     auto_approve_min_quality=auto_approve_min_quality,
+                    cluster=cluster,
                 )
             except StoreError as exc:
                 if not (report.new or report.updated):

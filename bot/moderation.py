@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.articles import Article
-from bot.errors import NewsbotError
+from bot.articles import Article, canonical_url
+from bot.articles.urls import http_url_problem
+from bot.errors import NewsbotError, one_line
 from bot.store import Approval, QueueItem, Status, Store
 
 MAX_REASON = 500
@@ -27,6 +28,10 @@ ALLOWED_FROM: dict[Status, tuple[Status, ...]] = {
 
 class BadReason(NewsbotError):
     """A rejection reason that is too long to keep."""
+
+
+class BadUrl(NewsbotError):
+    """A URL given to a command that cannot be an article's (not http(s), no host...)."""
 
 
 def _reason(reason: str | None) -> str | None:
@@ -71,3 +76,14 @@ async def reject(store: Store, article_id: int, *, actor: str, reason: str | Non
 
 async def approve_all(store: Store, *, actor: str) -> list[int]:
     return await store.transition_all(Status.PENDING, Status.APPROVED, actor=actor)
+
+
+async def split(store: Store, article_id: int, url: str, *, actor: str) -> QueueItem:
+    """Undo a wrong merge: the related coverage ``url`` of item ``article_id`` (that
+    clustering put there) becomes a pending item of its own, for moderators to decide. The
+    split is audited on both items; the coverage never joins a story again by itself, since
+    its url is an item now."""
+    problem = http_url_problem(url.strip())
+    if problem is not None:
+        raise BadUrl(f"{one_line(url)!r} {problem}")
+    return await store.split(article_id, canonical_url(url.strip()), actor=actor)

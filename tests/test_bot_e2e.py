@@ -502,3 +502,53 @@ async def test_schedule_commands_validate_store_and_clear(
         [stored] = await app.store.schedules()
     assert (stored.channel_id, stored.cron, stored.timezone) == (general, None, "Europe/Berlin")
     assert stored.updated_by.startswith(f"discord:{discord_double.user('moderator').id}:")
+
+
+async def test_news_split_makes_a_merged_article_its_own_pending_item(
+    discord_double: DiscordDouble, tmp_path: Path, restore_endpoints: None
+) -> None:
+    from bot.ingest import Clusterer
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, title, url, outlet in [
+        ("1.md", "Bank of England cuts interest rates to 3.5%", "https://bbc.co.uk/r", "BBC"),
+        (
+            "2.md",
+            "Bank of England lowers rates to 3.5% as inflation eases",
+            "https://ft.com/r",
+            "FT",
+        ),
+    ]:
+        (folder / name).write_text(
+            f"---\ntitle: {title!r}\nwebUrl: {url}\nprovider: {{name: {outlet}}}\n"
+            "publishedDateTime: 2026-11-06T12:00:00Z\n---\n"
+        )
+    settings = settings_for(discord_double, tmp_path)
+    async with open_app(settings) as app:
+        report = await ingest(
+            app.store,
+            [folder],
+            cluster=Clusterer(app.store, settings.clustering, app.clock),
+        )
+    assert report.summary == "1 new, 0 updated, 0 unchanged, 0 rejected, 1 clustered"
+    [lead] = report.new_ids
+    async with running_bot(settings, discord_double):
+        options = {"item": lead, "url": "https://ft.com/r"}
+        refused = await discord_double.send_slash_command("news split", options, user="member")
+        assert (await refused.response()).data["content"].startswith("⛔ Only moderators")
+        handle = await discord_double.send_slash_command("news split", options, user="moderator")
+        reply = await handle.response()
+        assert reply.ephemeral
+        assert reply.data["content"] == (
+            f"✂️ Split from #{lead}: #{lead + 1} Bank of England lowers rates to 3.5% as"
+            " inflation eases is pending."
+        )
+        again = await discord_double.send_slash_command("news split", options, user="moderator")
+        assert (await again.response()).data["content"] == (
+            f"🔍 Related coverage https://ft.com/r of item {lead} does not exist."
+        )
+        await discord_double.wait_for_message(
+            "review", lambda m: "lowers rates" in m["content"], timeout=10
+        )
+    assert await statuses(settings) == {lead: Status.PENDING, lead + 1: Status.PENDING}

@@ -342,3 +342,68 @@ def test_a_bad_argument_is_one_line_pointing_to_help(capsys: pytest.CaptureFixtu
         "newsbot queue: error: argument --status: invalid choice: 'done' (choose from 'pending',"
         " 'approved', 'rejected', 'published') (see newsbot queue --help)"
     ]
+
+
+CLUSTER_FILES = {
+    "1-reuters.md": (
+        "Texas measles outbreak grows to 762 cases, health officials say",
+        "reuters.com/a",
+        "Reuters",
+        "The Texas Department of State Health Services reported 48 new measles cases on"
+        " Tuesday, bringing the outbreak centred on the South Plains region to 762.",
+    ),
+    "2-chronicle.md": (
+        "Texas measles cases climb to 762 as West Texas outbreak spreads",
+        "houstonchronicle.com/b",
+        "Houston Chronicle",
+        "State health officials added 48 cases on Tuesday; most of those infected are"
+        " unvaccinated children in Gaines County.",
+    ),
+}
+
+
+def write_cluster_files(folder: Path) -> None:
+    folder.mkdir()
+    for name, (title, url, outlet, excerpt) in CLUSTER_FILES.items():
+        (folder / name).write_text(
+            f"---\ntitle: {title!r}\nwebUrl: https://{url}\nexcerpt: {excerpt!r}\n"
+            f"publishedDateTime: 2026-11-03T18:00:00Z\nprovider: {{name: {outlet}}}\n---\n",
+            encoding="utf-8",
+        )
+
+
+def test_ingest_cluster_queue_related_and_split(tmp_path: Path) -> None:
+    write_cluster_files(tmp_path / "in")
+    result = newsbot("ingest", "--cluster", str(tmp_path / "in"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1 new, 0 updated, 0 unchanged, 0 rejected, 1 clustered"
+    [item] = json.loads(newsbot("queue", "--json", cwd=tmp_path).stdout)
+    assert item["related"] == [
+        {
+            "url": "https://houstonchronicle.com/b",
+            "title": CLUSTER_FILES["2-chronicle.md"][0],
+            "outlet": "Houston Chronicle",
+        }
+    ]
+    split = newsbot("split", str(item["id"]), "https://houstonchronicle.com/b", cwd=tmp_path)
+    assert split.returncode == 0, split.stderr
+    assert split.stdout.strip() == (
+        f"split https://houstonchronicle.com/b from item {item['id']}: it is item 2 (pending)"
+    )
+    listed = json.loads(newsbot("queue", "--json", cwd=tmp_path).stdout)
+    assert [(e["id"], e["status"], e["related"]) for e in listed] == [
+        (1, "pending", []),
+        (2, "pending", []),
+    ]
+    again = newsbot("split", "1", "https://houstonchronicle.com/b", cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr.strip() == (
+        "newsbot: error: related coverage https://houstonchronicle.com/b of item 1 not found"
+    )
+
+
+def test_clustering_files_in_the_config_clusters_file_ingest(tmp_path: Path) -> None:
+    write_cluster_files(tmp_path / "in")
+    (tmp_path / "newsbot.yaml").write_text("clustering: {files: true, window: 2d}\n")
+    result = newsbot("ingest", str(tmp_path / "in"), cwd=tmp_path)
+    assert result.stdout.strip() == "1 new, 0 updated, 0 unchanged, 0 rejected, 1 clustered"

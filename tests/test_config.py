@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_API_BASE, DigestChannel, Secret, Settings, load_settings
+from bot.config import DEFAULT_API_BASE, Clustering, DigestChannel, Secret, Settings, load_settings
 from bot.errors import ConfigError
 
 KNOWN_TOP = (
-    "auto_approve, catch_up_grace, database, digests, guild, moderator_roles, review_channel,"
-    " templates"
+    "auto_approve, catch_up_grace, clustering, database, digests, guild, moderator_roles,"
+    " review_channel, templates"
 )
 KNOWN_DIGEST = (
     "channel, max_age, max_items, min_quality, order, post_empty, providers, related_limit,"
@@ -94,6 +94,29 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
             "missing (the id of the channel that receives digests)",
         ),
         ("digests:\n  - channel: 5\n  - channel: '5'", "digests[2].channel", "5 is listed twice"),
+        # clustering
+        (
+            "clustering: true",
+            "clustering",
+            "expected a mapping like {window: 36h, files: false}, got True",
+        ),
+        (
+            "clustering: {windw: 2d}",
+            "clustering.windw",
+            "unknown setting (known: files, threshold, window)",
+        ),
+        ("clustering: {window: 0h}", "clustering.window", f"{DURATION} '0h'"),
+        ("clustering: {files: 1}", "clustering.files", "expected true or false, got 1"),
+        (
+            "clustering: {threshold: 1.5}",
+            "clustering.threshold",
+            "expected a number between 0 and 1, got 1.5",
+        ),
+        (
+            "clustering: {threshold: high}",
+            "clustering.threshold",
+            "expected a number between 0 and 1, got 'high'",
+        ),
         # durations
         ("catch_up_grace: 6 hours", "catch_up_grace", f"{DURATION} '6 hours'"),
         (digest("max_age: 0d"), "digests[1].max_age", f"{DURATION} '0d'"),
@@ -171,6 +194,15 @@ def test_an_unconfigured_channel_is_named_with_the_configured_ones(tmp_path: Pat
     assert settings.digest_for(6).channel == 6
     assert settings.digest_for(None).channel == 5
     assert Settings().digest_for(None) == DigestChannel(channel=None)
+
+
+def test_clustering_loads_and_defaults_to_the_clusterers_threshold(tmp_path: Path) -> None:
+    from bot.cluster import THRESHOLD
+
+    assert Settings().clustering == Clustering(timedelta(hours=36), files=False)
+    assert Clustering().threshold == THRESHOLD
+    loaded = load(tmp_path, "clustering: {window: 2d, files: true, threshold: 0.4}")
+    assert loaded.clustering == Clustering(timedelta(days=2), files=True, threshold=0.4)
 
 
 def test_the_digest_schema_declares_every_field() -> None:

@@ -134,3 +134,19 @@ def http_url_problem(value: str) -> str | None:
     if safe_url(value) is None:  # what the renderer would refuse to link, refused here already
         return "is not a valid URL"
     return None
+
+
+# Second-level labels under which a registrable name has three labels (example.co.uk).
+_SECOND_LEVEL: Final = frozenset(("co", "com", "org", "net", "ac", "gov", "edu"))
+
+
+def outlet_key(domain: str, url: str, name: str = "") -> str:
+    """Who published an article, as the clustering's one-outlet rule compares them: the
+    registrable part of its provider's domain, else of its link's host (``edition.cnn.com``
+    and ``cnn.com`` are one outlet), else its provider's name, case-folded."""
+    host = domain.strip().lower().rstrip(".") or (urlsplit(url).hostname or "")
+    labels = [label for label in host.split(".") if label]
+    if len(labels) >= 2:
+        keep = 3 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL else 2
+        return ".".join(labels[-keep:])
+    return name.strip().casefold() or host

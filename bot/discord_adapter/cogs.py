@@ -1,4 +1,4 @@
-"""Slash commands: ``/news`` (queue, show, approve, reject, submit) and ``/digest`` (preview,
+"""Slash commands: ``/news`` (queue, show, approve, reject, split, submit) and ``/digest`` (preview,
 publish, schedule). Each handler parses options, checks permission, calls one core function
 and formats the reply; errors go to the tree's one error handler."""
 
@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import moderation
 from bot.articles import submitted_article
 from bot.clock import Clock
 from bot.config import Settings
@@ -126,6 +127,30 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
         require_moderator(interaction, self.settings, "reject items")
         decided = await decide(self.store, item, "reject", interaction.user, reason)
         await self._decided(interaction, "❌ Rejected", decided)
+
+    @app_commands.command(
+        name="split", description="Make an article clustering merged into an item its own item"
+    )
+    @app_commands.describe(
+        item="the item it was merged into (type to search titles)",
+        url="the merged article's link, as /news show lists it",
+    )
+    @app_commands.autocomplete(item=any_item)
+    async def split(
+        self,
+        interaction: Interaction,
+        item: app_commands.Range[int, 1],
+        url: app_commands.Range[str, 1, 2048],
+    ) -> None:
+        require_moderator(interaction, self.settings, "split items")
+        new = await moderation.split(self.store, item, url, actor=actor_of(interaction.user))
+        await interaction.response.send_message(
+            f"✂️ Split from #{item}: #{new.id} {escape_markdown(new.article.title)} is pending.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+        self.feed.wake()  # the new pending item goes to the review channel
+        await self.feed.refresh(await self.store.get(item))  # without it as related coverage
 
     async def _decided(self, interaction: Interaction, what: str, item: QueueItem) -> None:
         """Tell the moderator, then show the decision on the item's review message."""

@@ -7,6 +7,7 @@ from bot.store.models import (
     Delivery,
     DigestRecord,
     DigestStatus,
+    Merge,
     OutboxMessage,
     Outcome,
     QueueItem,
@@ -16,6 +17,7 @@ from bot.store.models import (
     Selection,
     Status,
     StoredSchedule,
+    StoryLead,
     Trigger,
 )
 from bot.store.sqlite import SQLiteStore
@@ -26,6 +28,7 @@ __all__ = [
     "Delivery",
     "DigestRecord",
     "DigestStatus",
+    "Merge",
     "NewMessage",
     "OutboxMessage",
     "Outcome",
@@ -38,5 +41,6 @@ __all__ = [
     "Status",
     "Store",
     "StoredSchedule",
+    "StoryLead",
     "Trigger",
 ]

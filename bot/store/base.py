@@ -18,6 +18,7 @@ from bot.store.models import (
     Delivery,
     DigestRecord,
     DigestStatus,
+    Merge,
     Outcome,
     QueueItem,
     QueueQuery,
@@ -26,6 +27,7 @@ from bot.store.models import (
     Selection,
     Status,
     StoredSchedule,
+    StoryLead,
     Trigger,
 )
 
@@ -47,10 +49,27 @@ class Store(Protocol):
         *,
         actor: str,
         approvals: Mapping[str, Approval] | None = None,
+        merges: Mapping[str, Merge] | None = None,
     ) -> list[tuple[int, Outcome]]:
         """Insert new articles and update unpublished ones, in one transaction. A new article
         whose url is in ``approvals`` is stored approved, with that approval audited; the
-        policy that decides is ``bot.moderation``'s."""
+        policy that decides is ``bot.moderation``'s. A new article whose url is in ``merges``
+        becomes related coverage of that item (``Outcome.CLUSTERED`` with the item's id),
+        audited on the item; an article already stored as coverage stays coverage."""
+        ...
+
+    async def story_leads(
+        self, since: datetime, *, loaded_since: datetime | None = None, after_id: int = 0
+    ) -> list[StoryLead]:
+        """The items whose story time (the article's, else when it was stored) is ``since``
+        or later, with the outlets of their coverage: the clustering window. With
+        ``loaded_since``, only those not loaded yet: older than it, or with an id above
+        ``after_id``."""
+        ...
+
+    async def split(self, article_id: int, url: str, *, actor: str) -> QueueItem:
+        """Make the coverage ``url`` (canonical) of item ``article_id`` a pending item of its
+        own again, audited on both; returns the new item. ``NotFound`` if it is not there."""
         ...
 
     async def submit(self, article: Article, *, submitted_by: str) -> tuple[QueueItem, bool]:

@@ -194,4 +194,40 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             """,
         ),
     ),
+    (
+        5,
+        "coverage found by clustering, kept whole so that a split can make it an item again",
+        (
+            """
+            CREATE TABLE coverage (
+                url TEXT PRIMARY KEY,
+                article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+                web_url TEXT NOT NULL,
+                title TEXT NOT NULL,
+                excerpt TEXT NOT NULL DEFAULT '',
+                published_at TEXT,
+                category TEXT NOT NULL DEFAULT '',
+                type TEXT NOT NULL DEFAULT '',
+                provider_name TEXT,
+                provider_domain TEXT,
+                topics TEXT NOT NULL DEFAULT '[]',
+                images TEXT NOT NULL DEFAULT '[]',
+                quality INTEGER,
+                heat INTEGER,
+                source_published INTEGER NOT NULL DEFAULT 0,
+                source TEXT NOT NULL,
+                body TEXT NOT NULL DEFAULT '',
+                source_hash TEXT NOT NULL,
+                outlet TEXT NOT NULL,
+                score REAL NOT NULL,
+                merged_by TEXT NOT NULL,
+                merged_at TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX coverage_article ON coverage (article_id, merged_at)",
+            "CREATE INDEX coverage_source_hash ON coverage (source_hash)",
+            # The clustering window reads items by their story's time.
+            "CREATE INDEX articles_story_time ON articles (coalesce(published_at, created_at))",
+        ),
+    ),
 )

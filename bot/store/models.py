@@ -23,6 +23,8 @@ class Outcome(StrEnum):
     NEW = "new"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
+    CLUSTERED = "clustered"
+    """Stored as related coverage of another outlet's item on the same story (its id)."""
 
 
 class DigestStatus(StrEnum):
@@ -74,6 +76,29 @@ class Approval:
 
 
 @dataclass(frozen=True, slots=True)
+class Merge:
+    """A clustering decision made before storing: the article joins the item whose url is
+    ``lead_url`` as related coverage. The store applies it in the transaction that stores the
+    batch, and stores the article as an item of its own instead if ``outlet`` is already in
+    that story (one outlet's two articles are never merged)."""
+
+    lead_url: str
+    outlet: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class StoryLead:
+    """An item of the clustering window, with the outlets of the coverage merged into it."""
+
+    id: int
+    article: Article
+    at: datetime
+    """The article's time, or when the item was stored when the article has none."""
+    outlets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class QueueItem:
     """An article in the queue with its moderation state."""
 
@@ -116,6 +141,8 @@ class QueueQuery:
     limit: int | None = None
     after: int | None = None
     before: int | None = None
+    related: bool = False
+    """Also read each item's related coverage (``newsbot queue --json``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ from typing import Any
 
 import aiosqlite
 
-from bot.articles import Article, Image, Provider, Related
+from bot.articles import Article, Image, Provider, Related, canonical_url
+from bot.articles.urls import outlet_key
 from bot.clock import Clock
 from bot.errors import InvalidTransition, NotFound, StoreError
 from bot.store.base import NewMessage
@@ -31,6 +32,7 @@ from bot.store.models import (
     Delivery,
     DigestRecord,
     DigestStatus,
+    Merge,
     OutboxMessage,
     Outcome,
     QueueItem,
@@ -40,6 +42,7 @@ from bot.store.models import (
     Selection,
     Status,
     StoredSchedule,
+    StoryLead,
     Trigger,
 )
 
@@ -382,10 +385,11 @@ class SQLiteStore:
     async def known_hashes(self, hashes: Sequence[str]) -> set[str]:
         known: set[str] = set()
         for chunk in _chunks(list(hashes)):
+            marks = _placeholders(len(chunk))
             rows = await self._read(
-                "SELECT source_hash FROM articles"
-                f" WHERE source_hash IN ({_placeholders(len(chunk))})",
-                chunk,
+                f"SELECT source_hash FROM articles WHERE source_hash IN ({marks})"
+                f" UNION SELECT source_hash FROM coverage WHERE source_hash IN ({marks})",
+                [*chunk, *chunk],
             )
             known.update(row[0] for row in rows)
         return known
@@ -396,6 +400,7 @@ class SQLiteStore:
         *,
         actor: str,
         approvals: Mapping[str, Approval] | None = None,
+        merges: Mapping[str, Merge] | None = None,
     ) -> list[tuple[int, Outcome]]:
         results: list[tuple[int, Outcome]] = []
         now = self._now()
@@ -403,7 +408,9 @@ class SQLiteStore:
             # Whole chunks go through executemany: each call is a round trip to aiosqlite's
             # thread, and per-row calls made ingest three times slower than parsing.
             for chunk in _chunks(articles):
-                results.extend(await self._upsert_chunk(db, chunk, actor, now, approvals or {}))
+                results.extend(
+                    await self._upsert_chunk(db, chunk, actor, now, approvals or {}, merges or {})
+                )
         return results
 
     async def _upsert_chunk(
@@ -413,6 +420,7 @@ class SQLiteStore:
         actor: str,
         now: str,
         approvals: Mapping[str, Approval],
+        merges: Mapping[str, Merge],
     ) -> list[tuple[int, Outcome]]:
         urls = list({a.url: None for a in chunk})
         async with db.execute(
@@ -421,14 +429,40 @@ class SQLiteStore:
             urls,
         ) as cursor:
             existing = {row[0]: (row[1], row[2], row[3]) async for row in cursor}
+        async with db.execute(
+            "SELECT url, article_id, source_hash FROM coverage"
+            f" WHERE url IN ({_placeholders(len(urls))})",
+            urls,
+        ) as cursor:
+            covered = {row[0]: (row[1], row[2]) async for row in cursor}
         # The last file wins when one batch names the same URL twice.
         latest = {a.url: a for a in chunk}
-        fresh = [latest[url] for url in urls if url not in existing]
-        ids = await self._insert_many(db, fresh, actor, now, approvals)
+        fresh = [latest[url] for url in urls if url not in existing and url not in covered]
+        leads = [a for a in fresh if a.url not in merges]
+        ids = await self._insert_many(db, leads, actor, now, approvals)
+        # Leads first: an article may join a story whose lead came earlier in this batch.
+        joined = await self._merge_many(
+            db, [a for a in fresh if a.url in merges], merges, actor, now
+        )
+        refused = [a for a in fresh if a.url in merges and a.url not in joined]
+        ids.update(await self._insert_many(db, refused, actor, now, approvals))
         updates: list[tuple[int, str, Article]] = []
+        coverage_updates: list[Article] = []
         results: list[tuple[int, Outcome]] = []
         seen: set[str] = set()
         for article in chunk:
+            if article.url in joined or article.url in covered:
+                lead_id, stored_hash = covered.get(article.url) or (joined[article.url], "")
+                if article.url in joined and article.url not in seen:
+                    outcome = Outcome.CLUSTERED
+                elif stored_hash == article.source_hash or article.url in seen:
+                    outcome = Outcome.UNCHANGED
+                else:
+                    outcome = Outcome.UPDATED
+                    coverage_updates.append(latest[article.url])
+                seen.add(article.url)
+                results.append((lead_id, outcome))
+                continue
             if article.url in ids:
                 outcome = Outcome.UNCHANGED if article.url in seen else Outcome.NEW
                 seen.add(article.url)
@@ -444,7 +478,72 @@ class SQLiteStore:
             results.append((item_id, Outcome.UPDATED))
         if updates:
             await self._update_many(db, updates, actor, now)
+        if coverage_updates:
+            await db.executemany(
+                "UPDATE coverage SET web_url = ?, title = ?, excerpt = ?, published_at = ?,"
+                " category = ?, type = ?, provider_name = ?, provider_domain = ?, topics = ?,"
+                " images = ?, quality = ?, heat = ?, source_published = ?, source = ?, body = ?,"
+                " source_hash = ? WHERE url = ?",
+                [(*_article_row(a), a.url) for a in coverage_updates],
+            )
         return results
+
+    async def _merge_many(
+        self,
+        db: aiosqlite.Connection,
+        articles: Sequence[Article],
+        merges: Mapping[str, Merge],
+        actor: str,
+        now: str,
+    ) -> dict[str, int]:
+        """Store articles as related coverage of their stories' items, each audited on the
+        item; returns url -> item id of those merged. One refused because its outlet is in
+        the story already (decided in an earlier batch, or by another process) is left out,
+        to be stored as an item of its own."""
+        joined: dict[str, int] = {}
+        for article in articles:
+            merge = merges[article.url]
+            async with db.execute(
+                "SELECT id, status, provider_name, provider_domain, web_url FROM articles"
+                " WHERE url = ?",
+                (merge.lead_url,),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                continue
+            lead_id, status, name, domain, web_url = row
+            async with db.execute(
+                "SELECT outlet FROM coverage WHERE article_id = ?", (lead_id,)
+            ) as cursor:
+                outlets = {r[0] async for r in cursor}
+            outlets.add(outlet_key(domain or "", web_url, name or ""))
+            if merge.outlet in outlets:
+                continue
+            await db.execute(
+                "INSERT INTO coverage (url, article_id, web_url, title, excerpt, published_at,"
+                " category, type, provider_name, provider_domain, topics, images, quality, heat,"
+                " source_published, source, body, source_hash, outlet, score, merged_by,"
+                " merged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " ?, ?)",
+                (
+                    article.url,
+                    lead_id,
+                    *_article_row(article),
+                    merge.outlet,
+                    merge.score,
+                    actor,
+                    now,
+                ),
+            )
+            reason = (
+                f"{article.web_url} ({merge.outlet}) joined as related coverage"
+                f" (similarity {merge.score:.2f})"
+            )
+            await db.execute(
+                _INSERT_AUDIT, (lead_id, "clustered", actor, status, status, reason, now)
+            )
+            joined[article.url] = lead_id
+        return joined
 
     async def _insert_many(
         self,
@@ -621,6 +720,40 @@ class SQLiteStore:
                         image=image,
                     )
                 )
+            # Then the coverage clustering found, in the order it joined.
+            rows = await self._read(
+                "SELECT article_id, web_url, title, excerpt, provider_name, provider_domain,"
+                " published_at, quality, images FROM coverage"
+                f" WHERE article_id IN ({_placeholders(len(chunk))})"
+                " ORDER BY article_id, merged_at, rowid",
+                chunk,
+            )
+            listed = {(i, canonical_url(r.url)) for i in chunk for r in related[i]}
+            for (
+                article_id,
+                url,
+                title,
+                excerpt,
+                name,
+                domain,
+                published_at,
+                quality,
+                images,
+            ) in rows:
+                if (article_id, canonical_url(url)) in listed:
+                    continue  # the article's own file lists it already
+                first = next(iter(json.loads(images)), None)
+                related[article_id].append(
+                    Related(
+                        title=title,
+                        url=url,
+                        excerpt=excerpt,
+                        provider=Provider(name or "", domain or "") if name or domain else None,
+                        published_at=_dt(published_at),
+                        quality=quality,
+                        image=first["url"] if first else None,
+                    )
+                )
         return related
 
     async def _items(self, rows: list[tuple[Any, ...]], with_related: bool) -> list[QueueItem]:
@@ -679,7 +812,7 @@ class SQLiteStore:
         rows = await self._read(sql, params)
         if descending:
             rows.reverse()
-        return await self._items(rows, with_related=False)
+        return await self._items(rows, with_related=query.related)
 
     async def count_items(self, query: QueueQuery) -> int:
         if (query.topic, query.search, query.after, query.before) == (None, None, None, None):
@@ -695,6 +828,85 @@ class SQLiteStore:
         counts = dict.fromkeys(Status, 0)
         counts.update({Status(status): count for status, count in rows})
         return counts
+
+    # --- clustering --------------------------------------------------------------------------
+    async def story_leads(
+        self, since: datetime, *, loaded_since: datetime | None = None, after_id: int = 0
+    ) -> list[StoryLead]:
+        when = "coalesce(published_at, created_at)"
+        sql = f"SELECT {_ITEM_COLUMNS} FROM articles WHERE {when} >= ?"
+        params: list[Any] = [_ts(since)]
+        if loaded_since is not None:
+            sql += f" AND ({when} < ? OR id > ?)"
+            params += [_ts(loaded_since), after_id]
+        rows = await self._read(sql + " ORDER BY id", params)
+        outlets: dict[int, list[str]] = {}
+        for chunk in _chunks([row[0] for row in rows]):
+            for article_id, outlet in await self._read(
+                f"SELECT article_id, outlet FROM coverage WHERE article_id IN"
+                f" ({_placeholders(len(chunk))})",
+                chunk,
+            ):
+                outlets.setdefault(article_id, []).append(outlet)
+        leads = []
+        for row in rows:
+            item = _item(row)
+            at = item.article.published_at or item.created_at
+            leads.append(StoryLead(item.id, item.article, at, tuple(outlets.get(item.id, ()))))
+        return leads
+
+    async def split(self, article_id: int, url: str, *, actor: str) -> QueueItem:
+        now = self._now()
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT status FROM articles WHERE id = ?", (article_id,)
+            ) as cursor:
+                lead = await cursor.fetchone()
+            if lead is None:
+                raise NotFound("item", article_id)
+            columns = (
+                "url, web_url, title, excerpt, published_at, category, type, provider_name,"
+                " provider_domain, topics, images, quality, heat, source_published, source, body,"
+                " source_hash"
+            )
+            cursor = await db.execute(
+                f"INSERT INTO articles ({columns}, status, created_at, updated_at)"
+                f" SELECT {columns}, 'pending', ?, ? FROM coverage"
+                " WHERE url = ? AND article_id = ?",
+                (now, now, url, article_id),
+            )
+            new_id = cursor.lastrowid if cursor.rowcount > 0 else None
+            await cursor.close()
+            if new_id is None:
+                raise NotFound("related coverage", f"{url} of item {article_id}")
+            async with db.execute("SELECT web_url FROM coverage WHERE url = ?", (url,)) as cursor:
+                [(web_url,)] = [tuple(r) async for r in cursor]
+            await db.execute("DELETE FROM coverage WHERE url = ?", (url,))
+            status = lead[0]
+            await db.executemany(
+                _INSERT_AUDIT,
+                [
+                    (
+                        article_id,
+                        "split",
+                        actor,
+                        status,
+                        status,
+                        f"{web_url} is item {new_id} again",
+                        now,
+                    ),
+                    (
+                        new_id,
+                        "split",
+                        actor,
+                        None,
+                        Status.PENDING.value,
+                        f"split from item {article_id}",
+                        now,
+                    ),
+                ],
+            )
+        return await self.get(int(new_id))
 
     # --- moderation --------------------------------------------------------------------------
     async def transition(
