@@ -100,7 +100,7 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             app.store,
             args.paths,
             actor=_actor(),
-            auto_approve_min_quality=settings.auto_approve_min_quality,
+            auto_approve=settings.auto_approve,
             stdin=sys.stdin.buffer,
             progress=bar,
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bot.articles import MAX_FILE_BYTES, Article, parse_article, source_hash
+from bot.config import AutoApprove
 from bot.errors import ArticleError, StoreError
 from bot.moderation import auto_approvals
 from bot.store import Outcome, Store
@@ -154,14 +155,17 @@ async def store_articles(
     report: IngestReport,
     *,
     actor: str,
-    auto_approve_min_quality: int | None,
+    auto_approve: AutoApprove,
+    feed: str | None = None,
 ) -> None:
     """Store parsed articles (from files or feeds) in one transaction, applying the
     auto-approve policy, and count the outcomes into ``report``. Every source of articles goes
-    through here, so they all follow the same rules."""
-    results = await store.upsert_articles(
-        articles, actor=actor, approvals=auto_approvals(articles, auto_approve_min_quality)
-    )
+    through here, so they all follow the same rules. ``feed`` names the feed that brought the
+    batch (for ``auto_approve.feeds``); outlets trusted from Discord are read here, per batch,
+    so a Trust outlet click applies to the next batch."""
+    trusted = await store.trusted_providers()
+    approvals = auto_approvals(articles, auto_approve, trusted=trusted, feed=feed)
+    results = await store.upsert_articles(articles, actor=actor, approvals=approvals)
     for item_id, outcome in results:
         if outcome is Outcome.NEW:
             report.new_ids.append(item_id)
@@ -176,7 +180,7 @@ async def ingest(
     paths: Sequence[str | Path],
     *,
     actor: str = "ingest",
-    auto_approve_min_quality: int | None = None,
+    auto_approve: AutoApprove | None = None,
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
 ) -> IngestReport:
@@ -204,7 +208,7 @@ async def ingest(
                     articles,
                     report,
                     actor=actor,
-                    auto_approve_min_quality=auto_approve_min_quality,
+                    auto_approve=auto_approve or AutoApprove(),
                 )
             except StoreError as exc:
                 if not (report.new or report.updated):

@@ -4,9 +4,11 @@ from bot.store.base import NewMessage, Store
 from bot.store.models import (
     Approval,
     AuditEntry,
+    BotMessage,
     Delivery,
     DigestRecord,
     DigestStatus,
+    DigestSummary,
     OutboxMessage,
     Outcome,
     QueueItem,
@@ -23,9 +25,11 @@ from bot.store.sqlite import SQLiteStore
 __all__ = [
     "Approval",
     "AuditEntry",
+    "BotMessage",
     "Delivery",
     "DigestRecord",
     "DigestStatus",
+    "DigestSummary",
     "NewMessage",
     "OutboxMessage",
     "Outcome",
