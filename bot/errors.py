@@ -110,3 +110,7 @@ class StartupError(NewsbotError):
 
 class LoginFailed(StartupError):
     """The bot's token is missing or Discord refused it."""
+
+
+class OptionTooLong(NewsbotError):
+    """A command option too long to carry in a component's custom id (100 characters)."""

@@ -14,7 +14,8 @@ from discord.ext import commands
 from bot.articles import submitted_article
 from bot.clock import Clock
 from bot.config import Settings
-from bot.discord_adapter.ids import actor_of
+from bot.discord_adapter.deck import deck_message
+from bot.discord_adapter.ids import DeckState, actor_of, check_deck_filters
 from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
 from bot.discord_adapter.permissions import in_configured_guild, is_moderator, require_moderator
 from bot.discord_adapter.review import ReviewFeed, decide
@@ -135,6 +136,25 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
             allowed_mentions=NO_MENTIONS,
         )
         await self.feed.refresh(item)
+
+    @app_commands.command(
+        name="review", description="Review pending items one at a time (only you see it)"
+    )
+    @app_commands.describe(
+        topic="only items with this topic", feed="only items from this feed (once feeds exist)"
+    )
+    async def review(
+        self,
+        interaction: Interaction,
+        topic: app_commands.Range[str, 1, 40] | None = None,
+        feed: app_commands.Range[str, 1, 40] | None = None,
+    ) -> None:
+        require_moderator(interaction, self.settings, "review items")
+        check_deck_filters(topic, feed)  # they must fit in the buttons: say so now, not later
+        message = await deck_message(self.feed, DeckState(0, topic, feed))
+        if message["view"] is None:
+            del message["view"]  # discord.py's send_message takes a view or none at all
+        await interaction.response.send_message(ephemeral=True, **message)
 
     @app_commands.command(name="submit", description="Suggest an article for the digest")
     @app_commands.describe(url="the article's http(s) link", title="its headline")

@@ -173,8 +173,9 @@ class ReviewFeed(commands.Cog):
             )
         return [item for item in items if item.id not in found]
 
-    async def payload(self, item: QueueItem) -> dict[str, Any]:
-        """The item's review message in its current state (also what ``/news show`` shows)."""
+    async def payload(self, item: QueueItem, *, lead: str = "") -> dict[str, Any]:
+        """The item's review message in its current state (also what ``/news show`` and the
+        review deck show, the deck with its ``lead`` line)."""
         # Off the event loop: an operator's template may take its whole time budget.
         return await asyncio.to_thread(
             review_payload,
@@ -182,6 +183,7 @@ class ReviewFeed(commands.Cog):
             item,
             self.settings.digest_for(None),
             now=self.clock.now(),
+            lead=lead,
         )
 
     async def refresh(self, item: QueueItem) -> None:
@@ -198,7 +200,7 @@ class ReviewFeed(commands.Cog):
             log.warning("could not update review message %d: %s", post.message_id, exc)
 
 
-def _feed(interaction: discord.Interaction[Any]) -> ReviewFeed:
+def review_feed(interaction: discord.Interaction[Any]) -> ReviewFeed:
     """The bot's review feed: discord.py rebuilds a clicked button from its custom id alone,
     so what it acts through is found in the client's cog registry."""
     client = interaction.client
@@ -235,7 +237,7 @@ class ReviewButton(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
-            feed = _feed(interaction)
+            feed = review_feed(interaction)
             verb = "approve items" if self.action == "approve" else "reject items"
             require_moderator(interaction, feed.settings, verb)
             if self.action == "reject":
