@@ -88,3 +88,18 @@ def deck_end(topic: str | None, after: int, note: str | None = None) -> str:
         else (f"✅ No pending items{which}.")
     )
     return f"{note}\n{text}" if note else text
+
+
+STANDING_MARK = "📥"
+"""The review channel's standing message starts with this (found again after a restart)."""
+
+
+def standing_text(waiting: int, per_hour: int) -> str:
+    """The review channel's standing message: how many pending items were not posted here."""
+    if waiting <= 0:
+        return f"{STANDING_MARK} Every pending item has been posted here for review."
+    items = "item waits" if waiting == 1 else "items wait"
+    return (
+        f"{STANDING_MARK} **{waiting:,}** more pending {items} beyond the {per_hour} posted here"
+        " each hour (highest quality first). Go through them with `/news review`."
+    )

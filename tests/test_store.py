@@ -298,8 +298,8 @@ async def test_review_posts_and_schedules(store: Store) -> None:
     await store.record_review_post(ids[0], 5, 500)
     assert [i.id for i in await store.unreviewed_pending(10)] == [ids[1]]
     assert await store.count_unreviewed_pending() == 1
-    assert await store.review_posts_since(NOW) == [NOW]
-    assert await store.review_posts_since(NOW + timedelta(seconds=1)) == []
+    assert await store.review_posts_since(NOW - timedelta(seconds=1)) == [NOW]
+    assert await store.review_posts_since(NOW) == []
     post = await store.review_post(ids[0])
     assert post is not None and post.message_id == 500
     await store.set_schedule(5, "0 9 * * *", "Europe/Berlin", actor="mod")

@@ -164,8 +164,8 @@ class Store(Protocol):
         ...
 
     async def review_posts_since(self, since: datetime) -> list[datetime]:
-        """When each review post at or after ``since`` was made, oldest first (the feed's
-        hourly budget)."""
+        """When each review post made after ``since`` was made, oldest first (the feed's
+        hourly budget: a post made exactly an hour ago no longer counts)."""
         ...
 
     async def bot_message(self, name: str) -> BotMessage | None: ...

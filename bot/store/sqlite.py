@@ -1093,7 +1093,7 @@ class SQLiteStore:
 
     async def review_posts_since(self, since: datetime) -> list[datetime]:
         rows = await self._read(
-            "SELECT posted_at FROM review_posts WHERE posted_at >= ? ORDER BY posted_at",
+            "SELECT posted_at FROM review_posts WHERE posted_at > ? ORDER BY posted_at",
             (_ts(since),),
         )
         return [_at(row[0]) for row in rows]
