@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from bot.articles import Article
 from bot.config import AutoApprove
-from bot.errors import InvalidTransition, NewsbotError
+from bot.errors import NewsbotError
 from bot.store import Approval, QueueItem, Status, Store
 
 MAX_REASON = 500
@@ -108,11 +108,10 @@ async def trust_outlet(store: Store, item_id: int, *, actor: str) -> tuple[Queue
     outlet = outlet_of(item)
     if outlet is None:
         raise NoOutlet(f"item {item_id} names no outlet (provider) to trust")
-    if item.status is not Status.PENDING:
-        # Same answer as a second Approve: nothing changes, the moderator is told why.
-        raise InvalidTransition(item_id, item.status.value, Status.APPROVED.value)
-    added = await store.trust_provider(outlet, actor=actor)
+    # Approve first: when another moderator decided the item meanwhile, this raises and
+    # nothing changes (the outlet is not trusted on a card that was already stale).
     approved = await approve(store, item_id, actor=actor, reason=f"trusted outlet {outlet}")
+    added = await store.trust_provider(outlet, actor=actor)
     return approved, outlet, added
 
 

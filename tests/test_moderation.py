@@ -94,3 +94,31 @@ def test_any_auto_approve_rule_approves_and_names_itself(
         assert approvals == {}
     else:
         assert approvals == {article.url: moderation.Approval("auto-approve", reason)}
+
+
+def test_an_outlet_trusted_from_discord_approves_its_next_items_at_ingest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, feed = tmp_path / "q.db", tmp_path / "feed"
+    feed.mkdir()
+    story = (
+        "---\ntitle: {t}\nwebUrl: https://ex.org/{t}\nprovider: {{name: Ex, domain: ex.org}}\n---\n"
+    )
+    (feed / "1.md").write_text(story.format(t="one"))
+    assert main(["ingest", str(feed), "--db", str(db)]) == 0
+
+    async def trust() -> None:
+        async with open_app(Settings(database=db)) as app:
+            [item] = await app.store.list_items(QueueQuery())
+            approved, outlet, added = await moderation.trust_outlet(
+                app.store, item.id, actor="discord:1:mod"
+            )
+            assert (approved.status, outlet, added) == (Status.APPROVED, "ex.org", True)
+
+    asyncio.run(trust())
+    (feed / "2.md").write_text(story.format(t="two"))
+    assert main(["ingest", str(feed), "--db", str(db)]) == 0
+    items, audits = asyncio.run(stored(db))
+    assert items["two"].status is Status.APPROVED
+    assert audits["two"][-1].reason == "trusted outlet ex.org"
+    capsys.readouterr()

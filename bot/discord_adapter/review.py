@@ -171,14 +171,16 @@ class ReviewFeed(commands.Cog):
 
     async def _update_standing(self, channel_id: int) -> None:
         """Post the standing message once, then edit it when its count changes."""
-        text = standing_text(
-            await self.store.count_unreviewed_pending(), self.settings.review_feed_max
-        )
+        waiting = await self.store.count_unreviewed_pending()
+        text = standing_text(waiting, self.settings.review_feed_max)
         if text == self._standing_text:
             return
         channel = self.client.get_partial_messageable(channel_id)
         record = await self.store.bot_message(STANDING)
-        if record is not None and record.channel_id == channel_id:
+        mine = record is not None and record.channel_id == channel_id
+        if not mine and not waiting:
+            return  # nothing waits beyond the posts: no message needed yet
+        if record is not None and mine:
             try:
                 await channel.get_partial_message(record.message_id).edit(
                     content=text, allowed_mentions=NO_MENTIONS
