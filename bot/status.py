@@ -158,7 +158,7 @@ def status_lines(
                 f" ({link})" if link else f" (message {c.last.first_message_id})"
             )
         upcoming = (
-            f"next run {c.next_run:%Y-%m-%d %H:%M} UTC [{c.schedule}]"
+            f"next run {c.next_run:%Y-%m-%d %H:%M} UTC [{text(c.schedule or '')}]"
             if c.next_run is not None
             else "no schedule"
         )
