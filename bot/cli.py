@@ -114,7 +114,7 @@ async def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             app.store,
             args.paths,
             actor=_actor(),
-            auto_approve_min_quality=settings.auto_approve_min_quality,
+            auto_approve=settings.auto_approve,
             stdin=sys.stdin.buffer if sys.stdin is not None else None,
             progress=bar,
             cluster=app.clusterer if args.cluster or settings.clustering.files else None,
@@ -546,6 +546,19 @@ def _add_discord_commands(add: Callable[[str, Handler, str], argparse.ArgumentPa
                 print(line)
         return 0
 
+    async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+        from bot.app import open_app
+        from bot.status import gather_status, status_json, status_lines
+
+        async with open_app(settings) as app:
+            report = await gather_status(app.settings, app.store, app.clock.now())
+        if args.json:
+            print(json.dumps(status_json(report), indent=2, ensure_ascii=False))
+        else:
+            for line in status_lines(report, lambda channel: f"channel {channel}"):
+                print(line)
+        return 0
+
     add("run", cmd_run, "Run the bot: gateway, slash commands, review channel and schedules.")
     p = add(
         "publish",
@@ -561,6 +574,12 @@ def _add_discord_commands(add: Callable[[str, Handler, str], argparse.ArgumentPa
         help="register globally (takes up to an hour) instead of in the configured guild",
     )
     add("schedules", cmd_schedules, "List each digest channel's schedule and next run.")
+    p = add(
+        "status",
+        cmd_status,
+        "Show counts by state, each digest channel's last digest and next run, and errors.",
+    )
+    p.add_argument("--json", action="store_true", help="print the status as a JSON object")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

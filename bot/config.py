@@ -83,6 +83,25 @@ class Clustering:
 
 
 @dataclass(frozen=True, slots=True)
+class AutoApprove:
+    """The ``auto_approve`` policy (applied by ``bot.moderation``): an item is approved as it
+    is stored when any rule matches it. ``providers`` adds to the outlets trusted from Discord
+    (stored in the database)."""
+
+    min_quality: int | None = None
+    providers: tuple[str, ...] = ()  # names or domains, lower-case
+    topics: tuple[str, ...] = ()  # lower-case
+    feeds: tuple[str, ...] = ()  # feed names; applied to items a feed brings
+
+    @property
+    def empty(self) -> bool:
+        return (self.min_quality, self.providers, self.topics, self.feeds) == (None, (), (), ())
+
+
+REVIEW_FEED_MODES = ("items", "off")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything newsbot reads from its config file and the environment."""
 
@@ -91,7 +110,11 @@ class Settings:
     guild: int | None = None
     moderator_roles: tuple[str | int, ...] = ()
     review_channel: int | None = None
-    auto_approve_min_quality: int | None = None
+    auto_approve: AutoApprove = AutoApprove()
+    review_feed: str = "items"
+    """``items``: pending items are posted to ``review_channel``; ``off``: only the deck."""
+    review_feed_max: int = 30
+    """At most this many review posts an hour."""
     digests: tuple[DigestChannel, ...] = ()
     catch_up_grace: timedelta = timedelta(hours=6)
     clustering: Clustering = field(default_factory=Clustering)
@@ -305,13 +328,26 @@ def _digests(value: Any) -> tuple[DigestChannel, ...]:
     return tuple(digests)
 
 
-_AUTO_APPROVE: dict[str, Parse] = {"min_quality": _integer}
+_AUTO_APPROVE: dict[str, Parse] = {
+    "min_quality": _integer,
+    "providers": _lower_strings,
+    "topics": _lower_strings,
+    "feeds": _strings,
+}
 
 
-def _auto_approve(value: Any) -> int | None:
+def _auto_approve(value: Any) -> AutoApprove:
     if not isinstance(value, dict):
         raise _Invalid(f"expected a mapping like {{min_quality: 60}}, got {value!r}")
-    return _fields(value, _AUTO_APPROVE).get("min_quality")
+    return AutoApprove(**_fields(value, _AUTO_APPROVE))
+
+
+def _review_feed(value: Any) -> str:
+    if value is False:  # YAML reads a bare `off` as false
+        return "off"
+    if value not in REVIEW_FEED_MODES:
+        raise _Invalid(f"expected one of {', '.join(REVIEW_FEED_MODES)}, got {value!r}")
+    return str(value)
 
 
 def _similarity(value: Any) -> float:
@@ -336,7 +372,9 @@ _TOP: dict[str, tuple[str, Parse]] = {
     "guild": ("guild", _snowflake),
     "moderator_roles": ("moderator_roles", _roles),
     "review_channel": ("review_channel", _snowflake),
-    "auto_approve": ("auto_approve_min_quality", _auto_approve),
+    "auto_approve": ("auto_approve", _auto_approve),
+    "review_feed": ("review_feed", _review_feed),
+    "review_feed_max": ("review_feed_max", _positive),
     "digests": ("digests", _digests),
     "catch_up_grace": ("catch_up_grace", _duration),
     "clustering": ("clustering", _clustering),

@@ -120,3 +120,7 @@ class PathError(NewsbotError):
         super().__init__(f"{one_line(path)}: {problem}")
         self.path = path
         self.problem = problem
+
+
+class OptionTooLong(NewsbotError):
+    """A command option too long to carry in a component's custom id (100 characters)."""

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,10 +20,10 @@ from typing import BinaryIO
 from bot.articles import MAX_FILE_BYTES, Article, parse_article, source_hash
 from bot.clock import Clock
 from bot.cluster import Analyzer, ClusterIndex
-from bot.config import Clustering
+from bot.config import AutoApprove, Clustering
 from bot.errors import ArticleError, StoreError
 from bot.moderation import auto_approvals
-from bot.store import Merge, Outcome, Store
+from bot.store import Approval, Merge, Outcome, Store
 
 log = logging.getLogger(__name__)
 
@@ -247,16 +247,21 @@ async def store_articles(
     report: IngestReport,
     *,
     actor: str,
-    auto_approve_min_quality: int | None,
+    auto_approve: AutoApprove,
+    feed: str | None = None,
     cluster: Clusterer | None = None,
 ) -> None:
     """Store parsed articles (from files or feeds) in one transaction, applying the
     auto-approve policy, and count the outcomes into ``report``. Every source of articles goes
-    through here, so they all follow the same rules. With ``cluster`` (the app's
+    through here, so they all follow the same rules. ``feed`` names the feed that brought the
+    batch (for ``auto_approve.feeds``); outlets trusted from Discord are read here, per batch,
+    so a Trust outlet click applies to the next batch. With ``cluster`` (the app's
     :class:`Clusterer`), an article on a story another outlet's item already reports becomes
     that item's related coverage instead of an item."""
+    trusted = await store.trusted_providers()
+    approvals = auto_approvals(articles, auto_approve, trusted=trusted, feed=feed)
     if cluster is None:
-        await _store(store, articles, report, actor, auto_approve_min_quality, {})
+        await _store(store, articles, report, actor, approvals, {})
         return
     report.clustering = True
     # One batch at a time: a batch decides against the stories the one before it stored (two
@@ -264,7 +269,7 @@ async def store_articles(
     async with cluster.lock:
         merges = await cluster.plan(articles)
         try:
-            await _store(store, articles, report, actor, auto_approve_min_quality, merges)
+            await _store(store, articles, report, actor, approvals, merges)
         except BaseException:
             cluster.forget_batch()
             raise
@@ -275,15 +280,10 @@ async def _store(
     articles: Sequence[Article],
     report: IngestReport,
     actor: str,
-    auto_approve_min_quality: int | None,
+    approvals: Mapping[str, Approval],
     merges: dict[str, Merge],
 ) -> None:
-    results = await store.upsert_articles(
-        articles,
-        actor=actor,
-        approvals=auto_approvals(articles, auto_approve_min_quality),
-        merges=merges,
-    )
+    results = await store.upsert_articles(articles, actor=actor, approvals=approvals, merges=merges)
     for item_id, outcome in results:
         if outcome is Outcome.CLUSTERED:
             report.clustered_into.append(item_id)
@@ -300,7 +300,7 @@ async def ingest(
     paths: Sequence[str | Path],
     *,
     actor: str = "ingest",
-    auto_approve_min_quality: int | None = None,
+    auto_approve: AutoApprove | None = None,
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
     cluster: Clusterer | None = None,
@@ -329,7 +329,7 @@ async def ingest(
                     articles,
                     report,
                     actor=actor,
-                    auto_approve_min_quality=auto_approve_min_quality,
+                    auto_approve=auto_approve or AutoApprove(),
                     cluster=cluster,
                 )
             except StoreError as exc:

@@ -8,9 +8,11 @@ what is allowed, so the CLI, slash commands, review buttons and ingest all follo
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from bot.articles import Article, canonical_url
 from bot.articles.urls import http_url_problem
+from bot.config import AutoApprove
 from bot.errors import NewsbotError, one_line
 from bot.store import Approval, QueueItem, Status, Store
 
@@ -34,6 +36,10 @@ class BadUrl(NewsbotError):
     """A URL given to a command that cannot be an article's (not http(s), no host...)."""
 
 
+class NoOutlet(NewsbotError):
+    """Trust outlet on an item that names no provider."""
+
+
 def _reason(reason: str | None) -> str | None:
     if reason is None or not reason.strip():
         return None
@@ -43,24 +49,86 @@ def _reason(reason: str | None) -> str | None:
     return reason
 
 
-def auto_approvals(articles: Iterable[Article], min_quality: int | None) -> dict[str, Approval]:
+def _rule(article: Article, policy: AutoApprove, feed: str | None) -> str | None:
+    """Why the policy approves ``article`` (the audit log's reason), or None."""
+    quality, least = article.quality, policy.min_quality
+    if least is not None and quality is not None and quality >= least:
+        return f"quality >= {least}"
+    provider = article.provider
+    if provider is not None and policy.providers:
+        for name in (provider.domain.lower(), provider.name.lower()):
+            if name and name in policy.providers:
+                return f"trusted outlet {name}"
+    for topic in article.topics:
+        if topic.lower() in policy.topics:
+            return f"topic {topic}"
+    if feed is not None and feed in policy.feeds:
+        return f"feed {feed}"
+    return None
+
+
+def auto_approvals(
+    articles: Iterable[Article],
+    policy: AutoApprove,
+    *,
+    trusted: Iterable[str] = (),
+    feed: str | None = None,
+) -> dict[str, Approval]:
     """The config's ``auto_approve`` policy, by article url: which articles are approved as
-    they are stored. Only the store knows which ones are new; it applies an approval to a new
-    article only, in the transaction that inserts it, so an item the policy approves is never
-    seen pending. An article that arrives ``published: true`` needs no approval."""
-    if min_quality is None:
+    they are stored. Any rule that matches approves: ``min_quality``, an outlet in
+    ``providers`` or ``trusted`` (outlets trusted from Discord, kept in the database), a topic
+    in ``topics``, or ``feed`` (the feed that brought the batch) in ``feeds``.
+
+    Only the store knows which ones are new; it applies an approval to a new article only, in
+    the transaction that inserts it, so an item the policy approves is never seen pending. An
+    article that arrives ``published: true`` needs no approval."""
+    extra = tuple(t.lower() for t in trusted)
+    if extra:
+        policy = replace(policy, providers=policy.providers + extra)
+    if policy.empty:
         return {}
-    approval = Approval(actor=AUTO_APPROVER, reason=f"quality >= {min_quality}")
-    return {
-        article.url: approval
-        for article in articles
-        if not article.published and article.quality is not None and article.quality >= min_quality
-    }
+    approvals: dict[str, Approval] = {}
+    for article in articles:
+        if article.published:
+            continue
+        reason = _rule(article, policy, feed)
+        if reason is not None:
+            approvals[article.url] = Approval(actor=AUTO_APPROVER, reason=reason)
+    return approvals
 
 
-async def approve(store: Store, article_id: int, *, actor: str) -> QueueItem:
+def outlet_of(item: QueueItem) -> str | None:
+    """The name the deck's Trust outlet records for an item's provider: its domain, or else
+    its name, lower-case; None when the item names no provider."""
+    provider = item.article.provider
+    if provider is None:
+        return None
+    return (provider.domain or provider.name).strip().lower() or None
+
+
+async def trust_outlet(store: Store, item_id: int, *, actor: str) -> tuple[QueueItem, str, bool]:
+    """Trust the outlet of a pending item: its future items are approved as they arrive, and
+    this item is approved now. Returns (item, outlet, newly trusted)."""
+    item = await store.get(item_id, with_related=False)
+    outlet = outlet_of(item)
+    if outlet is None:
+        raise NoOutlet(f"item {item_id} names no outlet (provider) to trust")
+    # Approve first: when another moderator decided the item meanwhile, this raises and
+    # nothing changes (the outlet is not trusted on a card that was already stale).
+    approved = await approve(store, item_id, actor=actor, reason=f"trusted outlet {outlet}")
+    added = await store.trust_provider(outlet, actor=actor)
+    return approved, outlet, added
+
+
+async def approve(
+    store: Store, article_id: int, *, actor: str, reason: str | None = None
+) -> QueueItem:
     return await store.transition(
-        article_id, Status.APPROVED, allowed_from=ALLOWED_FROM[Status.APPROVED], actor=actor
+        article_id,
+        Status.APPROVED,
+        allowed_from=ALLOWED_FROM[Status.APPROVED],
+        actor=actor,
+        reason=reason,
     )
 
 

@@ -32,10 +32,17 @@ def display_actor(actor: str | None) -> str:
 
 
 def review_payload(
-    renderer: Renderer, item: QueueItem, digest: DigestChannel, *, now: datetime
+    renderer: Renderer,
+    item: QueueItem,
+    digest: DigestChannel,
+    *,
+    now: datetime,
+    lead: str = "",
 ) -> dict[str, Any]:
-    """The review message for ``item`` in its current state, within Discord's limits."""
-    header = f"**#{item.id}** · {_OUTCOME[item.status]}"
+    """The review message for ``item`` in its current state, within Discord's limits;
+    ``lead`` is a first line above it (the deck's position and filters)."""
+    header = f"{lead}\n" if lead else ""
+    header += f"**#{item.id}** · {_OUTCOME[item.status]}"
     if item.status is not Status.PENDING and item.decided_by:
         header += f" by {display_actor(item.decided_by)}"
     if item.status is Status.REJECTED and item.reason:
@@ -52,3 +59,47 @@ def review_payload(
     payload["content"] = f"{header}\n{body}".rstrip()
     payload["allowed_mentions"] = allowed_mentions()
     return payload
+
+
+DECK_COUNT_CAP = 1_000
+"""The deck counts what is left up to this ("1,000+"): exact counts of a topic over a million
+rows would cost each step its time budget."""
+
+
+def deck_lead(remaining: int, topic: str | None, feed: str | None, note: str | None = None) -> str:
+    """The deck's first line: how many pending items match, the filters, what just happened."""
+    count = f"{DECK_COUNT_CAP:,}+" if remaining >= DECK_COUNT_CAP else f"{remaining:,}"
+    parts = [f"🗂️ **Review deck** · {count} pending"]
+    if topic:
+        parts.append(f"topic {escape_markdown(topic)}")
+    if feed:
+        # Items do not record their feed yet (the feeds issue adds it): say so, do not pretend.
+        parts.append(f"feed {escape_markdown(feed)} (not applied: items do not record feeds yet)")
+    line = " · ".join(parts)
+    return f"{line}\n{note}" if note else line
+
+
+def deck_end(topic: str | None, after: int, note: str | None = None) -> str:
+    """The deck's last card: nothing pending after the item last shown."""
+    which = f" with topic {escape_markdown(topic)}" if topic else ""
+    text = (
+        f"✅ No more pending items{which} after #{after}."
+        if after
+        else (f"✅ No pending items{which}.")
+    )
+    return f"{note}\n{text}" if note else text
+
+
+STANDING_MARK = "📥"
+"""The review channel's standing message starts with this (found again after a restart)."""
+
+
+def standing_text(waiting: int, per_hour: int) -> str:
+    """The review channel's standing message: how many pending items were not posted here."""
+    if waiting <= 0:
+        return f"{STANDING_MARK} Every pending item has been posted here for review."
+    items = "item waits" if waiting == 1 else "items wait"
+    return (
+        f"{STANDING_MARK} **{waiting:,}** more pending {items} beyond the {per_hour} posted here"
+        " each hour (highest quality first). Go through them with `/news review`."
+    )

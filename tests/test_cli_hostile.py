@@ -57,6 +57,7 @@ COMMANDS: dict[str, list[str]] = {
     "sync-commands": ["sync-commands", "--global"],
     "schedules": ["schedules"],
     "split": ["split", "1", "https://news.example.com/merged"],
+    "status": ["status"],
 }
 NO_DATABASE = {"check-templates"}  # renders the templates only
 TALKS_TO_DISCORD = {"run", "publish", "sync-commands"}  # fail later: nothing listens on :9

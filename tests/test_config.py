@@ -9,12 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_API_BASE, Clustering, DigestChannel, Secret, Settings, load_settings
+from bot.config import (
+    DEFAULT_API_BASE,
+    AutoApprove,
+    Clustering,
+    DigestChannel,
+    Secret,
+    Settings,
+    load_settings,
+)
 from bot.errors import ConfigError
 
 KNOWN_TOP = (
     "auto_approve, catch_up_grace, clustering, database, digests, guild, moderator_roles,"
-    " review_channel, templates"
+    " review_channel, review_feed, review_feed_max, templates"
 )
 KNOWN_DIGEST = (
     "channel, max_age, max_items, min_quality, order, post_empty, providers, related_limit,"
@@ -46,8 +54,23 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
         (
             "auto_approve: {min_qualty: 5}",
             "auto_approve.min_qualty",
-            "unknown setting (known: min_quality)",
+            "unknown setting (known: feeds, min_quality, providers, topics)",
         ),
+        (
+            "auto_approve: {providers: reuters.com}",
+            "auto_approve.providers",
+            "expected a list of strings, got 'reuters.com'",
+        ),
+        (
+            "auto_approve: {topics: [AI, [x]]}",
+            "auto_approve.topics",
+            "expected a list of strings, got an entry ['x']",
+        ),
+        ("auto_approve: {feeds: 5}", "auto_approve.feeds", "expected a list of strings, got 5"),
+        ("review_feed: all", "review_feed", "expected one of items, off, got 'all'"),
+        ("review_feed: true", "review_feed", "expected one of items, off, got True"),
+        ("review_feed_max: 0", "review_feed_max", "expected a positive integer, got 0"),
+        ("review_feed_max: many", "review_feed_max", "expected an integer, got 'many'"),
         (
             digest("shedule: '0 9 * * *'"),
             "digests[1].shedule",
@@ -219,7 +242,8 @@ def test_absent_and_null_keys_take_the_defaults(tmp_path: Path) -> None:
     )
     assert settings.database == tmp_path / "newsbot.db"  # beside the config file
     assert settings.templates is None and settings.guild is None
-    assert settings.auto_approve_min_quality is None
+    assert settings.auto_approve == AutoApprove()
+    assert (settings.review_feed, settings.review_feed_max) == ("items", 30)
     assert settings.catch_up_grace == timedelta(hours=6)
     assert settings.digests == (DigestChannel(channel=5),)
     assert settings.source == str(tmp_path / "newsbot.yaml")
@@ -235,7 +259,9 @@ templates: tpl
 guild: "789"
 moderator_roles: [Moderator, 42]
 review_channel: 123
-auto_approve: {min_quality: 60}
+auto_approve: {min_quality: 60, providers: [Reuters.com], topics: [AI], feeds: [hn]}
+review_feed: off
+review_feed_max: 12
 catch_up_grace: 30m
 digests:
   - channel: 456
@@ -259,7 +285,10 @@ digests:
     assert settings.templates == tmp_path / "tpl"
     assert (settings.guild, settings.review_channel) == (789, 123)
     assert settings.moderator_roles == ("Moderator", 42)
-    assert settings.auto_approve_min_quality == 60
+    assert settings.auto_approve == AutoApprove(
+        min_quality=60, providers=("reuters.com",), topics=("ai",), feeds=("hn",)
+    )
+    assert (settings.review_feed, settings.review_feed_max) == ("off", 12)  # bare off: YAML false
     assert settings.catch_up_grace == timedelta(minutes=30)
     first, second = settings.digests
     assert first == DigestChannel(

@@ -985,3 +985,25 @@ async def test_custom_guild_builder(discord_double_factory: DoubleFactory) -> No
         guild = bot.get_guild(4242)
         assert guild is not None and guild.get_channel(777) is not None
         assert guild.owner_id == double.user("alice").id
+
+
+async def test_only_the_user_of_an_ephemeral_message_can_click_it(
+    discord_double: DiscordDouble,
+) -> None:
+    owner = discord_double.user("moderator")
+    button = {"type": 2, "style": 1, "label": "Go", "custom_id": "deck:go"}
+    message = discord_double.store.create(
+        channel_id=discord_double.channel("general").id,
+        guild_id=discord_double.guild.id,
+        author=discord_double.bot_user,
+        body={
+            "content": "only you",
+            "flags": 64,
+            "components": [{"type": 1, "components": [button]}],
+        },
+        ephemeral=True,
+        extra={"interaction_metadata": {"id": "1", "type": 2, "user": {"id": str(owner.id)}}},
+    )
+    assert discord_double.messages("general") == []  # nobody else sees it in the channel
+    with pytest.raises(LookupError, match=f"ephemeral: only user {owner.id} sees it"):
+        await discord_double.click_button(message, "deck:go", user="member")

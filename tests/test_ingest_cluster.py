@@ -11,12 +11,11 @@ import pytest
 
 from bot.articles import Article, Provider, Related, parse_article
 from bot.clock import ManualClock
-from bot.config import Clustering
+from bot.config import AutoApprove, Clustering
 from bot.errors import NotFound, StoreError
 from bot.ingest import Clusterer, IngestReport, ingest, store_articles
 from bot.moderation import BadUrl, split
 from bot.store import Merge, Outcome, QueueQuery, SQLiteStore, Status
-from bot.store.migrations import MIGRATIONS
 
 NOW = datetime(2026, 11, 3, 23, 0, tzinfo=UTC)
 
@@ -102,7 +101,7 @@ def clusterer(store: SQLiteStore, clock: ManualClock) -> Clusterer:
 async def put(store: SQLiteStore, cluster: Clusterer | None, *articles: Article) -> IngestReport:
     report = IngestReport()
     await store_articles(
-        store, articles, report, actor="test", auto_approve_min_quality=None, cluster=cluster
+        store, articles, report, actor="test", auto_approve=AutoApprove(), cluster=cluster
     )
     return report
 
@@ -262,10 +261,6 @@ async def test_file_ingest_clusters_only_when_asked(
     assert plain.summary == "1 new, 0 updated, 0 unchanged, 0 rejected"
     clustered = await ingest(store, [tmp_path], cluster=clusterer)
     assert clustered.summary == "0 new, 0 updated, 1 unchanged, 0 rejected, 1 clustered"
-
-
-def test_the_coverage_migration_is_the_last() -> None:
-    assert "coverage" in MIGRATIONS[-1][1]
 
 
 async def test_a_batch_that_was_not_stored_starts_no_story(

@@ -17,6 +17,7 @@ import pytest
 from bot import moderation
 from bot.articles import Article, Provider, Related, parse_article
 from bot.clock import ManualClock
+from bot.config import AutoApprove
 from bot.errors import InvalidTransition, NotFound, StoreError
 from bot.store import (
     DigestStatus,
@@ -92,9 +93,9 @@ async def test_published_items_are_not_updated_by_reingest(store: Store) -> None
 
 async def test_auto_approve_policy(store: Store) -> None:
     articles = [make_article(30), make_article(80), make_article(90, published=True)]
-    approvals = moderation.auto_approvals(articles, 50)
+    approvals = moderation.auto_approvals(articles, AutoApprove(min_quality=50))
     assert list(approvals) == [articles[1].url]  # published: true needs no approval
-    assert moderation.auto_approvals(articles, None) == {}
+    assert moderation.auto_approvals(articles, AutoApprove()) == {}
     results = await store.upsert_articles(articles, actor="t", approvals=approvals)
     statuses = [(await store.get(i)).status for i, _ in results]
     assert statuses == [Status.PENDING, Status.APPROVED, Status.PUBLISHED]
@@ -107,7 +108,9 @@ async def test_auto_approve_policy(store: Store) -> None:
     # An approval applies to a new article only: re-ingesting a pending one leaves it pending.
     changed = replace(articles[0], quality=99, source_hash="hash-30b")
     again = await store.upsert_articles(
-        [changed], actor="t", approvals=moderation.auto_approvals([changed], 50)
+        [changed],
+        actor="t",
+        approvals=moderation.auto_approvals([changed], AutoApprove(min_quality=50)),
     )
     assert again == [(results[0][0], Outcome.UPDATED)]
     assert (await store.get(results[0][0])).status is Status.PENDING
@@ -290,9 +293,13 @@ async def test_outbox_is_written_once_and_resumable(store: Store) -> None:
 
 async def test_review_posts_and_schedules(store: Store) -> None:
     ids = [i for i, _ in await store.upsert_articles([make_article(n) for n in (1, 2)], actor="t")]
-    assert [i.id for i in await store.unreviewed_pending(10)] == ids
+    # Highest quality first (make_article(n) has quality n).
+    assert [i.id for i in await store.unreviewed_pending(10)] == ids[::-1]
     await store.record_review_post(ids[0], 5, 500)
     assert [i.id for i in await store.unreviewed_pending(10)] == [ids[1]]
+    assert await store.count_unreviewed_pending() == 1
+    assert await store.review_posts_since(NOW - timedelta(seconds=1)) == [NOW]
+    assert await store.review_posts_since(NOW) == []
     post = await store.review_post(ids[0])
     assert post is not None and post.message_id == 500
     await store.set_schedule(5, "0 9 * * *", "Europe/Berlin", actor="mod")
@@ -369,3 +376,62 @@ async def test_seed_round_trip_through_the_store(store: Store) -> None:
     [(item_id, _)] = await store.upsert_articles([article], actor="t")
     stored = (await store.get(item_id)).article
     assert replace(stored, warnings=()) == article
+
+
+async def test_the_deck_walks_pending_items_by_key_with_and_without_a_topic(store: Store) -> None:
+    # make_article: odd n has topic AI, even n Climate.
+    ids = [
+        i for i, _ in await store.upsert_articles([make_article(n) for n in range(1, 7)], actor="t")
+    ]
+    walked, after = [], 0
+    while (item := await store.next_pending(after=after)) is not None:
+        walked.append(item.id)
+        after = item.id
+    assert walked == ids
+    await moderation.approve(store, ids[0], actor="mod")
+    first = await store.next_pending(after=0, topic="ai")  # case-insensitive
+    assert first is not None and first.id == ids[2]
+    assert first.article.related  # rendered as it would post, related coverage included
+    assert await store.count_pending(topic="AI", limit=100) == 2
+    assert await store.count_pending(topic="AI", limit=1) == 1
+    assert await store.count_pending(limit=100) == 5
+    # A topic edit moves the item's index rows with it.
+    changed = replace(make_article(3), topics=("Space",), source_hash="new")
+    await store.upsert_articles([changed], actor="t")
+    after_edit = await store.next_pending(after=0, topic="AI")
+    assert after_edit is not None and after_edit.id == ids[4]
+    space = await store.next_pending(after=0, topic="space")
+    assert space is not None and space.id == ids[2]
+    assert await store.next_pending(after=ids[-1]) is None
+
+
+async def test_trusted_providers_are_kept_once(store: Store) -> None:
+    assert await store.trusted_providers() == ()
+    assert await store.trust_provider("News.Example", actor="mod") is True
+    assert await store.trust_provider("news.example", actor="mod") is False
+    assert await store.trusted_providers() == ("news.example",)
+
+
+async def test_bot_messages_and_digest_summaries(store: Store) -> None:
+    assert await store.bot_message("review-standing") is None
+    await store.set_bot_message("review-standing", 5, 50)
+    await store.set_bot_message("review-standing", 5, 51)
+    standing = await store.bot_message("review-standing")
+    assert standing is not None and standing.message_id == 51
+    ids = [i for i, _ in await store.upsert_articles([make_article(n) for n in (1, 2)], actor="t")]
+    for item_id in ids:
+        await moderation.approve(store, item_id, actor="mod")
+    assert await store.last_digest(7) is None
+    digest, _ = await store.create_digest(
+        7,
+        "k1",
+        Trigger.CLI,
+        [({"content": "a"}, "n1", (ids[0],)), ({"content": "b"}, "n2", (ids[1],))],
+    )
+    assert await store.last_digest(7) is None  # nothing posted yet
+    await store.record_sent(digest.id, 0, 700, NOW)
+    last = await store.last_digest(7)
+    assert last is not None and (last.items, last.first_message_id) == (2, 700)
+    await store.finish_digest(digest.id, DigestStatus.FAILED, "403 Missing Access")
+    [failed] = await store.failed_digests(5)
+    assert (failed.id, failed.error, failed.channel_id) == (digest.id, "403 Missing Access", 7)

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.app import App
 from bot.config import DigestChannel
 from bot.discord_adapter.cogs import DigestCog, NewsCog
+from bot.discord_adapter.deck import DeckButton
 from bot.discord_adapter.poster import DiscordPoster
 from bot.discord_adapter.review import ReviewButton, ReviewFeed
 from bot.discord_adapter.tree import NewsTree
@@ -71,7 +72,7 @@ class NewsBot(commands.Bot):
             serving=self.serving,
             poll=self.review_poll,
         )
-        self.add_dynamic_items(ReviewButton)
+        self.add_dynamic_items(ReviewButton, DeckButton)
         await self.add_cog(feed)
         await self.add_cog(NewsCog(settings, self.app.store, feed))
         app = self.app

@@ -15,12 +15,14 @@ from bot import moderation
 from bot.articles import submitted_article
 from bot.clock import Clock
 from bot.config import Settings
-from bot.discord_adapter.ids import actor_of
+from bot.discord_adapter.deck import deck_message
+from bot.discord_adapter.ids import DeckState, actor_of, check_deck_filters
 from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
 from bot.discord_adapter.permissions import in_configured_guild, is_moderator, require_moderator
 from bot.discord_adapter.review import ReviewFeed, decide
 from bot.discord_adapter.views import QueuePager
 from bot.errors import ConfigError
+from bot.limits import CONTENT_MAX, length
 from bot.publish import Publisher, PublishResult, describe_result, plan_digest
 from bot.render import Renderer
 from bot.render.escape import escape_markdown
@@ -29,11 +31,23 @@ from bot.schedule.effective import (
     describe_schedules,
     set_channel_schedule,
 )
+from bot.status import gather_status, status_lines
 from bot.store import QueueItem, QueueQuery, Status, Store, Trigger
 
 Interaction = discord.Interaction[Any]
 
 STATUS_CHOICES = [app_commands.Choice(name=s.value, value=s.value) for s in Status]
+
+
+def fit_lines(lines: list[str]) -> str:
+    """Whole lines up to Discord's message limit, then an ellipsis line."""
+    kept: list[str] = []
+    for line in lines:
+        if length("\n".join([*kept, line, "…"])) > CONTENT_MAX:
+            kept.append("…")
+            break
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def publish_reply(result: PublishResult) -> str:
@@ -160,6 +174,36 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
             allowed_mentions=NO_MENTIONS,
         )
         await self.feed.refresh(item)
+
+    @app_commands.command(
+        name="review", description="Review pending items one at a time (only you see it)"
+    )
+    @app_commands.describe(
+        topic="only items with this topic", feed="only items from this feed (once feeds exist)"
+    )
+    async def review(
+        self,
+        interaction: Interaction,
+        topic: app_commands.Range[str, 1, 40] | None = None,
+        feed: app_commands.Range[str, 1, 40] | None = None,
+    ) -> None:
+        require_moderator(interaction, self.settings, "review items")
+        check_deck_filters(topic, feed)  # they must fit in the buttons: say so now, not later
+        message = await deck_message(self.feed, DeckState(0, topic, feed))
+        if message["view"] is None:
+            del message["view"]  # discord.py's send_message takes a view or none at all
+        await interaction.response.send_message(ephemeral=True, **message)
+
+    @app_commands.command(
+        name="status", description="Queue counts, last and next digests, errors (only you)"
+    )
+    async def status(self, interaction: Interaction) -> None:
+        require_moderator(interaction, self.settings, "see the status")
+        report = await gather_status(self.settings, self.store, self.feed.clock.now())
+        lines = status_lines(report, lambda channel: f"<#{channel}>", escape_markdown)
+        await interaction.response.send_message(
+            fit_lines(lines), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
 
     @app_commands.command(name="submit", description="Suggest an article for the digest")
     @app_commands.describe(url="the article's http(s) link", title="its headline")

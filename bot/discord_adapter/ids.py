@@ -7,8 +7,12 @@ one sent before a crash), so each format is written once, here.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
 
 import discord
+
+from bot.errors import OptionTooLong
 
 REVIEW_BUTTON_ID = r"newsbot:review:(?P<action>approve|reject):(?P<id>[0-9]{1,19})"
 """The custom id of a review message's Approve and Reject buttons (a DynamicItem template)."""
@@ -23,6 +27,70 @@ def review_button_item(custom_id: str | None) -> int | None:
     """The item a review button acts on; None for any other component."""
     match = _REVIEW_BUTTON.fullmatch(custom_id or "")
     return int(match["id"]) if match else None
+
+
+DECK_ACTIONS = ("approve", "reject", "skip", "trust", "restart")
+DECK_BUTTON_ID = (
+    r"newsbot:deck:(?P<action>approve|reject|skip|trust|restart):(?P<id>[0-9]{1,19})"
+    r":(?P<topic>[^:]*):(?P<feed>[^:]*)"
+)
+"""The review deck's buttons: the action, the item shown (or the last one passed, for
+``restart`` 0) and the deck's filters, so a click after a restart knows the whole deck."""
+_DECK_BUTTON = re.compile(DECK_BUTTON_ID)
+CUSTOM_ID_MAX = 100
+
+
+@dataclass(frozen=True, slots=True)
+class DeckState:
+    """Where a review deck stands: its filters and the item on show (0: before the first)."""
+
+    item_id: int = 0
+    topic: str | None = None
+    feed: str | None = None
+
+
+def deck_button_id(action: str, state: DeckState) -> str:
+    """The custom id of a deck button; filters are percent-encoded (no ``:`` inside)."""
+    topic = quote(state.topic or "", safe="")
+    feed = quote(state.feed or "", safe="")
+    custom_id = f"newsbot:deck:{action}:{state.item_id}:{topic}:{feed}"
+    if len(custom_id) > CUSTOM_ID_MAX:
+        room = CUSTOM_ID_MAX - len(f"newsbot:deck:{action}:{state.item_id}::")
+        raise OptionTooLong(
+            f"topic and feed are too long for the deck's buttons ({len(topic) + len(feed)}"
+            f" characters once encoded; at most {room})"
+        )
+    return custom_id
+
+
+def check_deck_filters(topic: str | None, feed: str | None) -> None:
+    """Raise OptionTooLong unless these filters fit every deck button, whatever its item."""
+    deck_button_id("restart", DeckState(10**19 - 1, topic, feed))
+
+
+def parse_deck_button(custom_id: str) -> tuple[str, DeckState] | None:
+    """A deck button's action and deck; None for any other component."""
+    match = _DECK_BUTTON.fullmatch(custom_id)
+    if match is None:
+        return None
+    return match["action"], deck_state(match)
+
+
+def deck_state(match: re.Match[str]) -> DeckState:
+    return DeckState(
+        item_id=int(match["id"]),
+        topic=unquote(match["topic"]) or None,
+        feed=unquote(match["feed"]) or None,
+    )
+
+
+def deck_reject_id(state: DeckState) -> str:
+    """The custom id of the deck's reject-reason modal."""
+    return f"newsbot:deck-reject:{state.item_id}"
+
+
+STANDING_NONCE = "nbrvstanding"
+"""The nonce of the review channel's standing message ("N more wait")."""
 
 
 def reject_reason_id(item_id: int) -> str:

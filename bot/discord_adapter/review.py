@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import discord
@@ -23,18 +23,19 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.discord_adapter.ids import (
     REVIEW_BUTTON_ID,
+    STANDING_NONCE,
     actor_of,
     reject_reason_id,
     review_button_id,
     review_button_item,
     review_nonce,
 )
-from bot.discord_adapter.payloads import message_kwargs
+from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
 from bot.discord_adapter.permissions import require_moderator
 from bot.discord_adapter.tree import handle_interaction_error
 from bot.moderation import MAX_REASON
 from bot.render import Renderer
-from bot.review import review_payload
+from bot.review import STANDING_MARK, review_payload, standing_text
 from bot.store import QueueItem, Status, Store
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 REVIEW_BATCH = 20
 REVIEW_HISTORY = 50
 """Messages of the review channel read at start for posts whose record was lost."""
+HOUR = timedelta(hours=1)
+STANDING = "review-standing"
+"""The store's name for the review channel's standing message."""
 
 
 async def decide(
@@ -86,10 +90,11 @@ class ReviewFeed(commands.Cog):
         self.poll = poll
         self._wakeup = asyncio.Event()
         self._history_read = False
+        self._standing_text: str | None = None  # as last posted or edited by this process
         self._task: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
-        if self.settings.review_channel is not None:
+        if self.settings.review_channel is not None and self.settings.review_feed == "items":
             self._task = asyncio.create_task(self._run(), name="review feed")
 
     async def cog_unload(self) -> None:
@@ -106,23 +111,47 @@ class ReviewFeed(commands.Cog):
     async def _run(self) -> None:
         await self.serving.wait()
         while True:
+            refill: datetime | None = None
             try:
-                await self.post_pending()
+                refill = await self.post_pending()
             except Exception:
                 log.exception("review feed iteration failed; will retry")
             self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.poll.total_seconds())
+            await self._wait(refill)
 
-    async def post_pending(self) -> int:
+    async def _wait(self, refill: datetime | None) -> None:
+        """Until a wake-up, the next poll (items queued by another process), or, when this
+        hour's posts are used up, the injected clock's time at which one is free again."""
+        waits: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wakeup.wait())]
+        if refill is not None:
+            waits.append(asyncio.ensure_future(self.clock.sleep_until(refill)))
+        try:
+            await asyncio.wait(
+                waits, timeout=self.poll.total_seconds(), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiting in waits:
+                waiting.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+
+    async def post_pending(self) -> datetime | None:
+        """Post pending items not yet posted, highest quality first, at most
+        ``review_feed_max`` in any hour; keep the standing message current. Returns when the
+        next post is allowed if the hour's posts are used up (None otherwise)."""
         channel_id = self.settings.review_channel
-        if channel_id is None:
-            return 0
-        posted = 0
+        if channel_id is None or self.settings.review_feed != "items":
+            return None
+        per_hour = self.settings.review_feed_max
         while True:
-            items = await self.store.unreviewed_pending(REVIEW_BATCH)
+            recent = await self.store.review_posts_since(self.clock.now() - HOUR)
+            room = per_hour - len(recent)
+            if room <= 0:
+                await self._update_standing(channel_id)
+                return recent[-per_hour] + HOUR  # when the oldest post counted leaves the hour
+            items = await self.store.unreviewed_pending(min(REVIEW_BATCH, room))
             if not items:
-                return posted
+                await self._update_standing(channel_id)
+                return None
             if not self._history_read:
                 # Set once it worked: a dropped connection or a database error ends this pass
                 # (the feed retries it), and posting without the look would post again.
@@ -139,7 +168,47 @@ class ReviewFeed(commands.Cog):
                     **message_kwargs(await self.payload(item)),
                 )
                 await self.store.record_review_post(item.id, channel_id, message.id)
-                posted += 1
+
+    async def _update_standing(self, channel_id: int) -> None:
+        """Post the standing message once, then edit it when its count changes."""
+        waiting = await self.store.count_unreviewed_pending()
+        text = standing_text(waiting, self.settings.review_feed_max)
+        if text == self._standing_text:
+            return
+        channel = self.client.get_partial_messageable(channel_id)
+        record = await self.store.bot_message(STANDING)
+        mine = record is not None and record.channel_id == channel_id
+        if not mine and not waiting:
+            return  # nothing waits beyond the posts: no message needed yet
+        if record is not None and mine:
+            try:
+                await channel.get_partial_message(record.message_id).edit(
+                    content=text, allowed_mentions=NO_MENTIONS
+                )
+                self._standing_text = text
+                return
+            except discord.NotFound:
+                log.info("the review channel's standing message was deleted; posting it again")
+        elif (found := await self._find_standing(channel)) is not None:
+            # Posted before a restart whose record was lost: adopt it, never post a second one.
+            await self.store.set_bot_message(STANDING, channel_id, found)
+            self._standing_text = None
+            return await self._update_standing(channel_id)
+        message = await channel.send(
+            content=text, nonce=STANDING_NONCE, allowed_mentions=NO_MENTIONS
+        )
+        await self.store.set_bot_message(STANDING, channel_id, message.id)
+        self._standing_text = text
+
+    async def _find_standing(self, channel: discord.PartialMessageable) -> int | None:
+        me = self.client.user.id if self.client.user else None
+        try:
+            async for message in channel.history(limit=REVIEW_HISTORY):
+                if message.author.id == me and message.content.startswith(STANDING_MARK):
+                    return message.id
+        except discord.HTTPException as exc:
+            log.warning("could not look for the review channel's standing message (%s)", exc)
+        return None
 
     async def _adopt_posts(self, channel_id: int, items: list[QueueItem]) -> list[QueueItem]:
         """``items`` without those already posted: a post whose record was lost (newsbot
@@ -173,8 +242,9 @@ class ReviewFeed(commands.Cog):
             )
         return [item for item in items if item.id not in found]
 
-    async def payload(self, item: QueueItem) -> dict[str, Any]:
-        """The item's review message in its current state (also what ``/news show`` shows)."""
+    async def payload(self, item: QueueItem, *, lead: str = "") -> dict[str, Any]:
+        """The item's review message in its current state (also what ``/news show`` and the
+        review deck show, the deck with its ``lead`` line)."""
         # Off the event loop: an operator's template may take its whole time budget.
         return await asyncio.to_thread(
             review_payload,
@@ -182,6 +252,7 @@ class ReviewFeed(commands.Cog):
             item,
             self.settings.digest_for(None),
             now=self.clock.now(),
+            lead=lead,
         )
 
     async def refresh(self, item: QueueItem) -> None:
@@ -198,7 +269,7 @@ class ReviewFeed(commands.Cog):
             log.warning("could not update review message %d: %s", post.message_id, exc)
 
 
-def _feed(interaction: discord.Interaction[Any]) -> ReviewFeed:
+def review_feed(interaction: discord.Interaction[Any]) -> ReviewFeed:
     """The bot's review feed: discord.py rebuilds a clicked button from its custom id alone,
     so what it acts through is found in the client's cog registry."""
     client = interaction.client
@@ -235,7 +306,7 @@ class ReviewButton(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
-            feed = _feed(interaction)
+            feed = review_feed(interaction)
             verb = "approve items" if self.action == "approve" else "reject items"
             require_moderator(interaction, feed.settings, verb)
             if self.action == "reject":

@@ -4,9 +4,11 @@ from bot.store.base import NewMessage, Store
 from bot.store.models import (
     Approval,
     AuditEntry,
+    BotMessage,
     Delivery,
     DigestRecord,
     DigestStatus,
+    DigestSummary,
     Merge,
     OutboxMessage,
     Outcome,
@@ -25,9 +27,11 @@ from bot.store.sqlite import SQLiteStore
 __all__ = [
     "Approval",
     "AuditEntry",
+    "BotMessage",
     "Delivery",
     "DigestRecord",
     "DigestStatus",
+    "DigestSummary",
     "Merge",
     "NewMessage",
     "OutboxMessage",

@@ -15,9 +15,11 @@ from bot.articles import Article
 from bot.store.models import (
     Approval,
     AuditEntry,
+    BotMessage,
     Delivery,
     DigestRecord,
     DigestStatus,
+    DigestSummary,
     Merge,
     Outcome,
     QueueItem,
@@ -144,8 +146,50 @@ class Store(Protocol):
 
     async def deliveries(self, article_id: int) -> list[Delivery]: ...
 
+    async def last_digest(self, channel_id: int) -> DigestSummary | None:
+        """The channel's newest digest that posted at least one message."""
+        ...
+
+    async def failed_digests(self, limit: int) -> list[DigestSummary]:
+        """The newest digests Discord refused, newest first (the status view's errors)."""
+        ...
+
+    async def next_pending(self, *, after: int, topic: str | None = None) -> QueueItem | None:
+        """The pending item with the smallest id above ``after`` (with ``topic``, case
+        insensitive): the review deck's next card, one index seek however long the queue."""
+        ...
+
+    async def count_pending(self, *, topic: str | None = None, limit: int) -> int:
+        """Pending items (with ``topic``), counted up to ``limit``: a bound, because a count
+        over a million rows would cost a deck step its time."""
+        ...
+
+    async def trust_provider(self, provider: str, *, actor: str) -> bool:
+        """Add an outlet (lower-case name or domain) to the auto-approved ones; False if it
+        was already trusted."""
+        ...
+
+    async def trusted_providers(self) -> tuple[str, ...]:
+        """Outlets trusted from Discord (``Trust outlet``), lower-case, sorted."""
+        ...
+
     # --- review channel -------------------------------------------------------------------
-    async def unreviewed_pending(self, limit: int) -> list[QueueItem]: ...
+    async def unreviewed_pending(self, limit: int) -> list[QueueItem]:
+        """Pending items never posted for review, highest quality first (then oldest)."""
+        ...
+
+    async def count_unreviewed_pending(self) -> int:
+        """How many pending items were never posted for review."""
+        ...
+
+    async def review_posts_since(self, since: datetime) -> list[datetime]:
+        """When each review post made after ``since`` was made, oldest first (the feed's
+        hourly budget: a post made exactly an hour ago no longer counts)."""
+        ...
+
+    async def bot_message(self, name: str) -> BotMessage | None: ...
+
+    async def set_bot_message(self, name: str, channel_id: int, message_id: int) -> None: ...
 
     async def record_review_post(
         self, article_id: int, channel_id: int, message_id: int

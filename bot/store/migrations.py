@@ -230,4 +230,65 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX articles_story_time ON articles (coalesce(published_at, created_at))",
         ),
     ),
+    (
+        6,
+        "moderating at volume: topics by state (the review deck), trusted outlets, review-feed"
+        " pacing and its standing message",
+        (
+            # One row per (topic, state, item), kept by triggers: the deck's next pending item
+            # with a topic is one index seek, however many items the queue holds.
+            """
+            CREATE TABLE article_topics (
+                topic TEXT NOT NULL,
+                status TEXT NOT NULL,
+                article_id INTEGER NOT NULL,
+                PRIMARY KEY (topic, status, article_id)
+            ) WITHOUT ROWID
+            """,
+            """
+            INSERT OR IGNORE INTO article_topics (topic, status, article_id)
+            SELECT lower(t.value), a.status, a.id FROM articles a, json_each(a.topics) t
+            """,
+            """
+            CREATE TRIGGER articles_topics_insert AFTER INSERT ON articles BEGIN
+                INSERT OR IGNORE INTO article_topics (topic, status, article_id)
+                SELECT lower(value), new.status, new.id FROM json_each(new.topics);
+            END
+            """,
+            """
+            CREATE TRIGGER articles_topics_update AFTER UPDATE OF topics, status ON articles
+            WHEN old.topics IS NOT new.topics OR old.status IS NOT new.status BEGIN
+                DELETE FROM article_topics WHERE status = old.status AND article_id = old.id
+                    AND topic IN (SELECT lower(value) FROM json_each(old.topics));
+                INSERT OR IGNORE INTO article_topics (topic, status, article_id)
+                SELECT lower(value), new.status, new.id FROM json_each(new.topics);
+            END
+            """,
+            """
+            CREATE TRIGGER articles_topics_delete AFTER DELETE ON articles BEGIN
+                DELETE FROM article_topics WHERE status = old.status AND article_id = old.id
+                    AND topic IN (SELECT lower(value) FROM json_each(old.topics));
+            END
+            """,
+            """
+            CREATE TABLE trusted_providers (
+                provider TEXT PRIMARY KEY,
+                added_by TEXT NOT NULL,
+                added_at TEXT NOT NULL
+            )
+            """,
+            # The review feed counts its posts of the last hour.
+            "CREATE INDEX review_posts_posted_at ON review_posts (posted_at)",
+            # The review channel's standing message (and other single records of the bot).
+            """
+            CREATE TABLE bot_messages (
+                name TEXT PRIMARY KEY,
+                channel_id INTEGER NOT NULL,
+                message_id INTEGER NOT NULL
+            )
+            """,
+            # Highest quality first among items not yet posted for review.
+            "CREATE INDEX articles_status_quality_id ON articles (status, quality DESC, id)",
+        ),
+    ),
 )

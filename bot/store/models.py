@@ -214,3 +214,25 @@ class StoredSchedule:
     timezone: str
     updated_by: str
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BotMessage:
+    """A single message the bot keeps editing (the review channel's standing message)."""
+
+    name: str
+    channel_id: int
+    message_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSummary:
+    """A digest as the status view reports it: when, how many items, where it starts."""
+
+    id: int
+    channel_id: int
+    status: DigestStatus
+    created_at: datetime
+    items: int
+    first_message_id: int | None
+    error: str | None = None

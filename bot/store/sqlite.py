@@ -29,9 +29,11 @@ from bot.store.migrations import MIGRATIONS
 from bot.store.models import (
     Approval,
     AuditEntry,
+    BotMessage,
     Delivery,
     DigestRecord,
     DigestStatus,
+    DigestSummary,
     Merge,
     OutboxMessage,
     Outcome,
@@ -1221,15 +1223,127 @@ class SQLiteStore:
             for r in rows
         ]
 
+    _SUMMARY = (
+        "SELECT g.id, g.channel_id, g.status, g.created_at, g.error,"
+        " (SELECT count(*) FROM digest_items i WHERE i.digest_id = g.id),"
+        " (SELECT m.message_id FROM digest_messages m WHERE m.digest_id = g.id"
+        " AND m.message_id IS NOT NULL ORDER BY m.position LIMIT 1)"
+        " FROM digests g"
+    )
+
+    @staticmethod
+    def _summary(row: tuple[Any, ...]) -> DigestSummary:
+        digest_id, channel_id, status, created_at, error, items, first = row
+        return DigestSummary(
+            id=digest_id,
+            channel_id=channel_id,
+            status=DigestStatus(status),
+            created_at=_at(created_at),
+            items=int(items),
+            first_message_id=first,
+            error=error,
+        )
+
+    async def last_digest(self, channel_id: int) -> DigestSummary | None:
+        rows = await self._read(
+            self._SUMMARY + " WHERE g.channel_id = ? AND EXISTS (SELECT 1 FROM digest_messages"
+            " m WHERE m.digest_id = g.id AND m.message_id IS NOT NULL) ORDER BY g.id DESC"
+            " LIMIT 1",
+            (channel_id,),
+        )
+        return self._summary(rows[0]) if rows else None
+
+    async def failed_digests(self, limit: int) -> list[DigestSummary]:
+        rows = await self._read(
+            self._SUMMARY + " WHERE g.status = ? ORDER BY g.id DESC LIMIT ?",
+            (DigestStatus.FAILED, limit),
+        )
+        return [self._summary(row) for row in rows]
+
+    # --- the review deck and trusted outlets -------------------------------------------------
+    async def next_pending(self, *, after: int, topic: str | None = None) -> QueueItem | None:
+        if topic is None:
+            rows = await self._read(
+                f"SELECT {_ITEM_COLUMNS} FROM articles WHERE status = 'pending' AND id > ?"
+                " ORDER BY id LIMIT 1",
+                (after,),
+            )
+        else:
+            # article_topics (migration 5) holds (topic, state, id): one seek, then one row.
+            rows = await self._read(
+                f"SELECT {_ITEM_COLUMNS} FROM articles WHERE id = (SELECT article_id FROM"
+                " article_topics WHERE topic = lower(?) AND status = 'pending'"
+                " AND article_id > ? ORDER BY article_id LIMIT 1)",
+                (topic, after),
+            )
+        items = await self._items(rows, with_related=True)
+        return items[0] if items else None
+
+    async def count_pending(self, *, topic: str | None = None, limit: int) -> int:
+        if topic is None:
+            return min((await self.count_by_status())[Status.PENDING], limit)
+        rows = await self._read(
+            "SELECT count(*) FROM (SELECT 1 FROM article_topics WHERE topic = lower(?)"
+            " AND status = 'pending' LIMIT ?)",
+            (topic, limit),
+        )
+        return int(rows[0][0])
+
+    async def trust_provider(self, provider: str, *, actor: str) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT OR IGNORE INTO trusted_providers (provider, added_by, added_at)"
+                " VALUES (?, ?, ?)",
+                (provider.lower(), actor, self._now()),
+            )
+            added = cursor.rowcount > 0
+            await cursor.close()
+        return added
+
+    async def trusted_providers(self) -> tuple[str, ...]:
+        rows = await self._read("SELECT provider FROM trusted_providers ORDER BY provider")
+        return tuple(row[0] for row in rows)
+
     # --- review channel ----------------------------------------------------------------------
     async def unreviewed_pending(self, limit: int) -> list[QueueItem]:
+        # Highest quality first on (status, quality DESC, id): NULLs sort last in DESC.
         rows = await self._read(
             f"SELECT {_ITEM_COLUMNS} FROM articles WHERE status = 'pending' AND NOT EXISTS"
             " (SELECT 1 FROM review_posts r WHERE r.article_id = articles.id)"
-            " ORDER BY id LIMIT ?",
+            " ORDER BY quality DESC, id LIMIT ?",
             (limit,),
         )
         return await self._items(rows, with_related=True)
+
+    async def count_unreviewed_pending(self) -> int:
+        pending = (await self.count_by_status())[Status.PENDING]
+        rows = await self._read(
+            "SELECT count(*) FROM review_posts r JOIN articles a ON a.id = r.article_id"
+            " WHERE a.status = 'pending'"
+        )
+        return max(0, pending - int(rows[0][0]))
+
+    async def review_posts_since(self, since: datetime) -> list[datetime]:
+        rows = await self._read(
+            "SELECT posted_at FROM review_posts WHERE posted_at > ? ORDER BY posted_at",
+            (_ts(since),),
+        )
+        return [_at(row[0]) for row in rows]
+
+    async def bot_message(self, name: str) -> BotMessage | None:
+        rows = await self._read(
+            "SELECT name, channel_id, message_id FROM bot_messages WHERE name = ?", (name,)
+        )
+        return BotMessage(*rows[0]) if rows else None
+
+    async def set_bot_message(self, name: str, channel_id: int, message_id: int) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO bot_messages (name, channel_id, message_id) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET channel_id = excluded.channel_id,"
+                " message_id = excluded.message_id",
+                (name, channel_id, message_id),
+            )
 
     async def record_review_post(self, article_id: int, channel_id: int, message_id: int) -> None:
         async with self._transaction() as db:

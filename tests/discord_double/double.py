@@ -34,6 +34,7 @@ from .interactions import (
     find_command_path,
     modal_submit_components,
 )
+from .limits import MESSAGE_FLAG_EPHEMERAL
 from .messages import MessageStore
 from .notify import Notifier
 from .permissions import Overwrite, OverwriteType
@@ -619,6 +620,13 @@ class DiscordDouble:
             raise ValueError(f"button {custom_id!r} is disabled")
         data = {"custom_id": custom_id, "component_type": 2}
         member = g.member(user)
+        if int(payload.get("flags") or 0) & MESSAGE_FLAG_EPHEMERAL:
+            # Discord shows an ephemeral message to the user of its interaction alone.
+            owner = payload.get("interaction_metadata", {}).get("user", {}).get("id")
+            if owner != str(member.id):
+                raise LookupError(
+                    f"message {payload['id']} is ephemeral: only user {owner} sees it"
+                )
         handle = self._new_handle(InteractionType.MESSAGE_COMPONENT, g, ch, member, data, payload)
         return await self._deliver(handle)
 

@@ -28,7 +28,7 @@ from typing import Any
 from bot import moderation
 from bot.app import open_app
 from bot.articles import Article, Provider
-from bot.config import DigestChannel, Settings
+from bot.config import AutoApprove, DigestChannel, Settings
 from bot.store import Status, Trigger
 from tests.discord_double import DiscordDouble, InteractionHandle, RecordedRequest
 from tests.reliability.harness import running_bot, seed_db, seed_files
@@ -175,7 +175,9 @@ async def fill(settings: Settings, scale: LoadScale) -> float:
                     )
                 )
             await app.store.upsert_articles(
-                batch, actor="load", approvals=moderation.auto_approvals(batch, APPROVE_AT)
+                batch,
+                actor="load",
+                approvals=moderation.auto_approvals(batch, AutoApprove(min_quality=APPROVE_AT)),
             )
     return time.monotonic() - started
 
