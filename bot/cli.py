@@ -128,6 +128,7 @@ def _item_json(item: Any) -> dict[str, Any]:
         "decided_by": item.decided_by,
         "reason": item.reason,
         "submitted_by": item.submitted_by,
+        "source": article.origin or None,
     }
 
 
@@ -178,6 +179,42 @@ async def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
             ]
         )
     print(_table(rows, {0, 2, 3}, shutil.get_terminal_size((120, 24)).columns))
+    return 0
+
+
+# --- feeds --------------------------------------------------------------------------------------
+async def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_app
+    from bot.feeds.poll import fetch_feeds
+
+    async with open_app(settings) as app:
+        report = await fetch_feeds(settings, app.store, app.clock, only=args.feed)
+    for line in report.problems:
+        print(line, file=sys.stderr)
+    print(report.summary)
+    return 1 if report.failed else 0
+
+
+async def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import open_app
+    from bot.feeds.registry import feed_statuses
+
+    async with open_app(settings) as app:
+        rows = [status.as_json() for status in await feed_statuses(settings, app.store)]
+    if args.json:
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    if not rows:
+        print("No feeds: add some under feeds: in the config, or with /feed add.")
+        return 0
+    table = [["FAILS", "ENTRIES", "LAST FETCH", "NEXT FETCH", "LAST STATUS", "URL"]]
+    for row in rows:
+        last, following = row["last_fetch"] or "never", row["next_fetch"] or "soon"
+        status = (row["last_status"] or "")[:40]
+        table.append([str(row["failures"]), str(row["entries"]), last[:16], following[:16]])
+        table[-1] += [status, row["url"]]
+    print(_table(table, {0, 1}, shutil.get_terminal_size((120, 24)).columns))
     return 0
 
 
@@ -378,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=statuses, help="only items in this state")
     p.add_argument("--topic", help="only items with this topic")
     p.add_argument("--limit", type=_positive, help="at most this many items")
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+
+    p = add("fetch", cmd_fetch, "Poll every feed once and store new articles (e.g. from cron).")
+    p.add_argument("--feed", metavar="URL", help="only this feed")
+
+    p = add("feeds", cmd_feeds, "List every feed with its state (last and next fetch, failures).")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
     p = add("approve", cmd_approve, "Approve pending items for the next digests.")

@@ -110,3 +110,8 @@ class StartupError(NewsbotError):
 
 class LoginFailed(StartupError):
     """The bot's token is missing or Discord refused it."""
+
+
+class FeedError(NewsbotError):
+    """A feed cannot be added or removed as asked (a bad address, one set in the config
+    file); the message says what to do instead. Nothing was changed."""

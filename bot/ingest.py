@@ -33,6 +33,8 @@ Progress = Callable[[int, int], None]
 class IngestReport:
     updated: int = 0
     unchanged: int = 0
+    clustered: int = 0
+    """New articles that became another item's related coverage (issue 12, clustering)."""
     errors: list[str] = field(default_factory=list)
     """One line per file rejected."""
     warnings: list[str] = field(default_factory=list)

@@ -464,6 +464,7 @@ def parse_article(path: str, raw: bytes) -> Article:
         source=front,
         body=body,
         source_hash=source_hash(raw),
+        origin=path,
         warnings=tuple(warnings),
     )
 

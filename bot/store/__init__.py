@@ -7,6 +7,7 @@ from bot.store.models import (
     Delivery,
     DigestRecord,
     DigestStatus,
+    FeedState,
     OutboxMessage,
     Outcome,
     QueueItem,
@@ -15,6 +16,7 @@ from bot.store.models import (
     RunOutcome,
     Selection,
     Status,
+    StoredFeed,
     StoredSchedule,
     Trigger,
 )
@@ -26,6 +28,7 @@ __all__ = [
     "Delivery",
     "DigestRecord",
     "DigestStatus",
+    "FeedState",
     "NewMessage",
     "OutboxMessage",
     "Outcome",
@@ -37,6 +40,7 @@ __all__ = [
     "Selection",
     "Status",
     "Store",
+    "StoredFeed",
     "StoredSchedule",
     "Trigger",
 ]
