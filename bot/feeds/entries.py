@@ -1,33 +1,30 @@
 """Feed entries to articles, under every rule of DESIGN §3.
 
-An entry becomes a front-matter document (title, webUrl, excerpt, publishedDateTime, provider,
-topics, images, quality, published, plus the feed and guid as extra fields) that goes through
-the same ``parse_article`` as a file. So a feed's article obeys exactly the limits and URL
-rules a file's does, is exported by ``newsbot export`` like any other, and is recognised as
-unchanged by its source hash when a feed repeats it. A bad entry is reported as
-``FEED_URL: entry N: problem`` and the others are kept.
+An entry becomes the fields of a front-matter document (title, webUrl, excerpt,
+publishedDateTime, provider, topics, images, quality, published, plus the feed and guid as
+extra fields) read by the same code as a file's fields (``article_from_mapping``). So a feed's
+article obeys exactly the limits and URL rules a file's does, is exported by ``newsbot export``
+like any other (its front matter is written as JSON, which is YAML too: PyYAML's representer
+cost more than the rest of turning an entry into an article), and is recognised as unchanged
+by its source hash when a feed repeats it. A bad entry is reported as ``FEED_URL: entry N:
+problem`` and the others are kept.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
 
-import yaml
-
-from bot.articles import Article, parse_article
+from bot.articles import Article
+from bot.articles.frontmatter import article_from_mapping
 from bot.articles.urls import safe_url
 from bot.config import FeedSettings
 from bot.errors import ArticleError, one_line
 from bot.feeds.html import html_to_text, inline_text, shorten
 from bot.feeds.parse import FeedEntry, ParsedFeed
-
-try:
-    from yaml import CSafeDumper as _Dumper
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
 
 EXCERPT_CHARS = 1_000
 """An excerpt made from a whole article's content is cut here (at a word)."""
@@ -65,9 +62,18 @@ def _topics(feed: FeedSettings, entry: FeedEntry) -> list[str]:
     return topics[:50]
 
 
-def _front_matter(data: dict[str, Any]) -> bytes:
-    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)
-    return f"---\n{text}---\n".encode()
+# Characters YAML does not allow raw in a document (C0 and C1 controls but tab, newline and
+# NEL; the non-characters FFFE and FFFF) are escaped by JSON or dropped here, so the front
+# matter always reads back (export, then ingest).
+_UNREADABLE: Final = dict.fromkeys([*range(0x7F, 0x85), *range(0x86, 0xA0), 0xFFFE, 0xFFFF])
+
+
+def _front_matter(data: dict[str, Any]) -> str:
+    # One line: json's C encoder does not indent.
+    text = json.dumps(data, ensure_ascii=False).translate(_UNREADABLE)
+    # A lone surrogate (JSON Feed may carry one) cannot be encoded; '?' stands in for it.
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return f"---\n{text}\n---\n"
 
 
 def entry_article(
@@ -116,7 +122,7 @@ def entry_article(
     if guid:
         data["guid"] = guid
     try:
-        article = parse_article(where, _front_matter(data))
+        article = article_from_mapping(where, data, _front_matter(data))
     except ArticleError as exc:
         raise ArticleError(where, 0, exc.problem) from None
     return EntryArticle(replace(article, origin=feed.url), guid or article.url, entry.number)
@@ -128,16 +134,25 @@ def entry_problem(error: ArticleError) -> str:
     return f"{one_line(error.path)}: {one_line(error.problem)}"
 
 
-def _newest_first(items: list[EntryArticle]) -> list[EntryArticle]:
-    """Entries with a date newest first, then those without in feed order (feeds list their
-    newest first)."""
-    dated = sorted((i for i in items if i.article.published_at), key=_when, reverse=True)
-    return dated + [i for i in items if i.article.published_at is None]
+def _queued(entries: tuple[FeedEntry, ...], backfill: int) -> set[int]:
+    """The numbers of the ``backfill`` newest entries that can be articles (a link, a guid not
+    seen before in the document): dated ones newest first, then undated ones in feed order
+    (feeds list their newest first)."""
+    usable: list[FeedEntry] = []
+    seen: set[str] = set()
+    for entry in entries:
+        key = entry.guid.strip() or entry.link.strip()
+        if entry.link.strip() and key not in seen:
+            seen.add(key)
+            usable.append(entry)
+    dated = sorted((e for e in usable if e.published_at), key=_when, reverse=True)
+    ordered = dated + [e for e in usable if e.published_at is None]
+    return {e.number for e in ordered[:backfill]}
 
 
-def _when(item: EntryArticle) -> datetime:
-    assert item.article.published_at is not None
-    return item.article.published_at
+def _when(entry: FeedEntry) -> datetime:
+    assert entry.published_at is not None
+    return entry.published_at
 
 
 def articles_of(
@@ -150,13 +165,14 @@ def articles_of(
     """Every usable entry as an article, and one problem line per unusable one. A guid seen
     twice in one document keeps its first entry. On a feed's first fetch, all but the newest
     ``backfill`` usable entries are stored as already published."""
+    queued = _queued(parsed.entries, feed.backfill) if first_fetch else None
     found: list[EntryArticle] = []
     problems: list[str] = []
     guids: set[str] = set()
-    entries: dict[int, FeedEntry] = {}
     for entry in parsed.entries:
+        published = queued is not None and entry.number not in queued
         try:
-            item = entry_article(feed, parsed, entry, base, published=False)
+            item = entry_article(feed, parsed, entry, base, published=published)
         except ArticleError as exc:
             problems.append(entry_problem(exc))
             continue
@@ -167,15 +183,6 @@ def articles_of(
             continue
         guids.add(item.guid)
         found.append(item)
-        entries[entry.number] = entry
-    if first_fetch:
-        queued = {i.number for i in _newest_first(found)[: feed.backfill]}
-        found = [
-            i
-            if i.number in queued
-            else entry_article(feed, parsed, entries[i.number], base, published=True)
-            for i in found
-        ]
     return found, problems
 
 

@@ -101,21 +101,28 @@ class HtmlText:
 
 def html_to_text(markup: str) -> HtmlText:
     """The readable text of an HTML fragment, and its first image."""
+    if "<" not in markup and "&" not in markup:  # plain text: nothing to parse
+        return HtmlText(_paragraphs(markup), None)
     parser = _TextParser()
     parser.feed(markup)
     parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
+    return HtmlText(_paragraphs("".join(parser.parts)), parser.image)
+
+
+def _paragraphs(text: str) -> str:
+    """Blank lines separate paragraphs; other line breaks and runs of spaces are one space."""
     paragraphs: list[str] = []
     current: list[str] = []
-    for line in lines:
-        if line:
-            current.append(line)
+    for line in text.split("\n"):
+        words = " ".join(line.split())
+        if words:
+            current.append(words)
         elif current:
             paragraphs.append(" ".join(current))
             current = []
     if current:
         paragraphs.append(" ".join(current))
-    return HtmlText("\n\n".join(paragraphs), parser.image)
+    return "\n\n".join(paragraphs)
 
 
 def inline_text(markup: str) -> str:

@@ -57,13 +57,19 @@ class FeedLoop:
         self._idle = idle
         self._error_backoff = error_backoff
         self._wake = asyncio.Event()
+        self._settled = asyncio.Event()
         self._stopped = False
         self._first_due: dict[str, datetime] = {}
         self._started: datetime | None = None
         self.passes = 0
 
     def wake(self) -> None:
+        self._settled.clear()
         self._wake.set()
+
+    async def settled(self) -> None:
+        """Return once the loop has handled every earlier ``wake()`` and waits again."""
+        await self._settled.wait()
 
     def stop(self) -> None:
         self._stopped = True
@@ -96,6 +102,8 @@ class FeedLoop:
                     log.exception("feed polling pass failed; trying again later")
                     wake_at = self.clock.now() + self._error_backoff
                 self.passes += 1
+                if not self._wake.is_set():
+                    self._settled.set()
                 await self._sleep(wake_at)
 
     async def _pass(self, poller: FeedPoller) -> datetime:

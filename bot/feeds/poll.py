@@ -206,7 +206,7 @@ class FeedPoller:
         if digest == state.body_hash and state.first_success_at is not None:
             return replace(state, last_status="200 OK, unchanged")
         # feedparser is CPU-bound; keep the event loop (and the bot) responsive.
-        parsed = await asyncio.to_thread(parse_feed, body, headers, url)
+        parsed = await asyncio.to_thread(parse_feed, body, headers)
         first = state.first_success_at is None
         items, problems = await asyncio.to_thread(articles_of, feed, parsed, url, first_fetch=first)
         result.entry_problems.extend(problems)

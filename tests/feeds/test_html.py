@@ -44,3 +44,8 @@ def test_shorten_cuts_at_a_word() -> None:
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=200))
 def test_escaped_text_comes_back(text: str) -> None:
     assert inline_text(html.escape(text)) == " ".join(text.split())
+
+
+def test_plain_text_keeps_its_paragraphs_like_html() -> None:
+    assert html_to_text("one\ntwo\n\nthree").text == "one two\n\nthree"
+    assert html_to_text("one\ntwo\n\nthree &amp;").text == "one two\n\nthree &"

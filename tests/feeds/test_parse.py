@@ -15,7 +15,7 @@ from tests.feeds.server import FIXTURES
 
 def parsed(name: str, url: str, content_type: str) -> tuple[list, list[str]]:
     feed = FeedSettings(url, topics=("Local",), quality=60)
-    doc = parse_feed((FIXTURES / name).read_bytes(), {"content-type": content_type}, url)
+    doc = parse_feed((FIXTURES / name).read_bytes(), {"content-type": content_type})
     items, problems = articles_of(feed, doc, url, first_fetch=False)
     return [i.article for i in items], problems
 
@@ -92,7 +92,7 @@ def test_json_feed() -> None:
 def test_the_config_provider_wins_over_the_feed_title() -> None:
     url = "https://journal.example/rss"
     feed = FeedSettings(url, provider="Port Journal")
-    doc = parse_feed((FIXTURES / "rss1.rdf").read_bytes(), {}, url)
+    doc = parse_feed((FIXTURES / "rss1.rdf").read_bytes(), {})
     [item], _ = articles_of(feed, doc, url, first_fetch=False)
     assert item.article.provider is not None and item.article.provider.name == "Port Journal"
 
@@ -110,9 +110,7 @@ def test_the_config_provider_wins_over_the_feed_title() -> None:
 )
 def test_documents_that_are_not_feeds(name: str, content_type: str, problem: str) -> None:
     with pytest.raises(NotAFeed) as caught:
-        parse_feed(
-            (FIXTURES / name).read_bytes(), {"content-type": content_type}, "https://x.example/"
-        )
+        parse_feed((FIXTURES / name).read_bytes(), {"content-type": content_type})
     assert str(caught.value) == problem
 
 
@@ -126,7 +124,7 @@ def test_documents_that_are_not_feeds(name: str, content_type: str, problem: str
 )
 def test_bad_json_feeds(body: bytes, problem: str) -> None:
     with pytest.raises(NotAFeed) as caught:
-        parse_feed(body, {"content-type": "application/feed+json"}, "https://x.example/")
+        parse_feed(body, {"content-type": "application/feed+json"})
     assert str(caught.value).startswith(problem)
 
 
@@ -138,7 +136,7 @@ def test_entry_limits_of_design_3_apply() -> None:
         f'{{"id": "2", "url": "https://x.example/a", "title": "{"T" * 1001}"}},'
         '{"id": "3", "url": "https://x.example/b", "title": "Fine"}]}'
     ).encode()
-    doc = parse_feed(body, {"content-type": "application/json"}, url)
+    doc = parse_feed(body, {"content-type": "application/json"})
     items, problems = articles_of(FeedSettings(url), doc, url, first_fetch=False)
     assert [i.article.title for i in items] == ["Fine"]
     assert problems == [
@@ -149,7 +147,7 @@ def test_entry_limits_of_design_3_apply() -> None:
 
 def test_first_fetch_queues_only_the_newest_backfill_entries() -> None:
     url = "https://gazette.example/feed.xml"
-    doc = parse_feed((FIXTURES / "rss2.xml").read_bytes(), {}, url)
+    doc = parse_feed((FIXTURES / "rss2.xml").read_bytes(), {})
     items, _ = articles_of(FeedSettings(url, backfill=1), doc, url, first_fetch=True)
     queued = [i.article.title for i in items if not i.article.published]
     assert queued == ["Council approves new tram line"]  # the newest dated entry
