@@ -44,10 +44,17 @@ def provider_of(feed: FeedSettings, parsed: ParsedFeed, link: str) -> dict[str, 
     return {"name": name, "domain": host}
 
 
+def _absolute(base: str, url: str) -> str:
+    """``url`` resolved against ``base``; most feed URLs are absolute already."""
+    if url.startswith(("https://", "http://")):
+        return url
+    return urljoin(base, url)
+
+
 def _image(entry: FeedEntry, content_image: str | None, base: str) -> list[dict[str, str]]:
     for candidate in (*entry.images, content_image):
         if candidate:
-            url = safe_url(urljoin(base, candidate.strip()))
+            url = safe_url(_absolute(base, candidate.strip()))
             if url is not None:
                 return [{"url": url}]
     return []
@@ -68,12 +75,21 @@ def _topics(feed: FeedSettings, entry: FeedEntry) -> list[str]:
 _UNREADABLE: Final = dict.fromkeys([*range(0x7F, 0x85), *range(0x86, 0xA0), 0xFFFE, 0xFFFF])
 
 
+def _readable(value: Any) -> Any:
+    """``value`` with every string cleaned of what YAML cannot read back."""
+    if isinstance(value, str):
+        # A lone surrogate (JSON Feed may carry one) cannot be encoded; '?' stands in for it.
+        return value.translate(_UNREADABLE).encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {k: _readable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_readable(v) for v in value]
+    return value
+
+
 def _front_matter(data: dict[str, Any]) -> str:
-    # One line: json's C encoder does not indent.
-    text = json.dumps(data, ensure_ascii=False).translate(_UNREADABLE)
-    # A lone surrogate (JSON Feed may carry one) cannot be encoded; '?' stands in for it.
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    return f"---\n{text}\n---\n"
+    # One line: json's C encoder does not indent. Controls are escaped by JSON.
+    return f"---\n{json.dumps(data, ensure_ascii=False)}\n---\n"
 
 
 def entry_article(
@@ -92,7 +108,7 @@ def entry_article(
     raw_link = entry.link.strip()
     if not raw_link:
         raise ArticleError(where, 0, "no link (an article needs its web address)")
-    link = urljoin(base, raw_link)
+    link = _absolute(base, raw_link)
     title = inline_text(entry.title)
     body = html_to_text(entry.summary or entry.content)
     if not title:
@@ -121,6 +137,7 @@ def entry_article(
     guid = entry.guid.strip()
     if guid:
         data["guid"] = guid
+    data = _readable(data)
     try:
         article = article_from_mapping(where, data, _front_matter(data))
     except ArticleError as exc:

@@ -47,6 +47,9 @@ class ParsedFeed:
     link: str
     entries: tuple[FeedEntry, ...]
     warnings: tuple[str, ...] = field(default=())
+    """About the document (read leniently); logged."""
+    problems: tuple[str, ...] = field(default=())
+    """``entry N: problem`` for entries that could not be read at all; reported."""
 
 
 JSON_FEED_VERSIONS = ("https://jsonfeed.org/version/1", "https://jsonfeed.org/version/1.1")
@@ -205,16 +208,16 @@ def _parse_json_feed(body: bytes) -> ParsedFeed:
     items = data.get("items")
     if not isinstance(items, list):
         raise NotAFeed("not a JSON feed (items is not a list)")
-    warnings: list[str] = []
+    problems: list[str] = []
     entries: list[FeedEntry] = []
     for number, item in enumerate(items, 1):
         if not isinstance(item, dict):
-            warnings.append(f"entry {number}: not an object; skipped")
+            problems.append(f"entry {number}: not an object; skipped")
             continue
         entries.append(_json_entry(item, number))
     return ParsedFeed(
         title=_string(data.get("title")),
         link=_string(data.get("home_page_url")),
         entries=tuple(entries),
-        warnings=tuple(warnings),
+        problems=tuple(problems),
     )

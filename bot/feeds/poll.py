@@ -172,20 +172,18 @@ class FeedPoller:
                 feed.url, etag=state.etag, last_modified=state.last_modified, now=now
             )
             if fetched.status == 304:
-                state = replace(state, last_status="304 not modified")
+                # A 304 may repeat the validators or leave them out; either way they hold.
+                state = replace(
+                    state,
+                    last_status="304 not modified",
+                    etag=fetched.etag or state.etag,
+                    last_modified=fetched.last_modified or state.last_modified,
+                )
             else:
                 state = await self._read(
                     feed, state, fetched.body, fetched.headers, fetched.url, result
                 )
-            state = replace(
-                state,
-                etag=fetched.etag or state.etag if fetched.status == 304 else fetched.etag,
-                last_modified=(
-                    fetched.last_modified or state.last_modified
-                    if fetched.status == 304
-                    else fetched.last_modified
-                ),
-            )
+                state = replace(state, etag=fetched.etag, last_modified=fetched.last_modified)
         except (FetchFailed, NotAFeed) as exc:
             result.problem = exc.problem if isinstance(exc, FetchFailed) else str(exc)
             await self._failed(feed, state, now, exc, result.problem)
@@ -209,6 +207,7 @@ class FeedPoller:
         parsed = await asyncio.to_thread(parse_feed, body, headers)
         first = state.first_success_at is None
         items, problems = await asyncio.to_thread(articles_of, feed, parsed, url, first_fetch=first)
+        result.entry_problems.extend(f"{feed.url}: {p}" for p in parsed.problems)
         result.entry_problems.extend(problems)
         for warning in parsed.warnings:
             log.info("%s: %s", feed.url, warning)

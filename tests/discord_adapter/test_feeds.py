@@ -80,6 +80,16 @@ async def test_moderators_add_list_and_remove_feeds(
         assert lines[1].startswith(f"• <{url}> · 200 OK · 5 entries · next <t:")
         assert "added by" in lines[1]
 
+        # Autocomplete offers the feeds added here (not the config file's), to moderators.
+        choices = await discord_double.send_autocomplete(
+            "feed remove", {"url": "127.0.0"}, focused="url", user="moderator"
+        )
+        assert [c["value"] for c in (await choices.response()).data["choices"]] == [url]
+        hidden = await discord_double.send_autocomplete(
+            "feed remove", {"url": ""}, focused="url", user="member"
+        )
+        assert (await hidden.response()).data["choices"] == []
+
         configured = await discord_double.send_slash_command(
             "feed remove", {"url": CONFIGURED}, user="moderator"
         )

@@ -87,6 +87,8 @@ def test_json_feed() -> None:
     assert festival.web_url == "https://diario.example/noticias/festival"
     assert festival.published_at == datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
     assert problems == [f"{url}: entry 3: no link (an article needs its web address)"]
+    doc = parse_feed((FIXTURES / "feed.json").read_bytes(), {})
+    assert doc.problems == ("entry 4: not an object; skipped",)
 
 
 def test_the_config_provider_wins_over_the_feed_title() -> None:

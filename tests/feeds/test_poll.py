@@ -65,7 +65,9 @@ async def test_the_first_fetch_queues_the_backfill_and_the_second_poll_is_all_30
     ]
     first = await poller.poll_all(feeds)
     assert first.summary == "4 feeds: 8 new, 0 updated, 0 clustered, 0 unchanged, 0 failed"
-    assert len(first.problems) == 3  # two in the RSS, one in the JSON Feed (see test_parse)
+    # Two in the RSS, two in the JSON Feed (see test_parse).
+    assert len(first.problems) == 4
+    assert f"{feeds[2].url}: entry 4: not an object; skipped" in first.problems
     stored = await items(app)
     statuses = {i.article.title: i.status for i in stored}
     assert statuses["Council approves new tram line"] is Status.PENDING
