@@ -62,6 +62,7 @@ def test_atom_with_xml_base_and_html_titles() -> None:
     assert radwege.web_url == "https://nachrichten.example/artikel/radwege"
     assert radwege.excerpt == "Der Rat stimmte einstimmig zu."
     assert radwege.published_at == datetime(2026, 11, 30, 6, 30, tzinfo=UTC)  # updated only
+    assert radwege.thumbnail == "https://cdn.nachrichten.example/radweg.jpg"  # media:content
     assert hochwasser.published_at == datetime(2026, 11, 29, 21, 0, tzinfo=UTC)  # published wins
     assert hochwasser.thumbnail == "https://nachrichten.example/bilder/pegel.jpg"
     assert problems == []
@@ -73,6 +74,16 @@ def test_rss1_in_latin_1() -> None:
     assert ferry.excerpt == "Les traversées reprennent dès lundi."
     assert ferry.topics == ("Local", "Transports")
     assert problems == []
+
+
+def test_rss091_in_italian() -> None:
+    url = "https://gazzetta.example/rss"
+    [ferry], problems = parsed("rss091.xml", url, "text/xml")
+    assert ferry.title == "Il traghetto torna in servizio è festa sul lungolago"
+    assert ferry.url == "https://gazzetta.example/notizie/traghetto"  # mc_cid, mc_eid dropped
+    assert ferry.excerpt == "Dopo tre mesi di lavori riparte la linea."
+    assert ferry.published_at is None and ferry.provider is not None
+    assert ferry.provider.name == "Gazzetta del Lago" and problems == []
 
 
 def test_json_feed() -> None:
