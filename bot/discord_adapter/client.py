@@ -170,12 +170,13 @@ class NewsBot(commands.Bot):
         results = await self.publisher.resume_unfinished()
         for result in results:
             log.info("resumed: %s", describe_result(result, f"channel {result.channel}"))
+        has_feeds = bool(await all_feeds(self.app.settings, self.app.store))
         self.serving.set()
         if self.app.settings.digests and self.app.runs_schedules:
             app = self.app
             self.scheduler = Scheduler(app.settings, app.store, app.clock, self.publisher)
             self.spawn(self.scheduler.run(), "scheduler")
-        if await all_feeds(self.app.settings, self.app.store):
+        if has_feeds:
             self._start_feeds()
 
     def _start_feeds(self) -> None:

@@ -158,8 +158,15 @@ class FeedPoller:
     async def poll_all(self, feeds: Sequence[FeedSettings]) -> FetchReport:
         """Poll each feed once, concurrently (the fetcher caps requests in flight)."""
         states = await self.store.feed_states()
-        results = await asyncio.gather(*(self.poll(f, states.get(f.url)) for f in feeds))
-        return FetchReport(list(results))
+        # Every poll runs to its end even when one raises (the database failed), so none is
+        # left running unawaited; the first error is raised after.
+        outcomes = await asyncio.gather(
+            *(self.poll(f, states.get(f.url)) for f in feeds), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return FetchReport([o for o in outcomes if isinstance(o, FeedResult)])
 
     async def poll(self, feed: FeedSettings, state: FeedState | None) -> FeedResult:
         """Poll one feed and record its new state; a failure is in the result, not raised
