@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from bot.articles.urls import http_url_problem, safe_url
 from bot.errors import ConfigError
 from bot.schedule import parse_schedule
 
@@ -102,6 +103,24 @@ REVIEW_FEED_MODES = ("items", "off")
 
 
 @dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """One feed polled for articles (issue 12): from the config file, or added with
+    ``/feed add`` (then ``added_by`` says who)."""
+
+    url: str
+    topics: tuple[str, ...] = ()
+    provider: str | None = None
+    """The outlet's name for every entry; default: the feed's title."""
+    quality: int | None = None
+    """The editorial score given to its entries."""
+    interval: timedelta = timedelta(minutes=15)
+    backfill: int = 3
+    """On the first successful fetch, this many of the newest entries are queued; the others
+    are stored as already published, so a new feed does not flood the review channel."""
+    added_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything newsbot reads from its config file and the environment."""
 
@@ -118,6 +137,9 @@ class Settings:
     digests: tuple[DigestChannel, ...] = ()
     catch_up_grace: timedelta = timedelta(hours=6)
     clustering: Clustering = field(default_factory=Clustering)
+    feeds: tuple[FeedSettings, ...] = ()
+    allow_private_feeds: bool = False
+    """Fetch feeds from loopback, private and link-local addresses (a feed on the LAN)."""
     token: Secret = field(default_factory=lambda: Secret(""))
     api_base: str = DEFAULT_API_BASE
     gateway: str | None = None
@@ -328,6 +350,48 @@ def _digests(value: Any) -> tuple[DigestChannel, ...]:
     return tuple(digests)
 
 
+def _feed_url(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"expected an http(s) URL, got {value!r}")
+    problem = http_url_problem(value)
+    if problem is not None:
+        raise _Invalid(f"{value!r} {problem}")
+    url = safe_url(value)
+    assert url is not None  # http_url_problem passed it
+    return url
+
+
+_FEED: dict[str, Parse] = {
+    "url": _feed_url,
+    "topics": _strings,
+    "provider": _text,
+    "quality": _integer,
+    "interval": _duration,
+    "backfill": _zero_or_more,
+}
+
+
+def _feeds(value: Any) -> tuple[FeedSettings, ...]:
+    if not isinstance(value, list):
+        raise _Invalid("expected a list of feeds like [{url: https://example.org/feed.xml}]")
+    feeds: list[FeedSettings] = []
+    for number, entry in enumerate(value, start=1):
+        if isinstance(entry, str):
+            entry = {"url": entry}
+        if not isinstance(entry, dict):
+            raise _Invalid(f"expected a mapping with url, got {entry!r}", f"[{number}]")
+        try:
+            values = _fields(entry, _FEED)
+        except _Invalid as exc:
+            raise _Invalid(exc.problem, f"[{number}]{exc.key}") from None
+        if "url" not in values:
+            raise _Invalid("missing (the feed's http(s) address)", f"[{number}].url")
+        if any(f.url == values["url"] for f in feeds):
+            raise _Invalid(f"{values['url']} is listed twice", f"[{number}].url")
+        feeds.append(FeedSettings(**values))
+    return tuple(feeds)
+
+
 _AUTO_APPROVE: dict[str, Parse] = {
     "min_quality": _integer,
     "providers": _lower_strings,
@@ -378,6 +442,8 @@ _TOP: dict[str, tuple[str, Parse]] = {
     "digests": ("digests", _digests),
     "catch_up_grace": ("catch_up_grace", _duration),
     "clustering": ("clustering", _clustering),
+    "feeds": ("feeds", _feeds),
+    "allow_private_feeds": ("allow_private_feeds", _flag),
 }
 
 

@@ -124,3 +124,8 @@ class PathError(NewsbotError):
 
 class OptionTooLong(NewsbotError):
     """A command option too long to carry in a component's custom id (100 characters)."""
+
+
+class FeedError(NewsbotError):
+    """A feed cannot be added or removed as asked (a bad address, one set in the config
+    file); the message says what to do instead. Nothing was changed."""

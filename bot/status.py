@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.errors import one_line
+from bot.feeds.registry import feed_statuses
 from bot.schedule.cron import next_run
 from bot.schedule.effective import effective_schedules
 from bot.store import DigestSummary, Status, Store
@@ -35,8 +36,7 @@ class ChannelStatus:
 
 @dataclass(frozen=True, slots=True)
 class FeedProblem:
-    """A feed whose last fetch failed: the hook the feeds issue fills in (``bot.feeds``
-    reports through :func:`gather_status`'s ``failing_feeds``)."""
+    """A feed whose last polls failed (``bot.feeds``): what it said, and since when."""
 
     feed: str
     error: str
@@ -67,8 +67,6 @@ async def gather_status(
     settings: Settings,
     store: Store,
     now: datetime,
-    *,
-    failing_feeds: tuple[FeedProblem, ...] = (),
 ) -> StatusReport:
     """Everything the status view shows, read from the store (cheap: per-status counts are
     kept, each digest lookup is by index)."""
@@ -89,7 +87,11 @@ async def gather_status(
         channels=tuple(channels),
         failures=tuple(await store.failed_digests(RECENT_FAILURES)),
         trusted_outlets=await store.trusted_providers(),
-        failing_feeds=failing_feeds,
+        failing_feeds=tuple(
+            FeedProblem(s.feed.url, s.state.last_status, s.state.failing_since)
+            for s in await feed_statuses(settings, store)
+            if s.state is not None and s.state.failures > 0
+        ),
         guild=settings.guild,
     )
 

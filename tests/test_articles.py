@@ -198,6 +198,11 @@ def test_body_and_unknown_fields_are_kept_for_export() -> None:
         ("https://example.com:443", "https://example.com/"),
         ("https://example.com:8443/a", "https://example.com:8443/a"),
         ("http://[::1]:8080/a", "http://[::1]:8080/a"),
+        # tracking parameters are not part of the identity; the others keep order and form
+        ("https://e.com/a?utm_source=x&id=3&UTM_Medium=y", "https://e.com/a?id=3"),
+        ("https://e.com/a?fbclid=1&gclid=2&mc_cid=3&mc_eid=4", "https://e.com/a"),
+        ("https://e.com/a?b=%20&utm_=&a=1&&fbclid", "https://e.com/a?b=%20&a=1"),
+        ("https://e.com/a?utmost=1&xfbclid=2", "https://e.com/a?utmost=1&xfbclid=2"),
     ],
 )
 def test_canonical_url(url: str, canonical: str) -> None:

@@ -61,7 +61,7 @@ async def test_startup_syncs_commands_and_posts_pending_items_for_review(
     settings = settings_for(discord_double, tmp_path)
     async with running_bot(settings, discord_double):
         names = {c["name"] for c in discord_double.commands(discord_double.guild.id)}
-        assert names == {"news", "digest"}
+        assert names == {"news", "digest", "feed"}
         pending = [i for i, s in (await statuses(settings)).items() if s is Status.PENDING]
         posted = await discord_double.wait_for_messages("review", len(pending), timeout=10)
         assert "review feed" in {task.get_name() for task in asyncio.all_tasks()}

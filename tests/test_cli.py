@@ -165,7 +165,11 @@ def test_export_then_ingest_gives_the_same_queue(tmp_path: Path) -> None:
         entries = json.loads(newsbot("queue", "--json", cwd=cwd).stdout)
         return sorted(entries, key=lambda e: str(e["url"]))
 
-    assert queue(first) == queue(second)
+    before, after = queue(first), queue(second)
+    # Each item says which file it came from: the seed, then the exported file.
+    assert {Path(str(e.pop("source"))).parent for e in before} == {SEEDS}
+    assert {Path(str(e.pop("source"))).parent for e in after} == {tmp_path / "out"}
+    assert before == after
     original = (SEEDS / "ibm-facial-recognition.md").read_text(encoding="utf-8")
     exported = [p.read_text(encoding="utf-8") for p in (tmp_path / "out").glob("*facial*")]
     assert exported == [original]

@@ -58,6 +58,8 @@ COMMANDS: dict[str, list[str]] = {
     "schedules": ["schedules"],
     "split": ["split", "1", "https://news.example.com/merged"],
     "status": ["status"],
+    "fetch": ["fetch"],
+    "feeds": ["feeds", "--json"],
 }
 NO_DATABASE = {"check-templates"}  # renders the templates only
 TALKS_TO_DISCORD = {"run", "publish", "sync-commands"}  # fail later: nothing listens on :9

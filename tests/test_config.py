@@ -14,6 +14,7 @@ from bot.config import (
     AutoApprove,
     Clustering,
     DigestChannel,
+    FeedSettings,
     Secret,
     Settings,
     load_settings,
@@ -21,9 +22,10 @@ from bot.config import (
 from bot.errors import ConfigError
 
 KNOWN_TOP = (
-    "auto_approve, catch_up_grace, clustering, database, digests, guild, moderator_roles,"
-    " review_channel, review_feed, review_feed_max, templates"
+    "allow_private_feeds, auto_approve, catch_up_grace, clustering, database, digests, feeds,"
+    " guild, moderator_roles, review_channel, review_feed, review_feed_max, templates"
 )
+KNOWN_FEED = "backfill, interval, provider, quality, topics, url"
 KNOWN_DIGEST = (
     "channel, max_age, max_items, min_quality, order, post_empty, providers, related_limit,"
     " schedule, template, timezone, title, topics"
@@ -179,6 +181,45 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
             "digests[1].timezone",
             "../etc/passwd: unknown time zone",
         ),
+        # feeds
+        (
+            "feeds: https://a.example/f",
+            "feeds",
+            "expected a list of feeds like [{url: https://example.org/feed.xml}]",
+        ),
+        ("feeds: [5]", "feeds[1]", "expected a mapping with url, got 5"),
+        ("feeds:\n  - topics: [AI]", "feeds[1].url", "missing (the feed's http(s) address)"),
+        (
+            "feeds:\n  - url: ftp://a.example/f",
+            "feeds[1].url",
+            "'ftp://a.example/f' is not an http(s) URL",
+        ),
+        (
+            "feeds:\n  - url: https://a.example/f\n    intervall: 5m",
+            "feeds[1].intervall",
+            f"unknown setting (known: {KNOWN_FEED})",
+        ),
+        (
+            "feeds:\n  - url: https://a.example/f\n    interval: 0m",
+            "feeds[1].interval",
+            f"{DURATION} '0m'",
+        ),
+        (
+            "feeds:\n  - url: https://a.example/f\n    backfill: -1",
+            "feeds[1].backfill",
+            "expected 0 or more, got -1",
+        ),
+        (
+            "feeds:\n  - url: https://a.example/f\n    quality: high",
+            "feeds[1].quality",
+            "expected an integer, got 'high'",
+        ),
+        (
+            "feeds:\n  - https://A.example/f\n  - url: https://a.example/f",
+            "feeds[2].url",
+            "https://a.example/f is listed twice",
+        ),
+        ("allow_private_feeds: 'yes'", "allow_private_feeds", "expected true or false, got 'yes'"),
     ],
 )
 def test_every_kind_of_config_error_names_file_and_key(
@@ -232,6 +273,30 @@ def test_the_digest_schema_declares_every_field() -> None:
     """The key set an operator may write is the dataclass, nothing more and nothing less."""
     declared = KNOWN_DIGEST.split(", ")
     assert sorted(f.name for f in fields(DigestChannel)) == declared
+
+
+def test_feeds_load_with_their_defaults(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        "allow_private_feeds: true\nfeeds:\n  - https://a.example/f\n"
+        "  - url: https://B.example/rss?x=1\n    topics: [AI]\n    provider: Bee\n"
+        "    quality: 40\n    interval: 1h\n    backfill: 0\n",
+    )
+    assert settings.allow_private_feeds
+    assert settings.feeds == (
+        FeedSettings("https://a.example/f"),
+        FeedSettings(
+            "https://b.example/rss?x=1",
+            topics=("AI",),
+            provider="Bee",
+            quality=40,
+            interval=timedelta(hours=1),
+            backfill=0,
+        ),
+    )
+    assert settings.feeds[0].interval == timedelta(minutes=15)
+    assert settings.feeds[0].backfill == 3
+    assert not Settings().allow_private_feeds and Settings().feeds == ()
 
 
 def test_absent_and_null_keys_take_the_defaults(tmp_path: Path) -> None:

@@ -417,7 +417,18 @@ def parse_article(path: str, raw: bytes) -> Article:
         )
     if data is None:
         raise ArticleError(path, 1, "front matter is empty")
-    doc = _Doc(path, data, lines, start)
+    return article_from_fields(_Doc(path, data, lines, start), front, body, source_hash(raw))
+
+
+def article_from_mapping(where: str, data: Mapping[str, Any], source: str) -> Article:
+    """An article from fields already read (a feed entry's), under exactly the rules of a
+    file's; ``source`` is the front matter it is exported as. Problems are located at
+    ``where`` (line 1)."""
+    return article_from_fields(_Doc(where, data, {}, 1), source, "", source_hash(source.encode()))
+
+
+def article_from_fields(doc: _Doc, front: str, body: str, digest: str) -> Article:
+    path, data = doc.path, doc.data
     warnings: list[str] = []
 
     def warn(message: str) -> None:
@@ -463,7 +474,8 @@ def parse_article(path: str, raw: bytes) -> Article:
         related=related,
         source=front,
         body=body,
-        source_hash=source_hash(raw),
+        source_hash=digest,
+        origin=path,
         warnings=tuple(warnings),
     )
 

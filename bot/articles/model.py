@@ -39,6 +39,7 @@ class Article:
 
     ``url`` is the canonical identity; ``web_url`` is the link as written. ``source`` is the
     front-matter YAML exactly as read and ``body`` the Markdown after it, kept for export.
+    ``origin`` is where it came from: the file path, or the feed URL.
     """
 
     url: str
@@ -58,6 +59,7 @@ class Article:
     source: str = ""
     body: str = ""
     source_hash: str = ""
+    origin: str = ""
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property

@@ -91,8 +91,27 @@ _CANONICAL_URL: Final = re.compile(
 )
 
 
+# Query parameters that say how a reader arrived, not what they read: the same article shared
+# from a newsletter and from a feed must be one item (DESIGN §3).
+_TRACKING_EXACT: Final = frozenset(("fbclid", "gclid", "mc_cid", "mc_eid"))
+
+
+def _is_tracking(pair: str) -> bool:
+    name = pair.split("=", 1)[0].lower()
+    return name.startswith("utm_") or name in _TRACKING_EXACT
+
+
+def without_tracking(query: str) -> str:
+    """``query`` without tracking parameters (``utm_*``, ``fbclid``, ``gclid``, ``mc_cid``,
+    ``mc_eid``); the other parameters keep their order and their encoding as written."""
+    if not query:
+        return query
+    return "&".join(pair for pair in query.split("&") if pair and not _is_tracking(pair))
+
+
 def canonical_url(url: str) -> str:
-    """The identity of an article: lower-case scheme and host, no fragment, no default port."""
+    """The identity of an article: lower-case scheme and host, no fragment, no default port,
+    no tracking parameters."""
     if _CANONICAL_URL.fullmatch(url):
         return url
     parts = urlsplit(url.strip())
@@ -103,7 +122,7 @@ def canonical_url(url: str) -> str:
     if port is not None and port != _DEFAULT_PORTS.get(scheme):
         netloc += f":{port}"
     path = parts.path or "/"
-    return urlunsplit((scheme, netloc, path, parts.query, ""))
+    return urlunsplit((scheme, netloc, path, without_tracking(parts.query), ""))
 
 
 def http_url_problem(value: str) -> str | None:

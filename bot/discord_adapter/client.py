@@ -15,9 +15,12 @@ from bot.app import App
 from bot.config import DigestChannel
 from bot.discord_adapter.cogs import DigestCog, NewsCog
 from bot.discord_adapter.deck import DeckButton
+from bot.discord_adapter.feeds import FeedAlertPoster, FeedCog
 from bot.discord_adapter.poster import DiscordPoster
 from bot.discord_adapter.review import ReviewButton, ReviewFeed
 from bot.discord_adapter.tree import NewsTree
+from bot.feeds.loop import FeedLoop
+from bot.feeds.registry import all_feeds
 from bot.publish import Publisher, describe_result
 from bot.schedule.loop import Scheduler
 
@@ -52,6 +55,7 @@ class NewsBot(commands.Bot):
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
         self.scheduler: Scheduler | None = None
+        self.feed_loop: FeedLoop | None = None
         self.startup_error: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         # Set once start-up checks passed (or failed): lets callers wait for a usable bot.
@@ -81,6 +85,7 @@ class NewsBot(commands.Bot):
                 settings, app.store, app.renderer, app.clock, self.publisher, self.wake_scheduler
             )
         )
+        await self.add_cog(FeedCog(settings, app.store, self.wake_feeds))
         guild = settings.guild
         if guild is not None and self.sync_on_start:
             target = discord.Object(id=guild)
@@ -166,11 +171,27 @@ class NewsBot(commands.Bot):
         results = await self.publisher.resume_unfinished()
         for result in results:
             log.info("resumed: %s", describe_result(result, f"channel {result.channel}"))
+        has_feeds = bool(await all_feeds(self.app.settings, self.app.store))
         self.serving.set()
         if self.app.settings.digests and self.app.runs_schedules:
             app = self.app
             self.scheduler = Scheduler(app.settings, app.store, app.clock, self.publisher)
             self.spawn(self.scheduler.run(), "scheduler")
+        if has_feeds:
+            self._start_feeds()
+
+    def _start_feeds(self) -> None:
+        """Poll the feeds from now on; like the schedules, only in the process holding the
+        database's scheduler lock. Without feeds there is no loop (the first /feed add
+        starts it)."""
+        app = self.app
+        if self.feed_loop is not None or not app.runs_schedules:
+            return
+        alerts = FeedAlertPoster(self.poster, app.settings.review_channel)
+        self.feed_loop = FeedLoop(
+            app.settings, app.store, app.clock, alerts=alerts, cluster=app.clusterer
+        )
+        self.spawn(self.feed_loop.run(), "feeds")
 
     def spawn(self, coro: Any, name: str) -> None:
         """Start a background task and keep a reference to it until it ends."""
@@ -186,6 +207,8 @@ class NewsBot(commands.Bot):
     async def close(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
+        if self.feed_loop is not None:
+            self.feed_loop.stop()
         # close() itself may be one of the tasks (the SIGTERM handler spawns it): cancelling
         # and then awaiting itself would never end (and recurses in Task.cancel).
         others = [task for task in self._tasks if task is not asyncio.current_task()]
@@ -193,6 +216,13 @@ class NewsBot(commands.Bot):
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
         await super().close()  # removes the cogs: the review feed stops in its cog_unload
+
+    def wake_feeds(self) -> None:
+        """Make the feed loop re-read the feeds now (one was added)."""
+        if self.feed_loop is None:
+            self._start_feeds()
+        else:
+            self.feed_loop.wake()
 
     def wake_scheduler(self) -> None:
         """Make the scheduler re-read the schedules now (one was set or cleared)."""

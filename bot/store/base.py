@@ -20,6 +20,7 @@ from bot.store.models import (
     DigestRecord,
     DigestStatus,
     DigestSummary,
+    FeedState,
     Merge,
     Outcome,
     QueueItem,
@@ -28,6 +29,7 @@ from bot.store.models import (
     RunOutcome,
     Selection,
     Status,
+    StoredFeed,
     StoredSchedule,
     StoryLead,
     Trigger,
@@ -220,4 +222,30 @@ class Store(Protocol):
         """Claimed scheduled runs with neither a digest nor an outcome, as (channel, scheduled
         time): when no scheduler is running, the process making them stopped before it wrote
         their digest, so nothing was posted for them."""
+        ...
+
+    # --- feeds ----------------------------------------------------------------------------
+    async def add_feed(self, url: str, topics: Sequence[str], *, actor: str) -> bool:
+        """Store a feed added from Discord; False if it was stored already."""
+        ...
+
+    async def remove_feed(self, url: str) -> bool:
+        """Forget a stored feed and its polling state; False if it was not stored."""
+        ...
+
+    async def stored_feeds(self) -> list[StoredFeed]: ...
+
+    async def feed_states(self) -> dict[str, FeedState]:
+        """Every feed's polling state, by feed URL."""
+        ...
+
+    async def save_feed_state(self, state: FeedState) -> None: ...
+
+    async def entry_urls(self, feed_url: str, guids: Sequence[str]) -> dict[str, str]:
+        """The article URL each known guid of this feed was first stored under: an entry whose
+        link changed but whose guid did not is the same article."""
+        ...
+
+    async def remember_entries(self, feed_url: str, entries: Mapping[str, str]) -> None:
+        """Record guid -> article URL for new entries (known guids keep their first URL)."""
         ...

@@ -291,4 +291,45 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX articles_status_quality_id ON articles (status, quality DESC, id)",
         ),
     ),
+    (
+        7,
+        "feeds: those added from Discord, every feed's polling state, entry guids; origins",
+        (
+            """
+            CREATE TABLE feeds (
+                url TEXT PRIMARY KEY,
+                topics TEXT NOT NULL DEFAULT '[]',
+                added_by TEXT NOT NULL,
+                added_at TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE feed_state (
+                url TEXT PRIMARY KEY,
+                etag TEXT,
+                last_modified TEXT,
+                body_hash TEXT,
+                last_fetch_at TEXT,
+                last_status TEXT NOT NULL DEFAULT '',
+                entries INTEGER NOT NULL DEFAULT 0,
+                failures INTEGER NOT NULL DEFAULT 0,
+                next_fetch_at TEXT,
+                first_success_at TEXT,
+                failing_since TEXT,
+                reported INTEGER NOT NULL DEFAULT 0
+            )
+            """,
+            """
+            CREATE TABLE feed_entries (
+                feed_url TEXT NOT NULL,
+                guid TEXT NOT NULL,
+                article_url TEXT NOT NULL,
+                PRIMARY KEY (feed_url, guid)
+            ) WITHOUT ROWID
+            """,
+            "ALTER TABLE articles ADD COLUMN origin TEXT NOT NULL DEFAULT ''",
+            # Coverage keeps a merged article whole, where it came from included.
+            "ALTER TABLE coverage ADD COLUMN origin TEXT NOT NULL DEFAULT ''",
+        ),
+    ),
 )

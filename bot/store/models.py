@@ -236,3 +236,36 @@ class DigestSummary:
     items: int
     first_message_id: int | None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFeed:
+    """A feed added with ``/feed add`` (the config file's feeds are not stored)."""
+
+    url: str
+    topics: tuple[str, ...]
+    added_by: str
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What polling a feed has learnt: its validators for conditional GET, the hash of its
+    last body, and how it has been doing (for backoff and the failing-feed report)."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    last_fetch_at: datetime | None = None
+    last_status: str = ""
+    """What the last poll did, e.g. ``200 OK``, ``304 not modified``, or the problem."""
+    entries: int = 0
+    """Entries in the last document read."""
+    failures: int = 0
+    """Consecutive failed polls."""
+    next_fetch_at: datetime | None = None
+    first_success_at: datetime | None = None
+    failing_since: datetime | None = None
+    reported: bool = False
+    """A failing-feed report was posted and its recovery not yet."""

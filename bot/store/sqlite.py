@@ -34,6 +34,7 @@ from bot.store.models import (
     DigestRecord,
     DigestStatus,
     DigestSummary,
+    FeedState,
     Merge,
     OutboxMessage,
     Outcome,
@@ -43,6 +44,7 @@ from bot.store.models import (
     RunOutcome,
     Selection,
     Status,
+    StoredFeed,
     StoredSchedule,
     StoryLead,
     Trigger,
@@ -62,7 +64,7 @@ _ITEM_COLUMNS = (
     "id, url, web_url, title, excerpt, published_at, category, type, provider_name, "
     "provider_domain, topics, images, quality, heat, source_published, source, body, "
     "source_hash, status, reason, submitted_by, decided_by, decided_at, first_published_at, "
-    "created_at, updated_at"
+    "created_at, updated_at, origin"
 )
 
 _ORDER_SQL = {
@@ -146,6 +148,7 @@ def _article_row(article: Article) -> tuple[Any, ...]:
         article.source,
         article.body,
         article.source_hash,
+        article.origin,
     )
 
 
@@ -211,6 +214,7 @@ def _item(row: sqlite3.Row | tuple[Any, ...], related: tuple[Related, ...] = ())
         first_published_at,
         created_at,
         updated_at,
+        origin,
     ) = tuple(row)
     provider = Provider(provider_name or "", provider_domain or "") if provider_name else None
     article = Article(
@@ -231,6 +235,7 @@ def _item(row: sqlite3.Row | tuple[Any, ...], related: tuple[Related, ...] = ())
         source=source,
         body=body,
         source_hash=source_hash,
+        origin=origin,
     )
     return QueueItem(
         id=item_id,
@@ -485,7 +490,7 @@ class SQLiteStore:
                 "UPDATE coverage SET web_url = ?, title = ?, excerpt = ?, published_at = ?,"
                 " category = ?, type = ?, provider_name = ?, provider_domain = ?, topics = ?,"
                 " images = ?, quality = ?, heat = ?, source_published = ?, source = ?, body = ?,"
-                " source_hash = ? WHERE url = ?",
+                " source_hash = ?, origin = ? WHERE url = ?",
                 [(*_article_row(a), a.url) for a in coverage_updates],
             )
         return results
@@ -524,9 +529,9 @@ class SQLiteStore:
             await db.execute(
                 "INSERT INTO coverage (url, article_id, web_url, title, excerpt, published_at,"
                 " category, type, provider_name, provider_domain, topics, images, quality, heat,"
-                " source_published, source, body, source_hash, outlet, score, merged_by,"
+                " source_published, source, body, source_hash, origin, outlet, score, merged_by,"
                 " merged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " ?, ?)",
+                " ?, ?, ?)",
                 (
                     article.url,
                     lead_id,
@@ -563,9 +568,9 @@ class SQLiteStore:
         await db.executemany(
             "INSERT INTO articles (url, web_url, title, excerpt, published_at, category, type,"
             " provider_name, provider_domain, topics, images, quality, heat, source_published,"
-            " source, body, source_hash, status, submitted_by, decided_by, decided_at,"
+            " source, body, source_hash, origin, status, submitted_by, decided_by, decided_at,"
             " first_published_at, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     article.url,
@@ -642,7 +647,7 @@ class SQLiteStore:
             "UPDATE articles SET web_url = ?, title = ?, excerpt = ?, published_at = ?,"
             " category = ?, type = ?, provider_name = ?, provider_domain = ?, topics = ?,"
             " images = ?, quality = ?, heat = ?, source_published = ?, source = ?, body = ?,"
-            " source_hash = ?, updated_at = ? WHERE id = ?",
+            " source_hash = ?, origin = ?, updated_at = ? WHERE id = ?",
             [(*_article_row(article), now, item_id) for item_id, _, article in updates],
         )
         await db.executemany(
@@ -869,7 +874,7 @@ class SQLiteStore:
             columns = (
                 "url, web_url, title, excerpt, published_at, category, type, provider_name,"
                 " provider_domain, topics, images, quality, heat, source_published, source, body,"
-                " source_hash"
+                " source_hash, origin"
             )
             cursor = await db.execute(
                 f"INSERT INTO articles ({columns}, status, created_at, updated_at)"
@@ -1432,3 +1437,94 @@ class SQLiteStore:
                 " ran_at = ? WHERE channel_id = ? AND scheduled_for = ?",
                 (outcome, digest_id, self._now(), channel_id, _ts(scheduled_for)),
             )
+
+    # --- feeds -------------------------------------------------------------------------------
+    async def add_feed(self, url: str, topics: Sequence[str], *, actor: str) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT OR IGNORE INTO feeds (url, topics, added_by, added_at) VALUES (?, ?, ?, ?)",
+                (url, _json(list(topics)), actor, self._now()),
+            )
+            added = cursor.rowcount > 0
+            await cursor.close()
+        return added
+
+    async def remove_feed(self, url: str) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute("DELETE FROM feeds WHERE url = ?", (url,))
+            removed = cursor.rowcount > 0
+            await cursor.close()
+            # Its state goes too; its guids stay, so a feed added again keeps its articles'
+            # identities.
+            await db.execute("DELETE FROM feed_state WHERE url = ?", (url,))
+        return removed
+
+    async def stored_feeds(self) -> list[StoredFeed]:
+        rows = await self._read("SELECT url, topics, added_by, added_at FROM feeds ORDER BY url")
+        return [StoredFeed(r[0], tuple(json.loads(r[1])), r[2], _at(r[3])) for r in rows]
+
+    async def feed_states(self) -> dict[str, FeedState]:
+        rows = await self._read(f"SELECT {_FEED_STATE_COLUMNS} FROM feed_state")
+        return {row[0]: _feed_state(row) for row in rows}
+
+    async def save_feed_state(self, state: FeedState) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                f"INSERT OR REPLACE INTO feed_state ({_FEED_STATE_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    state.url,
+                    state.etag,
+                    state.last_modified,
+                    state.body_hash,
+                    _ts(state.last_fetch_at),
+                    state.last_status,
+                    state.entries,
+                    state.failures,
+                    _ts(state.next_fetch_at),
+                    _ts(state.first_success_at),
+                    _ts(state.failing_since),
+                    int(state.reported),
+                ),
+            )
+
+    async def entry_urls(self, feed_url: str, guids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(guids)):
+            rows = await self._read(
+                "SELECT guid, article_url FROM feed_entries"
+                f" WHERE feed_url = ? AND guid IN ({_placeholders(len(chunk))})",
+                [feed_url, *chunk],
+            )
+            found.update((guid, url) for guid, url in rows)
+        return found
+
+    async def remember_entries(self, feed_url: str, entries: Mapping[str, str]) -> None:
+        async with self._transaction() as db:
+            await db.executemany(
+                "INSERT OR IGNORE INTO feed_entries (feed_url, guid, article_url) VALUES (?, ?, ?)",
+                [(feed_url, guid, url) for guid, url in entries.items()],
+            )
+
+
+_FEED_STATE_COLUMNS = (
+    "url, etag, last_modified, body_hash, last_fetch_at, last_status, entries, failures,"
+    " next_fetch_at, first_success_at, failing_since, reported"
+)
+
+
+def _feed_state(row: tuple[Any, ...]) -> FeedState:
+    return FeedState(
+        url=row[0],
+        etag=row[1],
+        last_modified=row[2],
+        body_hash=row[3],
+        last_fetch_at=_dt(row[4]),
+        last_status=row[5],
+        entries=row[6],
+        failures=row[7],
+        next_fetch_at=_dt(row[8]),
+        first_success_at=_dt(row[9]),
+        failing_since=_dt(row[10]),
+        reported=bool(row[11]),
+    )
