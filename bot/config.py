@@ -66,7 +66,12 @@ class DigestChannel:
     providers: tuple[str, ...] = ()
     max_age: timedelta | None = None
     order: tuple[str, ...] = ("quality", "newest")
-    related_limit: int = 3
+    # One other outlet's link per item by default: the links' URLs, not the excerpts, are most
+    # of a text digest's length, and three of them made ten stories take five messages.
+    related_limit: int = 1
+    excerpt_length: int = 200
+    """Characters of each item's excerpt: its opening sentences within this many (a sentence
+    or two), so a digest of ten stories reads in three messages."""
     title: str = "News digest"
     post_empty: bool = False
 
@@ -249,6 +254,7 @@ _DIGEST: dict[str, Parse] = {
     "max_age": _duration,
     "order": _orders,
     "related_limit": _zero_or_more,
+    "excerpt_length": _zero_or_more,
     "title": _text,
     "post_empty": _flag,
 }

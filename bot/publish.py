@@ -19,7 +19,7 @@ from bot.clock import Clock
 from bot.config import DigestChannel, Settings
 from bot.errors import DeliveryError
 from bot.limits import NONCE_MAX
-from bot.poster import Poster
+from bot.poster import After, Poster
 from bot.render import PackedMessage, Renderer, allowed_mentions
 from bot.render.escape import escape_markdown
 from bot.store import DigestRecord, DigestStatus, NewMessage, QueueItem, Selection, Store, Trigger
@@ -30,11 +30,13 @@ log = logging.getLogger(__name__)
 # channel for this long; older ones are history, not news.
 REPUBLISH_WINDOW = timedelta(days=1)
 
-# A resumed digest looks for its unrecorded part in history from this long before the digest
-# was created: history's ``after`` excludes the whole millisecond it names, and Discord's clock
-# (which dates message ids) is not ours. The part's content, carrying the digest's ref and part
-# number, is what identifies it, so looking further back cannot match the wrong message.
-HISTORY_SLACK = timedelta(minutes=5)
+# A resumed digest looks for its unrecorded part among the messages after its last recorded
+# part (an id Discord gave, so no clock is involved), or, when none is recorded, from this long
+# before the digest was created: history's ``after`` excludes the whole millisecond it names,
+# and Discord's clock (which dates message ids) is not ours. The part is identified by its exact
+# content and embeds (readers see no ref of ours); the window is kept short so that the one
+# message a channel may get twice alike, the empty-digest notice, cannot match an earlier one.
+HISTORY_SLACK = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +149,11 @@ def _unexpected(channel: int, doing: str, exc: Exception) -> PublishResult:
     )
 
 
-def empty_notice(digest: DigestChannel, ref: str) -> dict[str, Any]:
+def empty_notice(digest: DigestChannel) -> dict[str, Any]:
     """The message a scheduled run posts when nothing is new and the channel has
-    ``post_empty: true``; it carries its ref like every digest part."""
+    ``post_empty: true``."""
     return {
-        "content": f"**{escape_markdown(digest.title)}** · no new stories this time.\n"
-        f"-# newsbot · ref {ref}",
+        "content": f"**{escape_markdown(digest.title)}** · no new stories this time.",
         "allowed_mentions": allowed_mentions(),
     }
 
@@ -245,7 +246,7 @@ class Publisher:
                 # A scheduled run of a channel that asked for it says there was nothing new;
                 # through the outbox like any digest, so a crash cannot post it twice.
                 ref = digest_key(channel, []) + now[-4:]
-                outbox: list[NewMessage] = [(empty_notice(plan.digest, ref), nonce_for(ref, 0), ())]
+                outbox: list[NewMessage] = [(empty_notice(plan.digest), nonce_for(ref, 0), ())]
                 key = f"{ref}@{now}"
             else:
                 outbox = [
@@ -288,11 +289,8 @@ class Publisher:
             # recorded (parts go out one by one): look for it before sending it again, since
             # Discord only honours the nonce for a few minutes.
             if resumed and index == 0:
-                found = await self.poster.find_recent(
-                    channel,
-                    str(message.payload.get("content", "")),
-                    digest.created_at - HISTORY_SLACK,
-                )
+                after: After = max(sent_ids) if sent_ids else digest.created_at - HISTORY_SLACK
+                found = await self.poster.find_recent(channel, message.payload, after)
                 if found is not None:
                     log.info(
                         "digest %d part %d was already posted as %d; recorded",

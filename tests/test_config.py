@@ -17,8 +17,8 @@ KNOWN_TOP = (
     " templates"
 )
 KNOWN_DIGEST = (
-    "channel, max_age, max_items, min_quality, order, post_empty, providers, related_limit,"
-    " schedule, template, timezone, title, topics"
+    "channel, excerpt_length, max_age, max_items, min_quality, order, post_empty, providers,"
+    " related_limit, schedule, template, timezone, title, topics"
 )
 
 
@@ -74,6 +74,11 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
         (digest("max_items: ten"), "digests[1].max_items", "expected an integer, got 'ten'"),
         (digest("max_items: 0"), "digests[1].max_items", "expected a positive integer, got 0"),
         (digest("related_limit: -1"), "digests[1].related_limit", "expected 0 or more, got -1"),
+        (
+            digest("excerpt_length: short"),
+            "digests[1].excerpt_length",
+            "expected an integer, got 'short'",
+        ),
         (digest("min_quality: true"), "digests[1].min_quality", "expected an integer, got True"),
         (digest("title: ''"), "digests[1].title", "expected a non-empty string, got ''"),
         (digest("template: [a]"), "digests[1].template", "expected a non-empty string, got ['a']"),
@@ -217,6 +222,7 @@ digests:
     max_age: 2w
     order: [heat]
     related_limit: 0
+    excerpt_length: 120
     title: AI digest
     post_empty: true
   - channel: 457
@@ -242,6 +248,7 @@ digests:
         max_age=timedelta(weeks=2),
         order=("heat",),
         related_limit=0,
+        excerpt_length=120,
         title="AI digest",
         post_empty=True,
     )

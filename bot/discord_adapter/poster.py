@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,6 +20,7 @@ import discord
 
 from bot.discord_adapter.payloads import message_kwargs
 from bot.errors import DeliveryError
+from bot.poster import After, same_message
 
 log = logging.getLogger(__name__)
 
@@ -207,13 +208,19 @@ class DiscordPoster:
             # The message was accepted before this; whatever happened later changes nothing.
             log.debug("a held send ended with %r", task.exception())
 
-    async def find_recent(self, channel_id: int, content: str, after: datetime) -> int | None:
+    async def find_recent(
+        self, channel_id: int, payload: Mapping[str, Any], after: After
+    ) -> int | None:
         channel = self.client.get_partial_messageable(channel_id)
         me = self.client.user
-        wanted = content.strip()
+        since = discord.Object(id=after) if isinstance(after, int) else after
         try:
-            async for message in channel.history(limit=HISTORY_LIMIT, after=after):
-                if (me is None or message.author.id == me.id) and message.content.strip() == wanted:
+            async for message in channel.history(limit=HISTORY_LIMIT, after=since):
+                if me is not None and message.author.id != me.id:
+                    continue
+                embeds = [embed.to_dict() for embed in message.embeds]
+                shown = {"content": message.content, "embeds": embeds}
+                if same_message(shown, payload):
                     return message.id
         except discord.HTTPException as exc:
             # Without history access we cannot check; sending with the nonce is the best left.
