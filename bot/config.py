@@ -74,6 +74,10 @@ class DigestChannel:
     or two), so a digest of ten stories reads in three messages."""
     title: str = "News digest"
     post_empty: bool = False
+    ping_role: int | None = None
+    """A role (id) mentioned at the start of each digest, the only mention its messages allow."""
+    notify_button: bool = False
+    """"Notify me" / "Stop" buttons under each digest that give or take ``ping_role``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +261,8 @@ _DIGEST: dict[str, Parse] = {
     "excerpt_length": _zero_or_more,
     "title": _text,
     "post_empty": _flag,
+    "ping_role": _snowflake,
+    "notify_button": _flag,
 }
 
 
@@ -269,6 +275,8 @@ def _digest(data: Any) -> DigestChannel:
     if "channel" not in values:
         raise _Invalid("missing (the id of the channel that receives digests)", ".channel")
     digest = DigestChannel(**values)
+    if digest.notify_button and digest.ping_role is None:
+        raise _Invalid("needs ping_role (the role the button gives and takes)", ".notify_button")
     try:
         # The time zone is checked even without a schedule: it is the default for
         # `/digest schedule set` and for display.

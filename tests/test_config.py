@@ -17,8 +17,9 @@ KNOWN_TOP = (
     " templates"
 )
 KNOWN_DIGEST = (
-    "channel, excerpt_length, max_age, max_items, min_quality, order, post_empty, providers,"
-    " related_limit, schedule, template, timezone, title, topics"
+    "channel, excerpt_length, max_age, max_items, min_quality, notify_button, order,"
+    " ping_role, post_empty, providers, related_limit, schedule, template, timezone, title,"
+    " topics"
 )
 
 
@@ -80,6 +81,12 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
             "expected an integer, got 'short'",
         ),
         (digest("min_quality: true"), "digests[1].min_quality", "expected an integer, got True"),
+        (
+            digest("notify_button: true"),
+            "digests[1].notify_button",
+            "needs ping_role (the role the button gives and takes)",
+        ),
+        (digest("notify_button: 1"), "digests[1].notify_button", "expected true or false, got 1"),
         (digest("title: ''"), "digests[1].title", "expected a non-empty string, got ''"),
         (digest("template: [a]"), "digests[1].template", "expected a non-empty string, got ['a']"),
         (digest("topics: AI"), "digests[1].topics", "expected a list of strings, got 'AI'"),
@@ -225,6 +232,8 @@ digests:
     excerpt_length: 120
     title: AI digest
     post_empty: true
+    ping_role: "1234"
+    notify_button: true
   - channel: 457
     max_age: 12
 """,
@@ -249,6 +258,8 @@ digests:
         order=("heat",),
         related_limit=0,
         excerpt_length=120,
+        ping_role=1234,
+        notify_button=True,
         title="AI digest",
         post_empty=True,
     )

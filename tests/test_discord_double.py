@@ -34,6 +34,8 @@ from tests.discord_double import (
     assert_no_unknown_routes,
 )
 from tests.discord_double.clock import SnowflakeGenerator
+from tests.discord_double.errors import FormErrors
+from tests.discord_double.mentions import check_allowed_mentions, resolve_mentions
 
 READY_TIMEOUT = 5.0
 
@@ -985,3 +987,99 @@ async def test_custom_guild_builder(discord_double_factory: DoubleFactory) -> No
         guild = bot.get_guild(4242)
         assert guild is not None and guild.get_channel(777) is not None
         assert guild.owner_id == double.user("alice").id
+
+
+# ---------------------------------------------------------------------------- mentions, roles
+
+
+def mention_guild() -> Guild:
+    b = GuildBuilder("Mentions")
+    quiet = b.role("Quiet")  # not mentionable
+    b.role("Loud", mentionable=True)
+    b.member("owner", owner=True, roles=[quiet])
+    return b.build()
+
+
+@pytest.mark.parametrize(
+    ("allowed", "perms", "roles", "users", "everyone"),
+    [
+        (None, 0, ["Loud"], ["owner"], False),  # no allowed_mentions: the content decides
+        (None, Permission.MENTION_EVERYONE, ["Quiet", "Loud"], ["owner"], True),
+        ({"parse": []}, Permission.MENTION_EVERYONE, [], [], False),
+        ({"parse": [], "roles": ["Quiet"]}, Permission.MENTION_EVERYONE, ["Quiet"], [], False),
+        ({"parse": [], "roles": ["Quiet"]}, 0, [], [], False),  # not mentionable, no right
+        ({"parse": ["users"]}, Permission.MENTION_EVERYONE, [], ["owner"], False),
+        ({"parse": ["everyone"]}, 0, [], [], False),  # @everyone needs Mention Everyone
+    ],
+)
+def test_who_a_message_pings(
+    allowed: dict[str, Any] | None, perms: int, roles: list[str], users: list[str], everyone: bool
+) -> None:
+    guild = mention_guild()
+    if allowed and "roles" in allowed:
+        allowed = {**allowed, "roles": [str(guild.lookup(r)) for r in allowed["roles"]]}
+    quiet, loud, owner = (guild.lookup(k) for k in ("Quiet", "Loud", "owner"))
+    content = f"<@&{quiet}> <@&{loud}> <@{owner}> @everyone \\<@&{loud}> <@&999>"
+    pinged = resolve_mentions(content, allowed, guild, perms)
+    assert pinged["mention_roles"] == [str(guild.lookup(r)) for r in roles]
+    assert [u["id"] for u in pinged["mentions"]] == [str(guild.lookup(u)) for u in users]
+    assert pinged["mention_everyone"] is everyone
+
+
+@pytest.mark.parametrize(
+    ("allowed", "code"),
+    [
+        ({"parse": ["roles"], "roles": ["1"]}, "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE"),
+        ({"parse": ["users"], "users": ["1"]}, "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE"),
+        ({"parse": ["admins"]}, "ENUM_TYPE_COERCE"),
+        ({"parse": [], "roles": [str(n) for n in range(101)]}, "BASE_TYPE_MAX_LENGTH"),
+    ],
+)
+def test_allowed_mentions_discord_refuses(allowed: dict[str, Any], code: str) -> None:
+    errors = FormErrors()
+    check_allowed_mentions(errors, allowed)
+    assert code in json.dumps(errors.tree)
+    ok = FormErrors()
+    check_allowed_mentions(ok, {"parse": [], "roles": ["1"]})
+    assert not ok
+
+
+async def test_member_role_edits_follow_manage_roles_and_the_hierarchy(
+    discord_double_factory: DoubleFactory,
+) -> None:
+    def build(bot: User, ids: SnowflakeGenerator) -> Guild:
+        b = GuildBuilder("Roles", ids=ids)
+        low = b.role("Low", position=1)
+        b.role("High", position=5)
+        b.role("Integration", position=2, bot_id=12345)
+        manager = b.role("Manager", Permission.MANAGE_ROLES, position=3)
+        b.member("owner", owner=True)
+        b.member("reader", roles=[low])
+        b.add_user(bot, roles=[manager], key="bot")
+        return b.build()
+
+    double = await discord_double_factory(guild=build)
+    guild, reader = double.guild, double.user("reader")
+    async with running(double) as bot:
+        route = "/guilds/{g}/members/{u}/roles/{r}"
+
+        async def edit(method: str, role: str) -> int | None:
+            path = route.format(g=guild.id, u=reader.id, r=double.role(role).id)
+            try:
+                await bot.http.request(Route(method, path))
+            except discord.HTTPException as exc:
+                return exc.code
+            return None
+
+        assert await edit("DELETE", "Low") is None
+        assert double.role("Low").id not in reader.role_ids
+        assert await edit("PUT", "Low") is None
+        assert double.role("Low").id in reader.role_ids
+        assert await edit("PUT", "High") == 50013  # above the bot's highest role
+        assert await edit("PUT", "Integration") == 50013  # managed by an integration
+        double.role("Manager").permissions = 0
+        assert await edit("DELETE", "Low") == 50013  # no Manage Roles
+        assert double.role_edits == [
+            ("remove", reader.id, double.role("Low").id),
+            ("add", reader.id, double.role("Low").id),
+        ]

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.app import App
 from bot.config import DigestChannel
 from bot.discord_adapter.cogs import DigestCog, NewsCog
+from bot.discord_adapter.notify import NotifyButton, NotifyRoles, startup_problem
 from bot.discord_adapter.poster import DiscordPoster
 from bot.discord_adapter.review import ReviewButton, ReviewFeed
 from bot.discord_adapter.tree import NewsTree
@@ -71,8 +72,9 @@ class NewsBot(commands.Bot):
             serving=self.serving,
             poll=self.review_poll,
         )
-        self.add_dynamic_items(ReviewButton)
+        self.add_dynamic_items(ReviewButton, NotifyButton)
         await self.add_cog(feed)
+        await self.add_cog(NotifyRoles(settings))
         await self.add_cog(NewsCog(settings, self.app.store, feed))
         app = self.app
         await self.add_cog(
@@ -105,8 +107,9 @@ class NewsBot(commands.Bot):
         """A clear message if the config names a channel the bot cannot use: every channel
         must be visible and open to its posts; a digest channel also needs Read Message
         History (after a crash, newsbot looks there for the parts it posted but had not
-        recorded, so that it never posts one twice) and, when its template makes embeds,
-        Embed Links. A review channel without history is only a warning (see
+        recorded, so that it never posts one twice), when its template makes embeds, Embed
+        Links, and with a ``ping_role`` the right to ping it (and with ``notify_button`` to
+        give it). A review channel without history is only a warning (see
         ReviewFeed._adopt_posts)."""
         settings = self.app.settings
         wanted: list[tuple[str, int | None, DigestChannel | None]] = [
@@ -156,7 +159,15 @@ class NewsBot(commands.Bot):
                     f" {digest.template!r} makes; give it Embed Links there"
                 )
             else:
-                problem = None
+                # ping_role / notify_button: the role exists, may be pinged, may be given.
+                problem = (
+                    startup_problem(digest, channel)
+                    if isinstance(channel, discord.abc.GuildChannel)
+                    else None
+                )
+                if problem is not None:
+                    key = key.removesuffix(".channel")
+                    return f"{settings.source}: {key}.{problem}"
             if problem is not None:
                 return f"{settings.source}: {key}: {problem}"
         return None

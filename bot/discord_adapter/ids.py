@@ -10,6 +10,10 @@ import re
 
 import discord
 
+from bot.render.pack import NOTIFY_BUTTON_ID
+
+__all__ = ["NOTIFY_BUTTON_ID"]  # the digest's notify buttons; the core builds their payload
+
 REVIEW_BUTTON_ID = r"newsbot:review:(?P<action>approve|reject):(?P<id>[0-9]{1,19})"
 """The custom id of a review message's Approve and Reject buttons (a DynamicItem template)."""
 _REVIEW_BUTTON = re.compile(REVIEW_BUTTON_ID)

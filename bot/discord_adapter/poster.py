@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import discord
 
+from bot.discord_adapter.notify import notify_view
 from bot.discord_adapter.payloads import message_kwargs
 from bot.errors import DeliveryError
 from bot.poster import After, same_message
@@ -168,7 +169,11 @@ class DiscordPoster:
         answered = self.answers.expect(channel_id, nonce)
         # discord.py sends ``enforce_nonce`` with a nonce, so Discord returns the earlier
         # message instead of posting a second one if this is a retry.
-        sending = asyncio.ensure_future(channel.send(nonce=nonce, **message_kwargs(payload)))
+        kwargs = message_kwargs(payload, pings=True)
+        view = notify_view(payload)
+        if view is not None:
+            kwargs["view"] = view
+        sending = asyncio.ensure_future(channel.send(nonce=nonce, **kwargs))
         try:
             await asyncio.wait((sending, answered), return_when=asyncio.FIRST_COMPLETED)
         except BaseException:

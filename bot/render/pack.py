@@ -12,7 +12,11 @@ embed) and a footer. :func:`pack` fills messages greedily in order:
   the first of them);
 - readers see news, not machinery: no internal id or part counter is added to what they read
   (a part that was posted but not recorded is found again by its exact content, DESIGN §5);
-  every payload carries ``allowed_mentions`` that allow nothing.
+  every payload carries ``allowed_mentions`` that allow nothing, except that with a
+  ``ping_role`` the first message starts with that role's mention and allows exactly that
+  role (never users, ``@everyone`` or another role: article text cannot ping anyone);
+- with ``notify_button`` the last message carries "Notify me" / "Stop" buttons that give and
+  take the ``ping_role`` (custom ids :data:`NOTIFY_BUTTON_ID`).
 
 Every item is measured once (:func:`measure`: its content length and embed characters, and the
 limits it breaks on its own); :func:`pack_measured` packs measured items, so a renderer that
@@ -51,6 +55,48 @@ _OPENERS: Final = "\"'“‘«(¿¡"
 def allowed_mentions() -> dict[str, list[str]]:
     """``allowed_mentions`` that allow nothing (a fresh dict for every payload)."""
     return {"parse": []}
+
+
+def role_mentions(role: int) -> dict[str, list[str]]:
+    """``allowed_mentions`` that allow exactly ``role`` to be pinged, and nothing else."""
+    return {"parse": [], "roles": [str(role)]}
+
+
+def ping_line(role: int) -> str:
+    """The mention a digest with ``ping_role`` starts with."""
+    return f"<@&{role}>"
+
+
+NOTIFY_BUTTON_ID: Final = r"newsbot:notify:(?P<action>on|off):(?P<role>[0-9]{1,19})"
+"""The custom id of a digest's "Notify me" (on) and "Stop" (off) buttons; written once here,
+since the core builds the payload and the Discord adapter answers the click."""
+
+
+def notify_button_id(action: str, role: int) -> str:
+    return f"newsbot:notify:{action}:{role}"
+
+
+def notify_row(role: int) -> dict[str, Any]:
+    """The action row with a digest's "Notify me" / "Stop" buttons for ``role``."""
+    return {
+        "type": 1,
+        "components": [
+            {
+                "type": 2,
+                "style": 1,
+                "label": "Notify me",
+                "custom_id": notify_button_id("on", role),
+            },
+            {"type": 2, "style": 2, "label": "Stop", "custom_id": notify_button_id("off", role)},
+        ],
+    }
+
+
+def with_ping(header: str, role: int | None) -> str:
+    """``header`` as the first message shows it: after the role's mention, with one."""
+    if role is None:
+        return header
+    return ping_line(role) + ("\n" + header if header else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,19 +345,39 @@ class _Draft:
         return PackedMessage(payload=payload, item_indices=tuple(self.indices))
 
 
-def pack(header: str, items: Sequence[RenderedItem], footer: str) -> list[PackedMessage]:
-    """Pack ``items`` (in order) with ``header`` and ``footer`` into message payloads.
+def pack(
+    header: str,
+    items: Sequence[RenderedItem],
+    footer: str,
+    *,
+    ping_role: int | None = None,
+    notify_button: bool = False,
+) -> list[PackedMessage]:
+    """Pack ``items`` (in order) with ``header`` and ``footer`` into message payloads; with
+    ``ping_role`` the first message pings that role, with ``notify_button`` the last carries
+    the buttons that give and take it.
 
     No items: no messages. Raises ValueError when the header, the footer or an item does not
     fit a message on its own (use :func:`fit_item` first).
     """
-    return pack_measured(header, [measure(item) for item in items], footer)
+    measured = [measure(item) for item in items]
+    return pack_measured(header, measured, footer, ping_role=ping_role, notify_button=notify_button)
 
 
-def pack_measured(header: str, items: Sequence[Measured], footer: str) -> list[PackedMessage]:
+def pack_measured(
+    header: str,
+    items: Sequence[Measured],
+    footer: str,
+    *,
+    ping_role: int | None = None,
+    notify_button: bool = False,
+) -> list[PackedMessage]:
     """:func:`pack` for items already measured with :func:`measure`."""
     if not items:
         return []
+    if notify_button and ping_role is None:
+        raise ValueError("notify_button needs a ping_role")
+    header = with_ping(header, ping_role)
     budget = CONTENT_BUDGET
     sizes: dict[str, int] = {}
     for what, text in (("header", header), ("footer", footer)):
@@ -343,7 +409,12 @@ def pack_measured(header: str, items: Sequence[Measured], footer: str) -> list[P
         draft = _Draft(budget)
     draft.add_text(footer, sizes["footer"])
     drafts.append(draft)
-    return [d.finish() for d in drafts]
+    messages = [d.finish() for d in drafts]
+    if ping_role is not None:
+        messages[0].payload["allowed_mentions"] = role_mentions(ping_role)
+        if notify_button:
+            messages[-1].payload["components"] = [notify_row(ping_role)]
+    return messages
 
 
 def shorten_text(text: str, limit: int) -> str:

@@ -159,7 +159,9 @@ class Renderer:
                 footer = blocks.render("footer")
             except Exception as exc:
                 raise problem(exc, blocks.where) from None
-        for what, text in (("header", header), ("footer", footer)):
+        # The first message starts with the ping, if any: the header has to fit beside it.
+        shown = pack.with_ping(header, digest.ping_role)
+        for what, text in (("header", shown), ("footer", footer)):
             size = limits.length(text)
             if size > room:
                 raise TemplateProblem(
@@ -167,7 +169,9 @@ class Renderer:
                     None,
                     f"the {what} block renders {size:,} characters (at most {room:,})",
                 )
-        return pack.pack_measured(header, items, footer)
+        return pack.pack_measured(
+            header, items, footer, ping_role=digest.ping_role, notify_button=digest.notify_button
+        )
 
     def render_item(
         self, article: Article, digest: DigestChannel, *, now: datetime

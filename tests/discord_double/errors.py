@@ -125,6 +125,10 @@ def unknown_member() -> ApiError:
     return ApiError(404, 10007, "Unknown Member")
 
 
+def unknown_role() -> ApiError:
+    return ApiError(404, 10011, "Unknown Role")
+
+
 def unknown_message() -> ApiError:
     return ApiError(404, 10008, "Unknown Message")
 

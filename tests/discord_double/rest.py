@@ -34,14 +34,16 @@ from .errors import (
     unknown_guild,
     unknown_member,
     unknown_message,
+    unknown_role,
     unknown_user,
 )
 from .limits import check_commands, check_message_body, is_empty_message
+from .mentions import check_allowed_mentions, resolve_mentions
 from .messages import UploadedFile
 from .permissions import Permission
 from .recording import BODY, FILES, RECORDED_HEADERS, RecordedRequest
 from .rest_interactions import InteractionRoutes
-from .state import Channel, Guild
+from .state import Channel, Guild, Member, Role
 
 if TYPE_CHECKING:
     from .double import DiscordDouble
@@ -165,6 +167,20 @@ class RestApi:
             ("GET", "/guilds/{guild_id}/channels", self.get_guild_channels, "guild", "guild_id"),
             ("GET", "/guilds/{guild_id}/roles", self.get_guild_roles, "guild", "guild_id"),
             ("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member, "member", "guild_id"),
+            (
+                "PUT",
+                "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+                self.add_member_role,
+                "member_roles",
+                "guild_id",
+            ),
+            (
+                "DELETE",
+                "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+                self.remove_member_role,
+                "member_roles",
+                "guild_id",
+            ),
             ("GET", "/applications/{application_id}/commands", self.get_commands, "commands", None),
             ("PUT", "/applications/{application_id}/commands", self.put_commands, "commands", None),
             (
@@ -448,7 +464,9 @@ class RestApi:
         g, ch, perms = self._visible_channel(request)
         body = self._body(request)
         files: list[UploadedFile] = request[FILES]
-        check_message_body(body).raise_if_any()
+        errors = check_message_body(body)
+        check_allowed_mentions(errors, body.get("allowed_mentions"))
+        errors.raise_if_any()
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             earlier = d.store.find_nonce(ch.id, d.bot_user.id, str(nonce))
@@ -463,8 +481,11 @@ class RestApi:
             needed |= Permission.ATTACH_FILES
         if perms & needed != needed:
             raise missing_permissions()
+        pinged = resolve_mentions(
+            str(body.get("content") or ""), body.get("allowed_mentions"), g, perms
+        )
         message = d.store.create(
-            channel_id=ch.id, guild_id=g.id, author=d.bot_user, body=body, files=files
+            channel_id=ch.id, guild_id=g.id, author=d.bot_user, body=body, files=files, extra=pinged
         )
         if nonce is not None:
             d.store.remember_nonce(ch.id, d.bot_user.id, str(nonce), int(message["id"]))
@@ -531,6 +552,41 @@ class RestApi:
         if member is None:
             raise unknown_member()
         return json_response(member.payload())
+
+    def _assignable_role(self, request: web.Request) -> tuple[Guild, Member, Role]:
+        """The member and role of a role edit, if the bot may make it: Manage Roles, and the
+        role below the bot's highest role and not managed by an integration (else 50013)."""
+        g = self._guild(request)
+        member = g.members.get(_snowflake(request.match_info["user_id"], unknown_member))
+        if member is None:
+            raise unknown_member()
+        role = g.roles.get(_snowflake(request.match_info["role_id"], unknown_role))
+        if role is None or role.id == g.id:
+            raise unknown_role()
+        bot_id = self.d.bot_user.id
+        perms = g.guild_permissions(bot_id)
+        if not perms & Permission.MANAGE_ROLES:
+            raise missing_permissions()
+        top = max((g.roles[r].position for r in g.members[bot_id].role_ids), default=0)
+        if bot_id != g.owner_id and (role.position >= top or role.managed):
+            raise missing_permissions()
+        return g, member, role
+
+    async def add_member_role(self, request: web.Request) -> web.StreamResponse:
+        _, member, role = self._assignable_role(request)
+        if role.id not in member.role_ids:
+            member.role_ids.append(role.id)
+        self.d.role_edits.append(("add", member.id, role.id))
+        self.d.notifier.notify()
+        return web.Response(status=204)
+
+    async def remove_member_role(self, request: web.Request) -> web.StreamResponse:
+        _, member, role = self._assignable_role(request)
+        if role.id in member.role_ids:
+            member.role_ids.remove(role.id)
+        self.d.role_edits.append(("remove", member.id, role.id))
+        self.d.notifier.notify()
+        return web.Response(status=204)
 
     # ------------------------------------------------------------------ application commands
 

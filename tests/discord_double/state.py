@@ -308,6 +308,7 @@ class GuildBuilder:
         hoist: bool = False,
         position: int | None = None,
         bot_id: int | None = None,
+        mentionable: bool = False,
     ) -> Role:
         role = Role(
             id=id if id is not None else self._ids(),
@@ -317,6 +318,7 @@ class GuildBuilder:
             color=color,
             hoist=hoist,
             managed=bot_id is not None,
+            mentionable=mentionable,
             bot_id=bot_id,
         )
         self._guild.roles[role.id] = role

@@ -14,6 +14,7 @@ from bot.limits import length
 from bot.render.pack import (
     CONTENT_BUDGET,
     ELLIPSIS,
+    NOTIFY_BUTTON_ID,
     Cut,
     PackedMessage,
     RenderedItem,
@@ -405,3 +406,68 @@ def test_fit_item_drops_the_link_last_and_gives_up_when_nothing_fits() -> None:
     item = fit_item(render, fits(6), excerpt=0, related=0, title=1)
     assert item is not None and item.text == "**T**"
     assert fit_item(render, fits(2), excerpt=0, related=0, title=1) is None
+
+
+# -- ping_role and notify_button ------------------------------------------------------------------
+
+MENTIONS = st.sampled_from(["<@&42>", "<@1>", "<@!2>", "@everyone", "@here", "<@&7>", "<#3>"])
+hostile_texts = st.lists(
+    st.tuples(st.text(max_size=60), MENTIONS, st.integers(0, 1200)).map(
+        lambda t: f"{t[0]} {t[1]} " + "w" * t[2]
+    ),
+    max_size=20,
+).map(lambda texts: [RenderedItem(i, text=text) for i, text in enumerate(texts)])
+
+
+@settings(max_examples=200)
+@given(hostile_texts, st.text(max_size=200), st.integers(1, 2**63 - 1), st.booleans())
+def test_a_ping_allows_exactly_its_role_and_nothing_else(
+    items: list[RenderedItem], header: str, role: int, button: bool
+) -> None:
+    """Whatever the items say (mentions of users, other roles, @everyone), the only mention a
+    digest's payloads allow is its ping_role's, in its first message."""
+    messages = pack(header, items, "Footer", ping_role=role, notify_button=button)
+    if not items:
+        assert messages == []
+        return
+    assert_within_limits_except_mentions(messages)
+    assert messages[0].payload["allowed_mentions"] == {"parse": [], "roles": [str(role)]}
+    assert messages[0].content.startswith(f"<@&{role}>")
+    for message in messages[1:]:
+        assert message.payload["allowed_mentions"] == {"parse": []}
+    for message in messages:
+        assert message.payload["allowed_mentions"]["parse"] == []
+        assert set(message.payload["allowed_mentions"]) <= {"parse", "roles"}
+    with_buttons = [m for m in messages if "components" in m.payload]
+    assert with_buttons == ([messages[-1]] if button else [])
+
+
+def assert_within_limits_except_mentions(messages: list[PackedMessage]) -> None:
+    for message in messages:
+        assert length(message.content) <= limits.CONTENT_MAX
+
+
+def test_the_notify_buttons_give_and_take_the_role() -> None:
+    [message] = pack("Head", [RenderedItem(0, text="one")], "", ping_role=42, notify_button=True)
+    assert message.payload == {
+        "content": "<@&42>\nHead\n\none",
+        "allowed_mentions": {"parse": [], "roles": ["42"]},
+        "components": [
+            {
+                "type": 1,
+                "components": [
+                    {
+                        "type": 2,
+                        "style": 1,
+                        "label": "Notify me",
+                        "custom_id": "newsbot:notify:on:42",
+                    },
+                    {"type": 2, "style": 2, "label": "Stop", "custom_id": "newsbot:notify:off:42"},
+                ],
+            }
+        ],
+    }
+    for button in message.payload["components"][0]["components"]:
+        assert re.fullmatch(NOTIFY_BUTTON_ID, button["custom_id"])
+    with pytest.raises(ValueError, match="needs a ping_role"):
+        pack("", [RenderedItem(0, text="x")], "", notify_button=True)
