@@ -78,6 +78,8 @@ class DigestChannel:
     """A role (id) mentioned at the start of each digest, the only mention its messages allow."""
     notify_button: bool = False
     """"Notify me" / "Stop" buttons under each digest that give or take ``ping_role``."""
+    thread: bool = False
+    """Start a discussion thread on each digest's first message, named like the digest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +265,7 @@ _DIGEST: dict[str, Parse] = {
     "post_empty": _flag,
     "ping_role": _snowflake,
     "notify_button": _flag,
+    "thread": _flag,
 }
 
 

@@ -25,6 +25,12 @@ class Poster(Protocol):
         sent just before a crash is recognised, without any id of ours in what readers see."""
         ...
 
+    async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:
+        """Start a public thread named ``name`` on the message; return the thread's id. A
+        message has at most one thread: if it has one already (a start made before a crash),
+        that thread's id is returned, so starting again is safe."""
+        ...
+
 
 def _text(holder: object, key: str) -> str:
     value = holder.get(key) if isinstance(holder, Mapping) else None

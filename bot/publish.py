@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import DigestChannel, Settings
@@ -22,6 +23,7 @@ from bot.limits import NONCE_MAX
 from bot.poster import After, Poster
 from bot.render import PackedMessage, Renderer, allowed_mentions
 from bot.render.escape import escape_markdown
+from bot.render.pack import shorten_text
 from bot.store import DigestRecord, DigestStatus, NewMessage, QueueItem, Selection, Store, Trigger
 
 log = logging.getLogger(__name__)
@@ -156,6 +158,17 @@ def empty_notice(digest: DigestChannel) -> dict[str, Any]:
         "content": f"**{escape_markdown(digest.title)}** · no new stories this time.",
         "allowed_mentions": allowed_mentions(),
     }
+
+
+THREAD_NAME_MAX = 100
+
+
+def thread_name(digest: DigestChannel, created_at: datetime) -> str:
+    """A digest's thread is named like the digest: its title and its day in the channel's
+    time zone, within Discord's 100 characters (plain text: Discord shows no Markdown there)."""
+    local = created_at.astimezone(ZoneInfo(digest.timezone))
+    day = f" · {local.day} {local:%B %Y}"
+    return shorten_text(digest.title, THREAD_NAME_MAX - len(day)) + day
 
 
 def nonce_for(ref: str, position: int) -> str:
@@ -325,6 +338,9 @@ class Publisher:
                 )
             await store.record_sent(digest.id, message.position, message_id, self.clock.now())
             sent_ids.append(message_id)
+        threaded = await self._start_thread(digest, sent_ids)
+        if threaded is not None:
+            return threaded
         await store.finish_digest(digest.id, DigestStatus.DONE)
         items = sum(len(m.item_ids) for m in digest.messages)
         return PublishResult(
@@ -335,6 +351,35 @@ class Publisher:
             items=items,
             message_ids=tuple(sent_ids),
         )
+
+    async def _start_thread(
+        self, digest: DigestRecord, sent_ids: Sequence[int]
+    ) -> PublishResult | None:
+        """Start the digest's discussion thread if its channel wants one and it has none yet;
+        a result only when that has to wait (Discord failing: the digest stays unfinished and
+        the next run starts the thread, its parts being recorded already). A refusal is logged
+        and leaves the digest without a thread: its news went out."""
+        channel = digest.channel_id
+        wanted = next((d for d in self.settings.digests if d.channel == channel), None)
+        if wanted is None or not wanted.thread or digest.thread_id is not None or not sent_ids:
+            return None
+        name = thread_name(wanted, digest.created_at)
+        try:
+            thread = await self.poster.start_thread(channel, sent_ids[0], name)
+        except DeliveryError as exc:
+            if exc.permanent:
+                log.error("digest %d: could not start its thread: %s", digest.id, exc)
+                return None
+            log.warning("digest %d: its thread is left for later: %s", digest.id, exc)
+            return PublishResult(
+                channel=channel,
+                status=PublishStatus.RETRY_LATER,
+                digest_id=digest.id,
+                error=str(exc),
+            )
+        await self.store.record_thread(digest.id, thread)
+        log.info("digest %d: started thread %d", digest.id, thread)
+        return None
 
     async def _send(self, channel: int, payload: dict[str, Any], nonce: str) -> int:
         """Send with our own backoff on top of discord.py's retries, for outages longer than

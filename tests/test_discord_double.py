@@ -1083,3 +1083,28 @@ async def test_member_role_edits_follow_manage_roles_and_the_hierarchy(
             ("remove", reader.id, double.role("Low").id),
             ("add", reader.id, double.role("Low").id),
         ]
+
+
+async def test_a_thread_on_a_message_follows_discords_rules(discord_double: DiscordDouble) -> None:
+    double = discord_double
+    channel = double.channel("digest-general").id
+    async with running(double) as bot:
+        message = double.add_message("digest-general", "bot", "hello")
+        path = f"/channels/{channel}/messages/{message['id']}/threads"
+
+        async def start(name: str) -> tuple[int | None, Any]:
+            try:
+                return None, await bot.http.request(Route("POST", path), json={"name": name})
+            except discord.HTTPException as exc:
+                return exc.code, None
+
+        assert (await start(""))[0] == 50035
+        assert (await start("x" * 101))[0] == 50035
+        code, thread = await start("Talk")
+        assert code is None and thread["id"] == message["id"] and thread["type"] == 11
+        assert thread["parent_id"] == str(channel)
+        assert "thread_metadata" in thread
+        assert (await start("Again"))[0] == 160004  # one thread per message
+        assert double.message(message["id"])["thread"]["name"] == "Talk"
+        listed = await bot.http.request(Route("GET", f"/guilds/{double.guild.id}/channels"))
+        assert thread["id"] not in {c["id"] for c in listed}  # threads are not listed there

@@ -108,6 +108,8 @@ def write_config(settings: Settings, path: Path) -> Path:
                 "max_items": d.max_items,
                 "related_limit": d.related_limit,
                 "excerpt_length": d.excerpt_length,
+                "thread": d.thread,
+                "title": d.title,
             }
             for d in settings.digests
         ],

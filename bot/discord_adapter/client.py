@@ -158,6 +158,16 @@ class NewsBot(commands.Bot):
                     f"the bot cannot post embeds in {where}, which its template"
                     f" {digest.template!r} makes; give it Embed Links there"
                 )
+            elif digest.thread and not isinstance(channel, discord.TextChannel):
+                return (
+                    f"{settings.source}: {key.removesuffix('.channel')}.thread: {where} is no"
+                    " text channel; a discussion thread starts on a message of one"
+                )
+            elif digest.thread and not perms.create_public_threads:
+                return (
+                    f"{settings.source}: {key.removesuffix('.channel')}.thread: the bot cannot"
+                    f" start threads in {where}; give it Create Public Threads there"
+                )
             else:
                 # ping_role / notify_button: the role exists, may be pinged, may be given.
                 problem = (

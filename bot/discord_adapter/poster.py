@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import discord
@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 # How far back a resumed digest looks for a part that was sent but not recorded (two pages).
 HISTORY_LIMIT = 200
+
+# A digest's discussion thread archives after a day without messages (Discord's default).
+THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
+# "A thread has already been created for this message".
+THREAD_EXISTS = 160004
 
 # Discord allows a bot 50 requests per second in all (interactions and their webhooks aside).
 GLOBAL_LIMIT = 50
@@ -189,23 +194,28 @@ class DiscordPoster:
             return answered.result()
         try:
             message = sending.result()
-        except discord.DiscordServerError as exc:
-            raise DeliveryError(
-                _describe(exc), permanent=False, status=exc.status, code=exc.code
-            ) from exc
-        except discord.RateLimited as exc:
-            raise DeliveryError(
-                f"rate limited for {exc.retry_after:.0f}s", permanent=False, status=429
-            ) from exc
-        except discord.HTTPException as exc:
-            raise DeliveryError(
-                _describe(exc), permanent=True, status=exc.status, code=exc.code
-            ) from exc
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise DeliveryError(
-                f"connection failed ({type(exc).__name__})", permanent=False
-            ) from exc
+        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_error(exc) from exc
         return message.id
+
+    async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:
+        try:
+            data = await self.client.http.start_thread_with_message(
+                channel_id,
+                message_id,
+                name=name,
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                rate_limit_per_user=None,
+                reason="newsbot: the digest's discussion thread",
+            )
+        except discord.HTTPException as exc:
+            if exc.code == THREAD_EXISTS:
+                # Started before a crash: a thread on a message has the message's id.
+                return message_id
+            raise delivery_error(exc) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_error(exc) from exc
+        return int(data["id"])
 
     def _release(self, task: asyncio.Task[discord.Message]) -> None:
         self._held.discard(task)
@@ -235,6 +245,19 @@ class DiscordPoster:
                 f"connection failed ({type(exc).__name__})", permanent=False
             ) from exc
         return None
+
+
+def delivery_error(exc: BaseException) -> DeliveryError:
+    """What a failed request comes to for the core: permanent for a 4xx, else transient."""
+    if isinstance(exc, discord.DiscordServerError):
+        return DeliveryError(_describe(exc), permanent=False, status=exc.status, code=exc.code)
+    if isinstance(exc, discord.RateLimited):
+        return DeliveryError(
+            f"rate limited for {exc.retry_after:.0f}s", permanent=False, status=429
+        )
+    if isinstance(exc, discord.HTTPException):
+        return DeliveryError(_describe(exc), permanent=True, status=exc.status, code=exc.code)
+    return DeliveryError(f"connection failed ({type(exc).__name__})", permanent=False)
 
 
 def _describe(exc: discord.HTTPException) -> str:

@@ -119,6 +119,11 @@ class Store(Protocol):
         """Record an accepted message and mark its items published to the channel."""
         ...
 
+    async def record_thread(self, digest_id: int, thread_id: int) -> None:
+        """Record the thread started on the digest's first message (once; a second call
+        changes nothing)."""
+        ...
+
     async def finish_digest(
         self, digest_id: int, status: DigestStatus, error: str | None = None
     ) -> None: ...

@@ -194,4 +194,9 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             """,
         ),
     ),
+    (
+        5,
+        "a digest's thread (a discussion thread on its first message), recorded once made",
+        ("ALTER TABLE digests ADD COLUMN thread_id INTEGER",),
+    ),
 )

@@ -156,6 +156,8 @@ class DigestRecord:
     trigger: Trigger
     messages: tuple[OutboxMessage, ...] = field(default=())
     error: str | None = None
+    thread_id: int | None = None
+    """The thread started on the digest's first message (``thread: true``), once made."""
 
     @property
     def unsent(self) -> tuple[OutboxMessage, ...]:

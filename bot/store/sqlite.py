@@ -854,8 +854,8 @@ class SQLiteStore:
         self, digest_id: int, via: aiosqlite.Connection | None = None
     ) -> DigestRecord:
         rows = await self._read(
-            "SELECT id, channel_id, key, status, created_at, trigger, error FROM digests"
-            " WHERE id = ?",
+            "SELECT id, channel_id, key, status, created_at, trigger, error, thread_id"
+            " FROM digests WHERE id = ?",
             (digest_id,),
             via,
         )
@@ -867,7 +867,7 @@ class SQLiteStore:
         self, rows: list[tuple[Any, ...]], via: aiosqlite.Connection | None = None
     ) -> list[DigestRecord]:
         digests = []
-        for digest_id, channel_id, key, status, created_at, trigger, error in rows:
+        for digest_id, channel_id, key, status, created_at, trigger, error, thread_id in rows:
             items: dict[int, list[int]] = {}
             for article_id, message_position in await self._read(
                 "SELECT article_id, message_position FROM digest_items WHERE digest_id = ?"
@@ -902,6 +902,7 @@ class SQLiteStore:
                     trigger=Trigger(trigger),
                     messages=messages,
                     error=error,
+                    thread_id=thread_id,
                 )
             )
         return digests
@@ -909,14 +910,14 @@ class SQLiteStore:
     async def unfinished_digests(self, channel_id: int | None = None) -> list[DigestRecord]:
         if channel_id is None:
             rows = await self._read(
-                "SELECT id, channel_id, key, status, created_at, trigger, error FROM digests"
-                " WHERE status = ? ORDER BY id",
+                "SELECT id, channel_id, key, status, created_at, trigger, error, thread_id"
+                " FROM digests WHERE status = ? ORDER BY id",
                 (DigestStatus.PENDING,),
             )
         else:
             rows = await self._read(
-                "SELECT id, channel_id, key, status, created_at, trigger, error FROM digests"
-                " WHERE status = ? AND channel_id = ? ORDER BY id",
+                "SELECT id, channel_id, key, status, created_at, trigger, error, thread_id"
+                " FROM digests WHERE status = ? AND channel_id = ? ORDER BY id",
                 (DigestStatus.PENDING, channel_id),
             )
         return await self._digests(rows)
@@ -962,6 +963,13 @@ class SQLiteStore:
                     f" WHERE id IN ({marks}) AND status = 'approved'",
                     (when, when, *chunk),
                 )
+
+    async def record_thread(self, digest_id: int, thread_id: int) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE digests SET thread_id = ? WHERE id = ? AND thread_id IS NULL",
+                (thread_id, digest_id),
+            )
 
     async def finish_digest(
         self, digest_id: int, status: DigestStatus, error: str | None = None

@@ -28,6 +28,7 @@ from .errors import (
     missing_access,
     missing_permissions,
     not_found,
+    thread_exists,
     unauthorized,
     unknown_application,
     unknown_channel,
@@ -36,6 +37,7 @@ from .errors import (
     unknown_message,
     unknown_role,
     unknown_user,
+    wrong_channel_type,
 )
 from .limits import check_commands, check_message_body, is_empty_message
 from .mentions import check_allowed_mentions, resolve_mentions
@@ -43,7 +45,7 @@ from .messages import UploadedFile
 from .permissions import Permission
 from .recording import BODY, FILES, RECORDED_HEADERS, RecordedRequest
 from .rest_interactions import InteractionRoutes
-from .state import Channel, Guild, Member, Role
+from .state import THREAD_TYPES, Channel, ChannelType, Guild, Member, Role
 
 if TYPE_CHECKING:
     from .double import DiscordDouble
@@ -163,6 +165,13 @@ class RestApi:
                 "channel_id",
             ),
             ("POST", "/channels/{channel_id}/typing", self.typing, "typing", "channel_id"),
+            (
+                "POST",
+                "/channels/{channel_id}/messages/{message_id}/threads",
+                self.start_thread_on_message,
+                "thread_create",
+                "channel_id",
+            ),
             ("GET", "/guilds/{guild_id}", self.get_guild, "guild", "guild_id"),
             ("GET", "/guilds/{guild_id}/channels", self.get_guild_channels, "guild", "guild_id"),
             ("GET", "/guilds/{guild_id}/roles", self.get_guild_roles, "guild", "guild_id"),
@@ -493,6 +502,45 @@ class RestApi:
         await d.dispatch("MESSAGE_CREATE", {**message, "member": self._bot_member_payload(g)})
         return json_response(message)
 
+    async def start_thread_on_message(self, request: web.Request) -> web.StreamResponse:
+        """A public thread on a message: its id is the message's; a message has at most one
+        (160004); only in text and announcement channels (50024); needs Create Public
+        Threads (50013); the name is 1 to 100 characters (50035)."""
+        d = self.d
+        g, ch, perms = self._visible_channel(request)
+        message = self._message_in(request, ch)
+        if ch.type not in (ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT):
+            raise wrong_channel_type()
+        body = self._body(request)
+        name = body.get("name")
+        errors = FormErrors()
+        if not isinstance(name, str) or not name.strip():
+            errors.required(["name"])
+        elif len(name) > 100:
+            errors.bad_length(["name"], 1, 100)
+        errors.raise_if_any()
+        if not perms & Permission.CREATE_PUBLIC_THREADS:
+            raise missing_permissions()
+        thread_id = int(message["id"])
+        if thread_id in g.channels:
+            raise thread_exists()
+        thread = Channel(
+            id=thread_id,
+            name=str(name),
+            guild_id=g.id,
+            type=ChannelType.ANNOUNCEMENT_THREAD
+            if ch.type == ChannelType.GUILD_ANNOUNCEMENT
+            else ChannelType.PUBLIC_THREAD,
+            parent_id=ch.id,
+            owner_id=d.bot_user.id,
+            auto_archive_duration=int(body.get("auto_archive_duration") or 1440),
+        )
+        g.channels[thread.id] = thread
+        message["thread"] = thread.payload()
+        d.notifier.notify()
+        await d.dispatch("THREAD_CREATE", {**thread.payload(), "newly_created": True})
+        return json_response(thread.payload())
+
     async def edit_message(self, request: web.Request) -> web.StreamResponse:
         d = self.d
         _, ch, perms = self._visible_channel(request)
@@ -538,8 +586,10 @@ class RestApi:
         return json_response(payload)
 
     async def get_guild_channels(self, request: web.Request) -> web.StreamResponse:
-        g = self._guild(request)
-        return json_response([c.payload() for c in g.channels.values()])
+        g = self._guild(request)  # threads are not listed here, as on Discord
+        return json_response(
+            [c.payload() for c in g.channels.values() if c.type not in THREAD_TYPES]
+        )
 
     async def get_guild_roles(self, request: web.Request) -> web.StreamResponse:
         g = self._guild(request)

@@ -30,6 +30,16 @@ class ChannelType:
     GUILD_TEXT = 0
     GUILD_CATEGORY = 4
     GUILD_ANNOUNCEMENT = 5
+    ANNOUNCEMENT_THREAD = 10
+    PUBLIC_THREAD = 11
+    PRIVATE_THREAD = 12
+
+
+THREAD_TYPES = (
+    ChannelType.ANNOUNCEMENT_THREAD,
+    ChannelType.PUBLIC_THREAD,
+    ChannelType.PRIVATE_THREAD,
+)
 
 
 @dataclass
@@ -101,8 +111,15 @@ class Channel:
     overwrites: list[Overwrite] = field(default_factory=list)
     parent_id: int | None = None
     nsfw: bool = False
+    owner_id: int | None = None
+    """Threads: who started it."""
+    archived: bool = False
+    auto_archive_duration: int = 1440
+    created_at: str = field(default_factory=iso_timestamp)
 
     def payload(self) -> JsonObject:
+        if self.type in THREAD_TYPES:
+            return self._thread_payload()
         return {
             "id": str(self.id),
             "type": self.type,
@@ -116,6 +133,30 @@ class Channel:
             "last_message_id": None,
             "rate_limit_per_user": 0,
             "flags": 0,
+        }
+
+    def _thread_payload(self) -> JsonObject:
+        """A thread as Discord describes one: its parent, owner and thread_metadata."""
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "guild_id": str(self.guild_id),
+            "name": self.name,
+            "parent_id": str(self.parent_id),
+            "owner_id": str(self.owner_id),
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": self.archived,
+                "auto_archive_duration": self.auto_archive_duration,
+                "archive_timestamp": self.created_at,
+                "locked": False,
+                "create_timestamp": self.created_at,
+            },
         }
 
 
@@ -201,6 +242,8 @@ class Guild:
     def channel_permissions(self, member_id: int, channel_id: int) -> int:
         member = self.members[member_id]
         channel = self.channels[channel_id]
+        if channel.type in THREAD_TYPES and channel.parent_id in self.channels:
+            channel = self.channels[channel.parent_id]  # a thread has its parent's permissions
         return apply_overwrites(
             self.guild_permissions(member_id),
             guild_id=self.id,
@@ -221,8 +264,12 @@ class Guild:
             "unavailable": False,
             "member_count": len(self.members),
             "members": [m.payload() for m in members],
-            "channels": [c.payload() for c in self.channels.values()],
-            "threads": [],
+            "channels": [c.payload() for c in self.channels.values() if c.type not in THREAD_TYPES],
+            "threads": [
+                c.payload()
+                for c in self.channels.values()
+                if c.type in THREAD_TYPES and not c.archived
+            ],
             "voice_states": [],
             "presences": [],
             "stage_instances": [],
