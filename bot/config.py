@@ -80,6 +80,8 @@ class DigestChannel:
     """"Notify me" / "Stop" buttons under each digest that give or take ``ping_role``."""
     thread: bool = False
     """Start a discussion thread on each digest's first message, named like the digest."""
+    tags: tuple[str, ...] = ()
+    """Forum channels: tags (by name) every post carries, besides those named like topics."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +268,7 @@ _DIGEST: dict[str, Parse] = {
     "ping_role": _snowflake,
     "notify_button": _flag,
     "thread": _flag,
+    "tags": _strings,
 }
 
 

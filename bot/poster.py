@@ -4,11 +4,32 @@ and how a message found in a channel is recognised as one of ours (:func:`same_m
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 # Where history is read from: a time, or the id of a message (history after it).
 After = datetime | int
+
+
+class ChannelKind(StrEnum):
+    """What a digest channel is, as far as delivery cares."""
+
+    TEXT = "text"
+    ANNOUNCEMENT = "announcement"
+    FORUM = "forum"
+    """Each digest is one post (a thread); its first message is the post's starter."""
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    kind: ChannelKind
+    tags: Mapping[str, int] = field(default_factory=dict)
+    """A forum's tags: id by lower-case name."""
+    require_tag: bool = False
+    """The forum refuses a post without a tag."""
 
 
 class Poster(Protocol):
@@ -23,6 +44,26 @@ class Poster(Protocol):
         """The id of a message this bot posted in the channel after ``after`` (a time or a
         message id) that is ``payload`` as sent (:func:`same_message`), if any: how a part
         sent just before a crash is recognised, without any id of ours in what readers see."""
+        ...
+
+    async def channel_info(self, channel_id: int) -> ChannelInfo:
+        """The channel's kind (and a forum's tags); asked before each delivery."""
+        ...
+
+    async def create_post(
+        self, forum_id: int, name: str, payload: dict[str, Any], tags: Sequence[int]
+    ) -> int:
+        """Make a forum post named ``name`` whose starter message is ``payload``; return its
+        id (the post's thread and its starter message share it). Discord takes no nonce
+        here: the same call twice makes two posts."""
+        ...
+
+    async def find_post(
+        self, forum_id: int, name: str, payload: Mapping[str, Any], after: datetime
+    ) -> int | None:
+        """A post of this bot named ``name`` in the forum, made after ``after``, whose starter
+        message is ``payload`` (open or archived): how a post made just before a crash is
+        found instead of made twice."""
         ...
 
     async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:

@@ -18,8 +18,8 @@ KNOWN_TOP = (
 )
 KNOWN_DIGEST = (
     "channel, excerpt_length, max_age, max_items, min_quality, notify_button, order,"
-    " ping_role, post_empty, providers, related_limit, schedule, template, thread, timezone,"
-    " title, topics"
+    " ping_role, post_empty, providers, related_limit, schedule, tags, template, thread,"
+    " timezone, title, topics"
 )
 
 
@@ -88,6 +88,7 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
         ),
         (digest("notify_button: 1"), "digests[1].notify_button", "expected true or false, got 1"),
         (digest("thread: maybe"), "digests[1].thread", "expected true or false, got 'maybe'"),
+        (digest("tags: Digest"), "digests[1].tags", "expected a list of strings, got 'Digest'"),
         (digest("title: ''"), "digests[1].title", "expected a non-empty string, got ''"),
         (digest("template: [a]"), "digests[1].template", "expected a non-empty string, got ['a']"),
         (digest("topics: AI"), "digests[1].topics", "expected a list of strings, got 'AI'"),

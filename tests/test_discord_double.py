@@ -35,6 +35,7 @@ from tests.discord_double import (
 )
 from tests.discord_double.clock import SnowflakeGenerator
 from tests.discord_double.errors import FormErrors
+from tests.discord_double.forum import archive
 from tests.discord_double.mentions import check_allowed_mentions, resolve_mentions
 
 READY_TIMEOUT = 5.0
@@ -1108,3 +1109,48 @@ async def test_a_thread_on_a_message_follows_discords_rules(discord_double: Disc
         assert double.message(message["id"])["thread"]["name"] == "Talk"
         listed = await bot.http.request(Route("GET", f"/guilds/{double.guild.id}/channels"))
         assert thread["id"] not in {c["id"] for c in listed}  # threads are not listed there
+
+
+async def test_forum_posts_follow_discords_rules(discord_double_factory: DoubleFactory) -> None:
+    def build(bot: User, ids: SnowflakeGenerator) -> Guild:
+        b = GuildBuilder("Forums", ids=ids)
+        b.member("owner", owner=True)
+        b.add_user(bot, key="bot")
+        b.forum_channel("news", tags=("AI", "Digest"), require_tag=True)
+        return b.build()
+
+    double = await discord_double_factory(guild=build)
+    forum = double.channel("news")
+    tag = int(forum.available_tags[1]["id"])
+    async with running(double, sync=False) as bot:
+        route = Route("POST", f"/channels/{forum.id}/threads")
+
+        async def post(**body: Any) -> tuple[int | None, Any]:
+            try:
+                return None, await bot.http.request(route, json=body)
+            except discord.HTTPException as exc:
+                return exc.code, None
+
+        starter = {"content": "first part", "allowed_mentions": {"parse": []}}
+        assert (await post(name="Digest", message=starter))[0] == 40067  # a tag is required
+        assert (await post(name="Digest", message=starter, applied_tags=["1"]))[0] == 50035
+        assert (await post(name="", message=starter, applied_tags=[str(tag)]))[0] == 50035
+        code, made = await post(name="Digest", message=starter, applied_tags=[str(tag)])
+        assert code is None and made["id"] == made["message"]["id"]
+        assert made["parent_id"] == str(forum.id) and made["applied_tags"] == [str(tag)]
+        again = await post(name="Digest", message=starter, applied_tags=[str(tag)])
+        assert again[0] is None and again[1]["id"] != made["id"]  # no nonce: two posts
+        with pytest.raises(discord.HTTPException) as refused:
+            await bot.http.send_message(forum.id, params=raw_params({"content": "x"}))
+        assert refused.value.code == 50008  # a forum takes posts, not messages
+        active = await bot.http.get_active_threads(double.guild.id)
+        assert {t["id"] for t in active["threads"]} == {made["id"], again[1]["id"]}
+        archive(double.channel(int(made["id"])))
+        listed = await bot.http.get_public_archived_threads(forum.id)
+        assert [t["id"] for t in listed["threads"]] == [made["id"]] and not listed["has_more"]
+        await bot.http.send_message(int(made["id"]), params=raw_params({"content": "second part"}))
+        assert not double.channel(int(made["id"])).archived  # a message reopens the post
+        assert [m["content"] for m in double.messages(int(made["id"]))] == [
+            "first part",
+            "second part",
+        ]

@@ -110,6 +110,7 @@ def write_config(settings: Settings, path: Path) -> Path:
                 "excerpt_length": d.excerpt_length,
                 "thread": d.thread,
                 "title": d.title,
+                "tags": list(d.tags),
             }
             for d in settings.digests
         ],
@@ -636,4 +637,6 @@ async def test_one_message_to_each_of_fifty_channels_right_after_login_causes_no
     assert publish_report(run) == [f"posted 1 item in 1 message to channel {c}" for c in channels]
     assert all(len(double.messages(c)) == 1 for c in channels)
     assert double.count_429 == 0
-    assert len(double.requests) == 2 + FAN_OUT
+    # Login's two, one for the kinds of all the guild's channels (a forum posts differently),
+    # and the posts.
+    assert len(double.requests) == 2 + 1 + FAN_OUT

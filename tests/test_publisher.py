@@ -9,7 +9,7 @@ loopback double, with real crashes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +23,7 @@ from bot.clock import ManualClock
 from bot.config import DigestChannel, Settings
 from bot.errors import DeliveryError
 from bot.ingest import ingest
-from bot.poster import After, same_message
+from bot.poster import After, ChannelInfo, ChannelKind, same_message
 from bot.publish import (
     HISTORY_SLACK,
     DigestPlan,
@@ -96,6 +96,19 @@ class MemoryPoster:
             if m.channel == channel_id and later and same_message(m.payload, payload):
                 return m.id
         return None
+
+    async def channel_info(self, channel_id: int) -> ChannelInfo:
+        return ChannelInfo(ChannelKind.TEXT)  # forums are tested through the double
+
+    async def create_post(
+        self, forum_id: int, name: str, payload: dict[str, Any], tags: Sequence[int]
+    ) -> int:
+        raise AssertionError("no forum here")
+
+    async def find_post(
+        self, forum_id: int, name: str, payload: Mapping[str, Any], after: datetime
+    ) -> int | None:
+        raise AssertionError("no forum here")
 
     async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:
         self.thread_attempts.append((channel_id, message_id, name))

@@ -24,6 +24,30 @@ from bot.schedule.loop import Scheduler
 log = logging.getLogger(__name__)
 
 
+def forum_problem(digest: DigestChannel, forum: discord.ForumChannel) -> str | None:
+    """Why a digest cannot post in ``forum`` (as ``key: problem`` below the digest): its
+    configured tags must be the forum's, a forum that requires a tag must get one, parts
+    after the first go into the post, and a post is a thread already."""
+    names = {tag.name.lower(): tag.name for tag in forum.available_tags}
+    listed = ", ".join(sorted(names.values())) or "none"
+    unknown = [tag for tag in digest.tags if tag.lower() not in names]
+    if unknown:
+        return f"tags: #{forum.name} has no tag {unknown[0]!r} (its tags: {listed})"
+    if forum.flags.require_tag and not digest.tags:
+        return (
+            f"tags: #{forum.name} requires a tag on every post; add one of its tags ({listed})"
+            " to tags"
+        )
+    if digest.thread:
+        return f"thread: #{forum.name} is a forum: each digest is a post, a thread already"
+    if not forum.permissions_for(forum.guild.me).send_messages_in_threads:
+        return (
+            f"channel: the bot cannot post in the posts of #{forum.name}; give it Send Messages"
+            " in Threads there (a digest's parts after the first go into its post)"
+        )
+    return None
+
+
 class NewsBot(commands.Bot):
     """newsbot's Discord client. Everything it needs comes in through ``app``."""
 
@@ -47,7 +71,7 @@ class NewsBot(commands.Bot):
         assert isinstance(tree, NewsTree)
         tree.serve(app.settings)
         self.app = app
-        self.poster = DiscordPoster(self)
+        self.poster = DiscordPoster(self, guild=app.settings.guild)
         self.publisher = Publisher(app.store, app.renderer, self.poster, app.clock, app.settings)
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
@@ -157,6 +181,14 @@ class NewsBot(commands.Bot):
                 problem = (
                     f"the bot cannot post embeds in {where}, which its template"
                     f" {digest.template!r} makes; give it Embed Links there"
+                )
+            elif isinstance(channel, discord.ForumChannel) and forum_problem(digest, channel):
+                problem = forum_problem(digest, channel)
+                return f"{settings.source}: {key.removesuffix('.channel')}.{problem}"
+            elif digest.tags and not isinstance(channel, discord.ForumChannel):
+                return (
+                    f"{settings.source}: {key.removesuffix('.channel')}.tags: {where} is no"
+                    " forum channel; tags are for forum posts"
                 )
             elif digest.thread and not isinstance(channel, discord.TextChannel):
                 return (

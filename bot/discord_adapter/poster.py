@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Literal
 
@@ -21,7 +22,7 @@ import discord
 from bot.discord_adapter.notify import notify_view
 from bot.discord_adapter.payloads import message_kwargs
 from bot.errors import DeliveryError
-from bot.poster import After, same_message
+from bot.poster import After, ChannelInfo, ChannelKind, same_message
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,13 @@ HISTORY_LIMIT = 200
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
 # "A thread has already been created for this message".
 THREAD_EXISTS = 160004
+
+# A forum post's starter message takes these keys of a message-create payload.
+POST_MESSAGE_KEYS = ("content", "embeds", "allowed_mentions", "components")
+# The forum flag "a post needs a tag".
+REQUIRE_TAG = 1 << 4
+# Pages of a forum's archived posts read when looking for a post made before a crash.
+ARCHIVED_PAGES = 2
 
 # Discord allows a bot 50 requests per second in all (interactions and their webhooks aside).
 GLOBAL_LIMIT = 50
@@ -155,11 +163,21 @@ class DiscordPoster:
     module docstring); otherwise it still posts, just without those two.
     """
 
-    def __init__(self, client: discord.Client, *, pacer: GlobalPacer | None = None) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        pacer: GlobalPacer | None = None,
+        guild: int | None = None,
+    ) -> None:
         self.client = client
+        self.guild = guild
+        self._asked_guild = False
         self.pacer = pacer or GlobalPacer()
         self.answers = EarlyAnswers()
         self._held: set[asyncio.Task[discord.Message]] = set()
+        self._channels: dict[int, ChannelInfo] = {}
+        self._guilds: dict[int, int] = {}
         http = client.http
         if http.http_trace is None and client.user is None:
             trace = aiohttp.TraceConfig()
@@ -197,6 +215,80 @@ class DiscordPoster:
         except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise delivery_error(exc) from exc
         return message.id
+
+    async def channel_info(self, channel_id: int) -> ChannelInfo:
+        """From the gateway's cache when the client has one; else asked of Discord once per
+        process: all of the configured guild's channels in one request (so a fan-out to 50
+        channels costs one request more, not 50), or the one channel."""
+        known = self._channels.get(channel_id)
+        if known is not None:
+            return known
+        cached = self.client.get_channel(channel_id)
+        try:
+            if isinstance(cached, discord.abc.GuildChannel):
+                self._learn(_channel_data(cached))
+            elif self.guild is not None and not self._asked_guild:
+                self._asked_guild = True
+                for data in await self.client.http.get_all_guild_channels(self.guild):
+                    self._learn(dict(data))
+            if channel_id not in self._channels:
+                self._learn(dict(await self.client.http.get_channel(channel_id)))
+        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_error(exc) from exc
+        return self._channels[channel_id]
+
+    def _learn(self, data: dict[str, Any]) -> None:
+        channel_id = int(data["id"])
+        self._channels[channel_id] = channel_info_of(data)
+        self._guilds[channel_id] = int(data.get("guild_id") or self.guild or 0)
+
+    async def create_post(
+        self, forum_id: int, name: str, payload: dict[str, Any], tags: Sequence[int]
+    ) -> int:
+        body: dict[str, Any] = {
+            "name": name,
+            "auto_archive_duration": THREAD_ARCHIVE_MINUTES,
+            "applied_tags": [str(tag) for tag in tags],
+            "message": {key: payload[key] for key in POST_MESSAGE_KEYS if key in payload},
+        }
+        route = discord.http.Route("POST", "/channels/{channel_id}/threads", channel_id=forum_id)
+        try:
+            data = await self.client.http.request(route, json=body)
+        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_error(exc) from exc
+        return int(data["id"])
+
+    async def find_post(
+        self, forum_id: int, name: str, payload: Mapping[str, Any], after: datetime
+    ) -> int | None:
+        http, me = self.client.http, self.client.user
+        since = discord.utils.time_snowflake(after)
+        try:
+            if forum_id not in self._guilds:
+                await self.channel_info(forum_id)
+            active = await http.get_active_threads(self._guilds[forum_id])
+            candidates = [t for t in active.get("threads", []) if int(t["parent_id"]) == forum_id]
+            before: str | None = None
+            for _ in range(ARCHIVED_PAGES):
+                page = await http.get_public_archived_threads(forum_id, before=before)
+                threads = page.get("threads", [])
+                candidates += threads
+                if not page.get("has_more") or not threads:
+                    break
+                before = threads[-1]["thread_metadata"]["archive_timestamp"]
+            for thread in candidates:
+                thread_id = int(thread["id"])
+                mine = me is None or int(thread.get("owner_id") or 0) == me.id
+                if thread.get("name") != name or thread_id <= since or not mine:
+                    continue
+                starter = await http.get_message(thread_id, thread_id)
+                if same_message(dict(starter), payload):
+                    return thread_id
+        except discord.NotFound:
+            return None
+        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_error(exc) from exc
+        return None
 
     async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:
         try:
@@ -245,6 +337,34 @@ class DiscordPoster:
                 f"connection failed ({type(exc).__name__})", permanent=False
             ) from exc
         return None
+
+
+def _channel_data(channel: discord.abc.GuildChannel) -> dict[str, Any]:
+    """The parts of a cached channel that :func:`channel_info_of` reads, as Discord sends
+    them."""
+    data: dict[str, Any] = {
+        "id": channel.id,
+        "guild_id": channel.guild.id,
+        "type": channel.type.value,
+    }
+    if isinstance(channel, discord.ForumChannel):
+        data["available_tags"] = [{"id": t.id, "name": t.name} for t in channel.available_tags]
+        data["flags"] = channel.flags.value
+    return data
+
+
+def channel_info_of(data: Mapping[str, Any]) -> ChannelInfo:
+    """A channel object's kind and, for a forum, its tags and whether it requires one."""
+    kind = {
+        discord.ChannelType.text.value: ChannelKind.TEXT,
+        discord.ChannelType.news.value: ChannelKind.ANNOUNCEMENT,
+        discord.ChannelType.forum.value: ChannelKind.FORUM,
+    }.get(int(data.get("type", -1)), ChannelKind.OTHER)
+    if kind is not ChannelKind.FORUM:
+        return ChannelInfo(kind)
+    tags = {str(t["name"]).lower(): int(t["id"]) for t in data.get("available_tags") or []}
+    require = bool(int(data.get("flags") or 0) & REQUIRE_TAG)
+    return ChannelInfo(kind, tags=tags, require_tag=require)
 
 
 def delivery_error(exc: BaseException) -> DeliveryError:

@@ -124,6 +124,11 @@ class Store(Protocol):
         changes nothing)."""
         ...
 
+    async def record_post_intent(self, digest_id: int, at: datetime) -> None:
+        """Record, before a forum post is made (it has no nonce), that it may exist from now
+        on, so that a resumed digest looks for it before making another."""
+        ...
+
     async def finish_digest(
         self, digest_id: int, status: DigestStatus, error: str | None = None
     ) -> None: ...

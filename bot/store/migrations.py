@@ -196,7 +196,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     ),
     (
         5,
-        "a digest's thread (a discussion thread on its first message), recorded once made",
-        ("ALTER TABLE digests ADD COLUMN thread_id INTEGER",),
+        "a digest's thread (a discussion thread, or its forum post) and when a forum post was"
+        " first attempted (a post has no nonce: after a crash it is looked for, not remade)",
+        (
+            "ALTER TABLE digests ADD COLUMN thread_id INTEGER",
+            "ALTER TABLE digests ADD COLUMN post_started_at TEXT",
+        ),
     ),
 )

@@ -74,6 +74,11 @@ def _ts(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+_DIGEST_COLUMNS = (
+    "SELECT id, channel_id, key, status, created_at, trigger, error, thread_id, post_started_at"
+)
+
+
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -854,8 +859,7 @@ class SQLiteStore:
         self, digest_id: int, via: aiosqlite.Connection | None = None
     ) -> DigestRecord:
         rows = await self._read(
-            "SELECT id, channel_id, key, status, created_at, trigger, error, thread_id"
-            " FROM digests WHERE id = ?",
+            _DIGEST_COLUMNS + " FROM digests WHERE id = ?",
             (digest_id,),
             via,
         )
@@ -867,7 +871,8 @@ class SQLiteStore:
         self, rows: list[tuple[Any, ...]], via: aiosqlite.Connection | None = None
     ) -> list[DigestRecord]:
         digests = []
-        for digest_id, channel_id, key, status, created_at, trigger, error, thread_id in rows:
+        for row in rows:
+            digest_id, channel_id, key, status, created_at, trigger, error, thread_id, tried = row
             items: dict[int, list[int]] = {}
             for article_id, message_position in await self._read(
                 "SELECT article_id, message_position FROM digest_items WHERE digest_id = ?"
@@ -903,6 +908,7 @@ class SQLiteStore:
                     messages=messages,
                     error=error,
                     thread_id=thread_id,
+                    post_started_at=_dt(tried),
                 )
             )
         return digests
@@ -910,14 +916,12 @@ class SQLiteStore:
     async def unfinished_digests(self, channel_id: int | None = None) -> list[DigestRecord]:
         if channel_id is None:
             rows = await self._read(
-                "SELECT id, channel_id, key, status, created_at, trigger, error, thread_id"
-                " FROM digests WHERE status = ? ORDER BY id",
+                _DIGEST_COLUMNS + " FROM digests WHERE status = ? ORDER BY id",
                 (DigestStatus.PENDING,),
             )
         else:
             rows = await self._read(
-                "SELECT id, channel_id, key, status, created_at, trigger, error, thread_id"
-                " FROM digests WHERE status = ? AND channel_id = ? ORDER BY id",
+                _DIGEST_COLUMNS + " FROM digests WHERE status = ? AND channel_id = ? ORDER BY id",
                 (DigestStatus.PENDING, channel_id),
             )
         return await self._digests(rows)
@@ -969,6 +973,13 @@ class SQLiteStore:
             await db.execute(
                 "UPDATE digests SET thread_id = ? WHERE id = ? AND thread_id IS NULL",
                 (thread_id, digest_id),
+            )
+
+    async def record_post_intent(self, digest_id: int, at: datetime) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE digests SET post_started_at = ? WHERE id = ? AND post_started_at IS NULL",
+                (_ts(at), digest_id),
             )
 
     async def finish_digest(

@@ -125,6 +125,10 @@ def unknown_member() -> ApiError:
     return ApiError(404, 10007, "Unknown Member")
 
 
+def not_text_channel() -> ApiError:
+    return ApiError(400, 50008, "Cannot send messages in a non-text channel")
+
+
 def thread_exists() -> ApiError:
     return ApiError(400, 160004, "A thread has already been created for this message")
 

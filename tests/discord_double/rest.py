@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import hdrs, web
 
+from . import forum
 from .errors import (
     ApiError,
     FormErrors,
@@ -28,6 +29,7 @@ from .errors import (
     missing_access,
     missing_permissions,
     not_found,
+    not_text_channel,
     thread_exists,
     unauthorized,
     unknown_application,
@@ -165,6 +167,27 @@ class RestApi:
                 "channel_id",
             ),
             ("POST", "/channels/{channel_id}/typing", self.typing, "typing", "channel_id"),
+            (
+                "POST",
+                "/channels/{channel_id}/threads",
+                self.create_forum_post,
+                "thread_create",
+                "channel_id",
+            ),
+            (
+                "GET",
+                "/channels/{channel_id}/threads/archived/public",
+                self.list_archived_threads,
+                "thread_list",
+                "channel_id",
+            ),
+            (
+                "GET",
+                "/guilds/{guild_id}/threads/active",
+                self.list_active_threads,
+                "thread_list",
+                "guild_id",
+            ),
             (
                 "POST",
                 "/channels/{channel_id}/messages/{message_id}/threads",
@@ -483,7 +506,10 @@ class RestApi:
                 return json_response(earlier)
         if is_empty_message(body, attachments=len(files)):
             raise empty_message()
-        needed = Permission.SEND_MESSAGES
+        if ch.type == ChannelType.GUILD_FORUM:
+            raise not_text_channel()  # a forum takes posts (POST /threads), not messages
+        in_thread = ch.type in THREAD_TYPES
+        needed = Permission.SEND_MESSAGES_IN_THREADS if in_thread else Permission.SEND_MESSAGES
         if body.get("embeds"):
             needed |= Permission.EMBED_LINKS
         if files:
@@ -496,11 +522,63 @@ class RestApi:
         message = d.store.create(
             channel_id=ch.id, guild_id=g.id, author=d.bot_user, body=body, files=files, extra=pinged
         )
+        if in_thread and ch.archived:
+            ch.archived = False  # sending into an archived thread reopens it
         if nonce is not None:
             d.store.remember_nonce(ch.id, d.bot_user.id, str(nonce), int(message["id"]))
         d.notifier.notify()
         await d.dispatch("MESSAGE_CREATE", {**message, "member": self._bot_member_payload(g)})
         return json_response(message)
+
+    async def create_forum_post(self, request: web.Request) -> web.StreamResponse:
+        """A forum post (see forum.py): the thread and its starter message, made together;
+        no nonce, so the same request twice makes two posts."""
+        d = self.d
+        g, ch, perms = self._visible_channel(request)
+        body = self._body(request)
+        make = forum.new_post(g, ch, body, perms, d.bot_user.id)
+        starter = dict(body["message"])
+        errors = check_message_body(starter, check_nonce=False)
+        check_allowed_mentions(errors, starter.get("allowed_mentions"))
+        errors.raise_if_any()
+        if is_empty_message(starter, attachments=0):
+            raise empty_message()
+        if starter.get("embeds") and not perms & Permission.EMBED_LINKS:
+            raise missing_permissions()
+        pinged = resolve_mentions(
+            str(starter.get("content") or ""), starter.get("allowed_mentions"), g, perms
+        )
+        # The starter message's id is the thread's: make the message in the thread to be.
+        message_id = d.ids()
+        thread = make(message_id)
+        message = d.store.create(
+            channel_id=thread.id,
+            guild_id=g.id,
+            author=d.bot_user,
+            body=starter,
+            extra=pinged,
+            message_id=message_id,
+        )
+        d.notifier.notify()
+        await d.dispatch("THREAD_CREATE", {**thread.payload(), "newly_created": True})
+        await d.dispatch("MESSAGE_CREATE", {**message, "member": self._bot_member_payload(g)})
+        return json_response({**thread.payload(), "message": message})
+
+    async def list_active_threads(self, request: web.Request) -> web.StreamResponse:
+        return json_response(forum.active_threads(self._guild(request)))
+
+    async def list_archived_threads(self, request: web.Request) -> web.StreamResponse:
+        g, ch, perms = self._visible_channel(request)
+        if not perms & Permission.READ_MESSAGE_HISTORY:
+            raise missing_permissions()
+        query = request.query
+        limit = int(query.get("limit", "50"))
+        if not 2 <= limit <= 100:
+            errors = FormErrors()
+            errors.add(["limit"], "NUMBER_TYPE_MAX", "int value should be between 2 and 100.")
+            errors.raise_if_any()
+        before = query.get("before")
+        return json_response(forum.archived_threads(g, ch, before=before, limit=limit))
 
     async def start_thread_on_message(self, request: web.Request) -> web.StreamResponse:
         """A public thread on a message: its id is the message's; a message has at most one

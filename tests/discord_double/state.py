@@ -33,6 +33,7 @@ class ChannelType:
     ANNOUNCEMENT_THREAD = 10
     PUBLIC_THREAD = 11
     PRIVATE_THREAD = 12
+    GUILD_FORUM = 15
 
 
 THREAD_TYPES = (
@@ -114,8 +115,14 @@ class Channel:
     owner_id: int | None = None
     """Threads: who started it."""
     archived: bool = False
+    archived_at: str | None = None
     auto_archive_duration: int = 1440
     created_at: str = field(default_factory=iso_timestamp)
+    flags: int = 0
+    available_tags: list[JsonObject] = field(default_factory=list)
+    """Forums: the tags a post may carry (``{id, name, moderated, emoji_id, emoji_name}``)."""
+    applied_tags: list[int] = field(default_factory=list)
+    """Forum posts: the ids of the forum's tags the post carries."""
 
     def payload(self) -> JsonObject:
         if self.type in THREAD_TYPES:
@@ -132,7 +139,19 @@ class Channel:
             "parent_id": None if self.parent_id is None else str(self.parent_id),
             "last_message_id": None,
             "rate_limit_per_user": 0,
-            "flags": 0,
+            "flags": self.flags,
+            **self._forum_fields(),
+        }
+
+    def _forum_fields(self) -> JsonObject:
+        if self.type != ChannelType.GUILD_FORUM:
+            return {}
+        return {
+            "available_tags": [dict(t) for t in self.available_tags],
+            "default_reaction_emoji": None,
+            "default_thread_rate_limit_per_user": 0,
+            "default_sort_order": None,
+            "default_forum_layout": 0,
         }
 
     def _thread_payload(self) -> JsonObject:
@@ -150,10 +169,11 @@ class Channel:
             "member_count": 1,
             "total_message_sent": 0,
             "flags": 0,
+            "applied_tags": [str(t) for t in self.applied_tags],
             "thread_metadata": {
                 "archived": self.archived,
                 "auto_archive_duration": self.auto_archive_duration,
-                "archive_timestamp": self.created_at,
+                "archive_timestamp": self.archived_at or self.created_at,
                 "locked": False,
                 "create_timestamp": self.created_at,
             },
@@ -393,6 +413,32 @@ class GuildBuilder:
         )
         self._guild.channels[channel.id] = channel
         self._guild.keys[key or name] = channel.id
+        return channel
+
+    def forum_channel(
+        self,
+        name: str,
+        *,
+        tags: Iterable[str] = (),
+        require_tag: bool = False,
+        key: str | None = None,
+        overwrites: Iterable[Overwrite] = (),
+    ) -> Channel:
+        """A forum channel (type 15) with these tags (``REQUIRE_TAG`` if ``require_tag``)."""
+        channel = self.text_channel(
+            name, key=key, overwrites=overwrites, type=ChannelType.GUILD_FORUM
+        )
+        channel.available_tags = [
+            {
+                "id": str(self._ids()),
+                "name": tag,
+                "moderated": False,
+                "emoji_id": None,
+                "emoji_name": None,
+            }
+            for tag in tags
+        ]
+        channel.flags = (1 << 4) if require_tag else 0
         return channel
 
     def member(
