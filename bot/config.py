@@ -67,9 +67,22 @@ class DigestChannel:
     providers: tuple[str, ...] = ()
     max_age: timedelta | None = None
     order: tuple[str, ...] = ("quality", "newest")
-    related_limit: int = 3
+    # One other outlet's link per item by default: the links' URLs, not the excerpts, are most
+    # of a text digest's length, and three of them made ten stories take five messages.
+    related_limit: int = 1
+    excerpt_length: int = 200
+    """Characters of each item's excerpt: its opening sentences within this many (a sentence
+    or two), so a digest of ten stories reads in three messages."""
     title: str = "News digest"
     post_empty: bool = False
+    ping_role: int | None = None
+    """A role (id) mentioned at the start of each digest, the only mention its messages allow."""
+    notify_button: bool = False
+    """"Notify me" / "Stop" buttons under each digest that give or take ``ping_role``."""
+    thread: bool = False
+    """Start a discussion thread on each digest's first message, named like the digest."""
+    tags: tuple[str, ...] = ()
+    """Forum channels: tags (by name) every post carries, besides those named like topics."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,8 +319,13 @@ _DIGEST: dict[str, Parse] = {
     "max_age": _duration,
     "order": _orders,
     "related_limit": _zero_or_more,
+    "excerpt_length": _zero_or_more,
     "title": _text,
     "post_empty": _flag,
+    "ping_role": _snowflake,
+    "notify_button": _flag,
+    "thread": _flag,
+    "tags": _strings,
 }
 
 
@@ -320,6 +338,8 @@ def _digest(data: Any) -> DigestChannel:
     if "channel" not in values:
         raise _Invalid("missing (the id of the channel that receives digests)", ".channel")
     digest = DigestChannel(**values)
+    if digest.notify_button and digest.ping_role is None:
+        raise _Invalid("needs ping_role (the role the button gives and takes)", ".notify_button")
     try:
         # The time zone is checked even without a schedule: it is the default for
         # `/digest schedule set` and for display.

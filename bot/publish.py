@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import DigestChannel, Settings
 from bot.errors import DeliveryError
 from bot.limits import NONCE_MAX
-from bot.poster import Poster
+from bot.poster import After, ChannelInfo, ChannelKind, Poster
 from bot.render import PackedMessage, Renderer, allowed_mentions
 from bot.render.escape import escape_markdown
+from bot.render.pack import shorten_text
 from bot.store import DigestRecord, DigestStatus, NewMessage, QueueItem, Selection, Store, Trigger
 
 log = logging.getLogger(__name__)
@@ -30,11 +32,13 @@ log = logging.getLogger(__name__)
 # channel for this long; older ones are history, not news.
 REPUBLISH_WINDOW = timedelta(days=1)
 
-# A resumed digest looks for its unrecorded part in history from this long before the digest
-# was created: history's ``after`` excludes the whole millisecond it names, and Discord's clock
-# (which dates message ids) is not ours. The part's content, carrying the digest's ref and part
-# number, is what identifies it, so looking further back cannot match the wrong message.
-HISTORY_SLACK = timedelta(minutes=5)
+# A resumed digest looks for its unrecorded part among the messages after its last recorded
+# part (an id Discord gave, so no clock is involved), or, when none is recorded, from this long
+# before the digest was created: history's ``after`` excludes the whole millisecond it names,
+# and Discord's clock (which dates message ids) is not ours. The part is identified by its exact
+# content and embeds (readers see no ref of ours); the window is kept short so that the one
+# message a channel may get twice alike, the empty-digest notice, cannot match an earlier one.
+HISTORY_SLACK = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,14 +151,25 @@ def _unexpected(channel: int, doing: str, exc: Exception) -> PublishResult:
     )
 
 
-def empty_notice(digest: DigestChannel, ref: str) -> dict[str, Any]:
+def empty_notice(digest: DigestChannel) -> dict[str, Any]:
     """The message a scheduled run posts when nothing is new and the channel has
-    ``post_empty: true``; it carries its ref like every digest part."""
+    ``post_empty: true``."""
     return {
-        "content": f"**{escape_markdown(digest.title)}** · no new stories this time.\n"
-        f"-# newsbot · ref {ref}",
+        "content": f"**{escape_markdown(digest.title)}** · no new stories this time.",
         "allowed_mentions": allowed_mentions(),
     }
+
+
+THREAD_NAME_MAX = 100
+FORUM_TAGS_MAX = 5
+
+
+def thread_name(digest: DigestChannel, created_at: datetime) -> str:
+    """A digest's thread is named like the digest: its title and its day in the channel's
+    time zone, within Discord's 100 characters (plain text: Discord shows no Markdown there)."""
+    local = created_at.astimezone(ZoneInfo(digest.timezone))
+    day = f" · {local.day} {local:%B %Y}"
+    return shorten_text(digest.title, THREAD_NAME_MAX - len(day)) + day
 
 
 def nonce_for(ref: str, position: int) -> str:
@@ -245,7 +260,7 @@ class Publisher:
                 # A scheduled run of a channel that asked for it says there was nothing new;
                 # through the outbox like any digest, so a crash cannot post it twice.
                 ref = digest_key(channel, []) + now[-4:]
-                outbox: list[NewMessage] = [(empty_notice(plan.digest, ref), nonce_for(ref, 0), ())]
+                outbox: list[NewMessage] = [(empty_notice(plan.digest), nonce_for(ref, 0), ())]
                 key = f"{ref}@{now}"
             else:
                 outbox = [
@@ -283,16 +298,24 @@ class Publisher:
     async def _deliver(self, digest: DigestRecord, *, resumed: bool) -> PublishResult:
         store, channel = self.store, digest.channel_id
         sent_ids = [m.message_id for m in digest.messages if m.message_id is not None]
-        for index, message in enumerate(digest.unsent):
+        unsent = list(digest.unsent)
+        target = channel  # where the parts go: the channel, or a forum digest's post
+        try:
+            info = await self.poster.channel_info(channel)
+            if info.kind is ChannelKind.FORUM:
+                target, made = await self._forum_post(digest, info)
+                if made is not None:
+                    sent_ids.insert(0, made)
+                    unsent = unsent[1:]
+        except DeliveryError as exc:
+            return await self._failed(digest, exc)
+        for index, message in enumerate(unsent):
             # Only the first unsent part of a resumed digest can have been sent without being
             # recorded (parts go out one by one): look for it before sending it again, since
             # Discord only honours the nonce for a few minutes.
             if resumed and index == 0:
-                found = await self.poster.find_recent(
-                    channel,
-                    str(message.payload.get("content", "")),
-                    digest.created_at - HISTORY_SLACK,
-                )
+                after: After = max(sent_ids) if sent_ids else digest.created_at - HISTORY_SLACK
+                found = await self.poster.find_recent(target, message.payload, after)
                 if found is not None:
                     log.info(
                         "digest %d part %d was already posted as %d; recorded",
@@ -304,29 +327,14 @@ class Publisher:
                     sent_ids.append(found)
                     continue
             try:
-                message_id = await self._send(channel, message.payload, message.nonce)
+                message_id = await self._send(target, message.payload, message.nonce)
             except DeliveryError as exc:
-                if not exc.permanent:
-                    log.warning(
-                        "digest %d for channel %d left for later: %s", digest.id, channel, exc
-                    )
-                    return PublishResult(
-                        channel=channel,
-                        status=PublishStatus.RETRY_LATER,
-                        digest_id=digest.id,
-                        error=str(exc),
-                    )
-                log.error("digest %d for channel %d failed: %s", digest.id, channel, exc)
-                await store.finish_digest(digest.id, DigestStatus.FAILED, str(exc))
-                await self._report_failure(digest, exc)
-                return PublishResult(
-                    channel=channel,
-                    status=PublishStatus.FAILED,
-                    digest_id=digest.id,
-                    error=str(exc),
-                )
+                return await self._failed(digest, exc)
             await store.record_sent(digest.id, message.position, message_id, self.clock.now())
             sent_ids.append(message_id)
+        threaded = await self._start_thread(digest, sent_ids)
+        if threaded is not None:
+            return threaded
         await store.finish_digest(digest.id, DigestStatus.DONE)
         items = sum(len(m.item_ids) for m in digest.messages)
         return PublishResult(
@@ -337,6 +345,105 @@ class Publisher:
             items=items,
             message_ids=tuple(sent_ids),
         )
+
+    async def _failed(self, digest: DigestRecord, exc: DeliveryError) -> PublishResult:
+        """A delivery Discord did not take: left for later (5xx, timeouts), or failed for good
+        (4xx) and reported to the moderators; the items stay queued either way."""
+        channel = digest.channel_id
+        if not exc.permanent:
+            log.warning("digest %d for channel %d left for later: %s", digest.id, channel, exc)
+            return PublishResult(
+                channel=channel,
+                status=PublishStatus.RETRY_LATER,
+                digest_id=digest.id,
+                error=str(exc),
+            )
+        log.error("digest %d for channel %d failed: %s", digest.id, channel, exc)
+        await self.store.finish_digest(digest.id, DigestStatus.FAILED, str(exc))
+        await self._report_failure(digest, exc)
+        return PublishResult(
+            channel=channel, status=PublishStatus.FAILED, digest_id=digest.id, error=str(exc)
+        )
+
+    async def _forum_post(self, digest: DigestRecord, info: ChannelInfo) -> tuple[int, int | None]:
+        """The forum post a digest is: (its id, the id if it was made or found just now).
+
+        A post has no nonce, so the intent is recorded before it is made; a digest whose
+        intent is recorded but whose post is not looks for it (open and archived posts, by
+        name and starter message) before making it again."""
+        first = digest.messages[0]
+        if digest.thread_id is not None:
+            if first.message_id is not None:
+                return digest.thread_id, None
+            # Recorded as the digest's post, but the crash came before its starter was.
+            await self.store.record_sent(
+                digest.id, first.position, digest.thread_id, self.clock.now()
+            )
+            return digest.thread_id, digest.thread_id
+        wanted = self._configured(digest.channel_id) or DigestChannel(channel=digest.channel_id)
+        name = thread_name(wanted, digest.created_at)
+        post = None
+        if digest.post_started_at is not None:
+            since = digest.created_at - HISTORY_SLACK
+            post = await self.poster.find_post(digest.channel_id, name, first.payload, since)
+            if post is not None:
+                log.info("digest %d: its forum post %d was made already; recorded", digest.id, post)
+        if post is None:
+            tags = await self._forum_tags(digest, wanted, info)
+            await self.store.record_post_intent(digest.id, self.clock.now())
+            post = await self.poster.create_post(digest.channel_id, name, first.payload, tags)
+        await self.store.record_thread(digest.id, post)
+        # The starter message shares the post's id.
+        await self.store.record_sent(digest.id, first.position, post, self.clock.now())
+        return post, post
+
+    async def _forum_tags(
+        self, digest: DigestRecord, wanted: DigestChannel, info: ChannelInfo
+    ) -> list[int]:
+        """The post's tags: the configured ``tags``, then the forum's tags named like the
+        items' topics; Discord takes at most 5."""
+        names = [tag.lower() for tag in wanted.tags]
+        for item_id in (i for m in digest.messages for i in m.item_ids):
+            item = await self.store.get(item_id, with_related=False)
+            names += [topic.lower() for topic in item.article.topics]
+        tags: list[int] = []
+        for name in names:
+            tag = info.tags.get(name)
+            if tag is not None and tag not in tags:
+                tags.append(tag)
+        return tags[:FORUM_TAGS_MAX]
+
+    def _configured(self, channel: int) -> DigestChannel | None:
+        return next((d for d in self.settings.digests if d.channel == channel), None)
+
+    async def _start_thread(
+        self, digest: DigestRecord, sent_ids: Sequence[int]
+    ) -> PublishResult | None:
+        """Start the digest's discussion thread if its channel wants one and it has none yet;
+        a result only when that has to wait (Discord failing: the digest stays unfinished and
+        the next run starts the thread, its parts being recorded already). A refusal is logged
+        and leaves the digest without a thread: its news went out."""
+        channel = digest.channel_id
+        wanted = self._configured(channel)
+        if wanted is None or not wanted.thread or digest.thread_id is not None or not sent_ids:
+            return None
+        name = thread_name(wanted, digest.created_at)
+        try:
+            thread = await self.poster.start_thread(channel, sent_ids[0], name)
+        except DeliveryError as exc:
+            if exc.permanent:
+                log.error("digest %d: could not start its thread: %s", digest.id, exc)
+                return None
+            log.warning("digest %d: its thread is left for later: %s", digest.id, exc)
+            return PublishResult(
+                channel=channel,
+                status=PublishStatus.RETRY_LATER,
+                digest_id=digest.id,
+                error=str(exc),
+            )
+        await self.store.record_thread(digest.id, thread)
+        log.info("digest %d: started thread %d", digest.id, thread)
+        return None
 
     async def _send(self, channel: int, payload: dict[str, Any], nonce: str) -> int:
         """Send with our own backoff on top of discord.py's retries, for outages longer than

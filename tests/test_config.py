@@ -27,8 +27,9 @@ KNOWN_TOP = (
 )
 KNOWN_FEED = "backfill, interval, provider, quality, topics, url"
 KNOWN_DIGEST = (
-    "channel, max_age, max_items, min_quality, order, post_empty, providers, related_limit,"
-    " schedule, template, timezone, title, topics"
+    "channel, excerpt_length, max_age, max_items, min_quality, notify_button, order,"
+    " ping_role, post_empty, providers, related_limit, schedule, tags, template, thread,"
+    " timezone, title, topics"
 )
 
 
@@ -99,7 +100,20 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
         (digest("max_items: ten"), "digests[1].max_items", "expected an integer, got 'ten'"),
         (digest("max_items: 0"), "digests[1].max_items", "expected a positive integer, got 0"),
         (digest("related_limit: -1"), "digests[1].related_limit", "expected 0 or more, got -1"),
+        (
+            digest("excerpt_length: short"),
+            "digests[1].excerpt_length",
+            "expected an integer, got 'short'",
+        ),
         (digest("min_quality: true"), "digests[1].min_quality", "expected an integer, got True"),
+        (
+            digest("notify_button: true"),
+            "digests[1].notify_button",
+            "needs ping_role (the role the button gives and takes)",
+        ),
+        (digest("notify_button: 1"), "digests[1].notify_button", "expected true or false, got 1"),
+        (digest("thread: maybe"), "digests[1].thread", "expected true or false, got 'maybe'"),
+        (digest("tags: Digest"), "digests[1].tags", "expected a list of strings, got 'Digest'"),
         (digest("title: ''"), "digests[1].title", "expected a non-empty string, got ''"),
         (digest("template: [a]"), "digests[1].template", "expected a non-empty string, got ['a']"),
         (digest("topics: AI"), "digests[1].topics", "expected a list of strings, got 'AI'"),
@@ -340,8 +354,11 @@ digests:
     max_age: 2w
     order: [heat]
     related_limit: 0
+    excerpt_length: 120
     title: AI digest
     post_empty: true
+    ping_role: "1234"
+    notify_button: true
   - channel: 457
     max_age: 12
 """,
@@ -368,6 +385,9 @@ digests:
         max_age=timedelta(weeks=2),
         order=("heat",),
         related_limit=0,
+        excerpt_length=120,
+        ping_role=1234,
+        notify_button=True,
         title="AI digest",
         post_empty=True,
     )

@@ -34,6 +34,9 @@ from tests.discord_double import (
     assert_no_unknown_routes,
 )
 from tests.discord_double.clock import SnowflakeGenerator
+from tests.discord_double.errors import FormErrors
+from tests.discord_double.forum import archive
+from tests.discord_double.mentions import check_allowed_mentions, resolve_mentions
 
 READY_TIMEOUT = 5.0
 
@@ -1007,3 +1010,169 @@ async def test_only_the_user_of_an_ephemeral_message_can_click_it(
     assert discord_double.messages("general") == []  # nobody else sees it in the channel
     with pytest.raises(LookupError, match=f"ephemeral: only user {owner.id} sees it"):
         await discord_double.click_button(message, "deck:go", user="member")
+
+
+# ---------------------------------------------------------------------------- mentions, roles
+
+
+def mention_guild() -> Guild:
+    b = GuildBuilder("Mentions")
+    quiet = b.role("Quiet")  # not mentionable
+    b.role("Loud", mentionable=True)
+    b.member("owner", owner=True, roles=[quiet])
+    return b.build()
+
+
+@pytest.mark.parametrize(
+    ("allowed", "perms", "roles", "users", "everyone"),
+    [
+        (None, 0, ["Loud"], ["owner"], False),  # no allowed_mentions: the content decides
+        (None, Permission.MENTION_EVERYONE, ["Quiet", "Loud"], ["owner"], True),
+        ({"parse": []}, Permission.MENTION_EVERYONE, [], [], False),
+        ({"parse": [], "roles": ["Quiet"]}, Permission.MENTION_EVERYONE, ["Quiet"], [], False),
+        ({"parse": [], "roles": ["Quiet"]}, 0, [], [], False),  # not mentionable, no right
+        ({"parse": ["users"]}, Permission.MENTION_EVERYONE, [], ["owner"], False),
+        ({"parse": ["everyone"]}, 0, [], [], False),  # @everyone needs Mention Everyone
+    ],
+)
+def test_who_a_message_pings(
+    allowed: dict[str, Any] | None, perms: int, roles: list[str], users: list[str], everyone: bool
+) -> None:
+    guild = mention_guild()
+    if allowed and "roles" in allowed:
+        allowed = {**allowed, "roles": [str(guild.lookup(r)) for r in allowed["roles"]]}
+    quiet, loud, owner = (guild.lookup(k) for k in ("Quiet", "Loud", "owner"))
+    content = f"<@&{quiet}> <@&{loud}> <@{owner}> @everyone \\<@&{loud}> <@&999>"
+    pinged = resolve_mentions(content, allowed, guild, perms)
+    assert pinged["mention_roles"] == [str(guild.lookup(r)) for r in roles]
+    assert [u["id"] for u in pinged["mentions"]] == [str(guild.lookup(u)) for u in users]
+    assert pinged["mention_everyone"] is everyone
+
+
+@pytest.mark.parametrize(
+    ("allowed", "code"),
+    [
+        ({"parse": ["roles"], "roles": ["1"]}, "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE"),
+        ({"parse": ["users"], "users": ["1"]}, "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE"),
+        ({"parse": ["admins"]}, "ENUM_TYPE_COERCE"),
+        ({"parse": [], "roles": [str(n) for n in range(101)]}, "BASE_TYPE_MAX_LENGTH"),
+    ],
+)
+def test_allowed_mentions_discord_refuses(allowed: dict[str, Any], code: str) -> None:
+    errors = FormErrors()
+    check_allowed_mentions(errors, allowed)
+    assert code in json.dumps(errors.tree)
+    ok = FormErrors()
+    check_allowed_mentions(ok, {"parse": [], "roles": ["1"]})
+    assert not ok
+
+
+async def test_member_role_edits_follow_manage_roles_and_the_hierarchy(
+    discord_double_factory: DoubleFactory,
+) -> None:
+    def build(bot: User, ids: SnowflakeGenerator) -> Guild:
+        b = GuildBuilder("Roles", ids=ids)
+        low = b.role("Low", position=1)
+        b.role("High", position=5)
+        b.role("Integration", position=2, bot_id=12345)
+        manager = b.role("Manager", Permission.MANAGE_ROLES, position=3)
+        b.member("owner", owner=True)
+        b.member("reader", roles=[low])
+        b.add_user(bot, roles=[manager], key="bot")
+        return b.build()
+
+    double = await discord_double_factory(guild=build)
+    guild, reader = double.guild, double.user("reader")
+    async with running(double) as bot:
+        route = "/guilds/{g}/members/{u}/roles/{r}"
+
+        async def edit(method: str, role: str) -> int | None:
+            path = route.format(g=guild.id, u=reader.id, r=double.role(role).id)
+            try:
+                await bot.http.request(Route(method, path))
+            except discord.HTTPException as exc:
+                return exc.code
+            return None
+
+        assert await edit("DELETE", "Low") is None
+        assert double.role("Low").id not in reader.role_ids
+        assert await edit("PUT", "Low") is None
+        assert double.role("Low").id in reader.role_ids
+        assert await edit("PUT", "High") == 50013  # above the bot's highest role
+        assert await edit("PUT", "Integration") == 50013  # managed by an integration
+        double.role("Manager").permissions = 0
+        assert await edit("DELETE", "Low") == 50013  # no Manage Roles
+        assert double.role_edits == [
+            ("remove", reader.id, double.role("Low").id),
+            ("add", reader.id, double.role("Low").id),
+        ]
+
+
+async def test_a_thread_on_a_message_follows_discords_rules(discord_double: DiscordDouble) -> None:
+    double = discord_double
+    channel = double.channel("digest-general").id
+    async with running(double) as bot:
+        message = double.add_message("digest-general", "bot", "hello")
+        path = f"/channels/{channel}/messages/{message['id']}/threads"
+
+        async def start(name: str) -> tuple[int | None, Any]:
+            try:
+                return None, await bot.http.request(Route("POST", path), json={"name": name})
+            except discord.HTTPException as exc:
+                return exc.code, None
+
+        assert (await start(""))[0] == 50035
+        assert (await start("x" * 101))[0] == 50035
+        code, thread = await start("Talk")
+        assert code is None and thread["id"] == message["id"] and thread["type"] == 11
+        assert thread["parent_id"] == str(channel)
+        assert "thread_metadata" in thread
+        assert (await start("Again"))[0] == 160004  # one thread per message
+        assert double.message(message["id"])["thread"]["name"] == "Talk"
+        listed = await bot.http.request(Route("GET", f"/guilds/{double.guild.id}/channels"))
+        assert thread["id"] not in {c["id"] for c in listed}  # threads are not listed there
+
+
+async def test_forum_posts_follow_discords_rules(discord_double_factory: DoubleFactory) -> None:
+    def build(bot: User, ids: SnowflakeGenerator) -> Guild:
+        b = GuildBuilder("Forums", ids=ids)
+        b.member("owner", owner=True)
+        b.add_user(bot, key="bot")
+        b.forum_channel("news", tags=("AI", "Digest"), require_tag=True)
+        return b.build()
+
+    double = await discord_double_factory(guild=build)
+    forum = double.channel("news")
+    tag = int(forum.available_tags[1]["id"])
+    async with running(double, sync=False) as bot:
+        route = Route("POST", f"/channels/{forum.id}/threads")
+
+        async def post(**body: Any) -> tuple[int | None, Any]:
+            try:
+                return None, await bot.http.request(route, json=body)
+            except discord.HTTPException as exc:
+                return exc.code, None
+
+        starter = {"content": "first part", "allowed_mentions": {"parse": []}}
+        assert (await post(name="Digest", message=starter))[0] == 40067  # a tag is required
+        assert (await post(name="Digest", message=starter, applied_tags=["1"]))[0] == 50035
+        assert (await post(name="", message=starter, applied_tags=[str(tag)]))[0] == 50035
+        code, made = await post(name="Digest", message=starter, applied_tags=[str(tag)])
+        assert code is None and made["id"] == made["message"]["id"]
+        assert made["parent_id"] == str(forum.id) and made["applied_tags"] == [str(tag)]
+        again = await post(name="Digest", message=starter, applied_tags=[str(tag)])
+        assert again[0] is None and again[1]["id"] != made["id"]  # no nonce: two posts
+        with pytest.raises(discord.HTTPException) as refused:
+            await bot.http.send_message(forum.id, params=raw_params({"content": "x"}))
+        assert refused.value.code == 50008  # a forum takes posts, not messages
+        active = await bot.http.get_active_threads(double.guild.id)
+        assert {t["id"] for t in active["threads"]} == {made["id"], again[1]["id"]}
+        archive(double.channel(int(made["id"])))
+        listed = await bot.http.get_public_archived_threads(forum.id)
+        assert [t["id"] for t in listed["threads"]] == [made["id"]] and not listed["has_more"]
+        await bot.http.send_message(int(made["id"]), params=raw_params({"content": "second part"}))
+        assert not double.channel(int(made["id"])).archived  # a message reopens the post
+        assert [m["content"] for m in double.messages(int(made["id"]))] == [
+            "first part",
+            "second part",
+        ]

@@ -9,8 +9,8 @@ loopback double, with real crashes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from bot.clock import ManualClock
 from bot.config import DigestChannel, Settings
 from bot.errors import DeliveryError
 from bot.ingest import ingest
+from bot.poster import After, ChannelInfo, ChannelKind, same_message
 from bot.publish import (
     HISTORY_SLACK,
     DigestPlan,
@@ -33,6 +34,7 @@ from bot.publish import (
     failure_report,
     nonce_for,
     plan_digest,
+    thread_name,
 )
 from bot.store import QueueQuery, Status, Trigger
 from tests.factory import write_corpus
@@ -56,11 +58,17 @@ class MemoryPoster:
 
     messages: list[Sent] = field(default_factory=list)
     attempts: list[tuple[int, str]] = field(default_factory=list)
-    lookups: list[tuple[int, datetime]] = field(default_factory=list)
+    lookups: list[tuple[int, After]] = field(default_factory=list)
     failures: dict[tuple[int, str], list[Exception]] = field(default_factory=dict)
     """Errors to raise, in order, for (channel, nonce) before anything is posted."""
     lose_answer: set[tuple[int, str]] = field(default_factory=set)
     """(channel, nonce) to post and then fail with a lost connection, once."""
+    threads: dict[int, str] = field(default_factory=dict)
+    """Threads started, by message id (a thread's id is its message's): their names."""
+    thread_attempts: list[tuple[int, int, str]] = field(default_factory=list)
+    thread_failures: list[Exception] = field(default_factory=list)
+    lose_thread_answer: bool = False
+    """Start the next thread, then fail with a lost connection."""
 
     async def send(self, channel_id: int, payload: dict[str, Any], nonce: str) -> int:
         self.attempts.append((channel_id, nonce))
@@ -79,12 +87,39 @@ class MemoryPoster:
             raise DeliveryError("connection failed (ServerDisconnectedError)", permanent=False)
         return sent.id
 
-    async def find_recent(self, channel_id: int, content: str, after: datetime) -> int | None:
+    async def find_recent(
+        self, channel_id: int, payload: Mapping[str, Any], after: After
+    ) -> int | None:
         self.lookups.append((channel_id, after))
         for m in self.messages:
-            if m.channel == channel_id and m.payload.get("content") == content:
+            later = not isinstance(after, int) or m.id > after
+            if m.channel == channel_id and later and same_message(m.payload, payload):
                 return m.id
         return None
+
+    async def channel_info(self, channel_id: int) -> ChannelInfo:
+        return ChannelInfo(ChannelKind.TEXT)  # forums are tested through the double
+
+    async def create_post(
+        self, forum_id: int, name: str, payload: dict[str, Any], tags: Sequence[int]
+    ) -> int:
+        raise AssertionError("no forum here")
+
+    async def find_post(
+        self, forum_id: int, name: str, payload: Mapping[str, Any], after: datetime
+    ) -> int | None:
+        raise AssertionError("no forum here")
+
+    async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:
+        self.thread_attempts.append((channel_id, message_id, name))
+        pending = self.thread_failures
+        if pending:
+            raise pending.pop(0)
+        self.threads.setdefault(message_id, name)  # one thread per message, its id the message's
+        if self.lose_thread_answer:
+            self.lose_thread_answer = False
+            raise DeliveryError("connection failed (ServerDisconnectedError)", permanent=False)
+        return message_id
 
     def in_channel(self, channel: int) -> list[Sent]:
         return [m for m in self.messages if m.channel == channel]
@@ -101,7 +136,8 @@ async def app(tmp_path: Path) -> AsyncIterator[App]:
         database=tmp_path / "newsbot.db",
         review_channel=REVIEW,
         digests=(
-            DigestChannel(channel=GENERAL, max_items=10),
+            # Whole excerpts and three related links: ten items in three parts or more.
+            DigestChannel(channel=GENERAL, max_items=10, related_limit=3, excerpt_length=400),
             DigestChannel(channel=SCIENCE, max_items=2),
         ),
     )
@@ -183,9 +219,27 @@ async def test_a_part_posted_but_not_recorded_is_found_in_history_not_posted_aga
     assert done.status == "posted" and done.digest_id == digest.id
     contents = [m.payload["content"] for m in poster.in_channel(GENERAL)]
     assert contents == [m.payload["content"] for m in plan.messages]
-    assert poster.lookups == [(GENERAL, digest.created_at - HISTORY_SLACK)]
+    # Looked for after the part recorded before it: an id Discord gave, no clock involved.
+    assert poster.lookups == [(GENERAL, digest.messages[0].message_id)]
     assert await app.store.unfinished_digests() == []
     assert (await statuses(app))[Status.PUBLISHED] == 10
+
+
+async def test_a_first_part_posted_but_not_recorded_is_looked_for_from_the_digests_creation(
+    app: App,
+) -> None:
+    poster = MemoryPoster()
+    publisher = publisher_for(app, poster, retries=0)
+    plan = await plan_for(app, GENERAL)
+    poster.lose_answer.add((GENERAL, nonce_for(plan.key, 0)))
+    assert (await publisher.publish(GENERAL)).status == "retry_later"
+    [digest] = await app.store.unfinished_digests()
+    poster.forget_nonces()
+    [done] = await publisher.resume_unfinished()
+    assert done.status == "posted"
+    assert poster.lookups == [(GENERAL, digest.created_at - HISTORY_SLACK)]
+    contents = [m.payload["content"] for m in poster.in_channel(GENERAL)]
+    assert contents == [m.payload["content"] for m in plan.messages]
 
 
 async def test_resume_unfinished_finishes_digests_of_every_channel(app: App) -> None:
@@ -368,9 +422,7 @@ async def test_an_empty_scheduled_run_posts_a_notice_only_when_the_channel_asks(
             f"nothing new for <#{GENERAL}>; posted the empty-digest notice"
         )
         [notice] = poster.in_channel(GENERAL)
-        first_line, ref_line = notice.payload["content"].splitlines()
-        assert first_line == r"**Morning \*news\*** · no new stories this time."
-        assert ref_line.startswith("-# newsbot · ref ")
+        assert notice.payload["content"] == r"**Morning \*news\*** · no new stories this time."
         assert notice.payload["allowed_mentions"] == {"parse": []}
         assert await app.store.unfinished_digests() == []
 
@@ -402,3 +454,58 @@ def test_a_result_is_described_with_the_channel_named_by_the_caller(
 ) -> None:
     # The core names no channel itself: the adapter passes a mention, the CLI "channel 7".
     assert describe_result(result, "here") == line
+
+
+async def test_a_thread_digest_starts_one_thread_on_its_first_message(tmp_path: Path) -> None:
+    settings = Settings(
+        database=tmp_path / "newsbot.db",
+        digests=(
+            DigestChannel(
+                channel=GENERAL,
+                thread=True,
+                title="Morning *news*",
+                timezone="Asia/Tokyo",
+                related_limit=3,
+                excerpt_length=400,
+            ),
+        ),
+    )
+    write_corpus(tmp_path / "corpus", 10)
+    async with open_app(settings, clock=ManualClock(NOW)) as app:
+        report = await ingest(app.store, [tmp_path / "corpus"])
+        for item_id in report.new_ids:
+            await moderation.approve(app.store, item_id, actor="test")
+        poster = MemoryPoster()
+        publisher = publisher_for(app, poster, retries=0)
+        # Started, but the answer is lost: the digest waits, its parts recorded.
+        poster.lose_thread_answer = True
+        first = await publisher.publish(GENERAL)
+        assert first.status == "retry_later"
+        [digest] = await app.store.unfinished_digests()
+        assert all(m.message_id is not None for m in digest.messages)
+        assert len(poster.messages) == len(digest.messages) >= 2
+        [done] = await publisher.resume_unfinished()
+        assert done.status == "posted"
+        first_id = poster.messages[0].id
+        # 08:00 UTC is 17:00 in Tokyo, the same day; the name is plain text.
+        assert poster.threads == {first_id: "Morning *news* · 1 December 2026"}
+        assert [a[:2] for a in poster.thread_attempts] == [(GENERAL, first_id)] * 2
+        assert len(poster.messages) == len(digest.messages)  # no part posted again
+        assert await app.store.unfinished_digests() == []
+
+
+async def test_a_refused_thread_leaves_the_digest_posted_without_one(app: App) -> None:
+    threaded = replace(app.settings.digests[1], thread=True)
+    settings = replace(app.settings, digests=(app.settings.digests[0], threaded))
+    poster = MemoryPoster(thread_failures=[forbidden()])
+    publisher = Publisher(app.store, app.renderer, poster, app.clock, settings, retries=0)
+    result = await publisher.publish(SCIENCE)
+    assert result.status == "posted" and result.items == 2
+    assert poster.threads == {} and len(poster.thread_attempts) == 1
+    assert await app.store.unfinished_digests() == []
+
+
+def test_a_thread_name_fits_discord() -> None:
+    long = DigestChannel(channel=1, title="x " * 80)
+    name = thread_name(long, NOW)
+    assert len(name) <= 100 and name.endswith("… · 1 December 2026")

@@ -16,6 +16,7 @@ from bot.config import DigestChannel
 from bot.discord_adapter.cogs import DigestCog, NewsCog
 from bot.discord_adapter.deck import DeckButton
 from bot.discord_adapter.feeds import FeedAlertPoster, FeedCog
+from bot.discord_adapter.notify import NotifyButton, NotifyRoles, startup_problem
 from bot.discord_adapter.poster import DiscordPoster
 from bot.discord_adapter.review import ReviewButton, ReviewFeed
 from bot.discord_adapter.tree import NewsTree
@@ -25,6 +26,30 @@ from bot.publish import Publisher, describe_result
 from bot.schedule.loop import Scheduler
 
 log = logging.getLogger(__name__)
+
+
+def forum_problem(digest: DigestChannel, forum: discord.ForumChannel) -> str | None:
+    """Why a digest cannot post in ``forum`` (as ``key: problem`` below the digest): its
+    configured tags must be the forum's, a forum that requires a tag must get one, parts
+    after the first go into the post, and a post is a thread already."""
+    names = {tag.name.lower(): tag.name for tag in forum.available_tags}
+    listed = ", ".join(sorted(names.values())) or "none"
+    unknown = [tag for tag in digest.tags if tag.lower() not in names]
+    if unknown:
+        return f"tags: #{forum.name} has no tag {unknown[0]!r} (its tags: {listed})"
+    if forum.flags.require_tag and not digest.tags:
+        return (
+            f"tags: #{forum.name} requires a tag on every post; add one of its tags ({listed})"
+            " to tags"
+        )
+    if digest.thread:
+        return f"thread: #{forum.name} is a forum: each digest is a post, a thread already"
+    if not forum.permissions_for(forum.guild.me).send_messages_in_threads:
+        return (
+            f"channel: the bot cannot post in the posts of #{forum.name}; give it Send Messages"
+            " in Threads there (a digest's parts after the first go into its post)"
+        )
+    return None
 
 
 class NewsBot(commands.Bot):
@@ -50,7 +75,7 @@ class NewsBot(commands.Bot):
         assert isinstance(tree, NewsTree)
         tree.serve(app.settings)
         self.app = app
-        self.poster = DiscordPoster(self)
+        self.poster = DiscordPoster(self, guild=app.settings.guild)
         self.publisher = Publisher(app.store, app.renderer, self.poster, app.clock, app.settings)
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
@@ -76,8 +101,9 @@ class NewsBot(commands.Bot):
             serving=self.serving,
             poll=self.review_poll,
         )
-        self.add_dynamic_items(ReviewButton, DeckButton)
+        self.add_dynamic_items(ReviewButton, DeckButton, NotifyButton)
         await self.add_cog(feed)
+        await self.add_cog(NotifyRoles(settings))
         await self.add_cog(NewsCog(settings, self.app.store, feed))
         app = self.app
         await self.add_cog(
@@ -111,8 +137,9 @@ class NewsBot(commands.Bot):
         """A clear message if the config names a channel the bot cannot use: every channel
         must be visible and open to its posts; a digest channel also needs Read Message
         History (after a crash, newsbot looks there for the parts it posted but had not
-        recorded, so that it never posts one twice) and, when its template makes embeds,
-        Embed Links. A review channel without history is only a warning (see
+        recorded, so that it never posts one twice), when its template makes embeds, Embed
+        Links, and with a ``ping_role`` the right to ping it (and with ``notify_button`` to
+        give it). A review channel without history is only a warning (see
         ReviewFeed._adopt_posts)."""
         settings = self.app.settings
         wanted: list[tuple[str, int | None, DigestChannel | None]] = [
@@ -161,8 +188,34 @@ class NewsBot(commands.Bot):
                     f"the bot cannot post embeds in {where}, which its template"
                     f" {digest.template!r} makes; give it Embed Links there"
                 )
+            elif isinstance(channel, discord.ForumChannel) and forum_problem(digest, channel):
+                problem = forum_problem(digest, channel)
+                return f"{settings.source}: {key.removesuffix('.channel')}.{problem}"
+            elif digest.tags and not isinstance(channel, discord.ForumChannel):
+                return (
+                    f"{settings.source}: {key.removesuffix('.channel')}.tags: {where} is no"
+                    " forum channel; tags are for forum posts"
+                )
+            elif digest.thread and not isinstance(channel, discord.TextChannel):
+                return (
+                    f"{settings.source}: {key.removesuffix('.channel')}.thread: {where} is no"
+                    " text channel; a discussion thread starts on a message of one"
+                )
+            elif digest.thread and not perms.create_public_threads:
+                return (
+                    f"{settings.source}: {key.removesuffix('.channel')}.thread: the bot cannot"
+                    f" start threads in {where}; give it Create Public Threads there"
+                )
             else:
-                problem = None
+                # ping_role / notify_button: the role exists, may be pinged, may be given.
+                problem = (
+                    startup_problem(digest, channel)
+                    if isinstance(channel, discord.abc.GuildChannel)
+                    else None
+                )
+                if problem is not None:
+                    key = key.removesuffix(".channel")
+                    return f"{settings.source}: {key}.{problem}"
             if problem is not None:
                 return f"{settings.source}: {key}: {problem}"
         return None

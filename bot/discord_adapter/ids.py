@@ -13,6 +13,9 @@ from urllib.parse import quote, unquote
 import discord
 
 from bot.errors import OptionTooLong
+from bot.render.pack import NOTIFY_BUTTON_ID
+
+__all__ = ["NOTIFY_BUTTON_ID"]  # the digest notify buttons; the core builds their payload
 
 REVIEW_BUTTON_ID = r"newsbot:review:(?P<action>approve|reject):(?P<id>[0-9]{1,19})"
 """The custom id of a review message's Approve and Reject buttons (a DynamicItem template)."""

@@ -11,20 +11,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import discord
 
+from bot.discord_adapter.notify import notify_view
 from bot.discord_adapter.payloads import message_kwargs
 from bot.errors import DeliveryError
+from bot.poster import After, ChannelInfo, ChannelKind, same_message
 
 log = logging.getLogger(__name__)
 
 # How far back a resumed digest looks for a part that was sent but not recorded (two pages).
 HISTORY_LIMIT = 200
+
+# A digest's discussion thread archives after a day without messages (Discord's default).
+THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
+# "A thread has already been created for this message".
+THREAD_EXISTS = 160004
+
+# A forum post's starter message takes these keys of a message-create payload.
+POST_MESSAGE_KEYS = ("content", "embeds", "allowed_mentions", "components")
+# The forum flag "a post needs a tag".
+REQUIRE_TAG = 1 << 4
+# Pages of a forum's archived posts read when looking for a post made before a crash.
+ARCHIVED_PAGES = 2
 
 # Discord allows a bot 50 requests per second in all (interactions and their webhooks aside).
 GLOBAL_LIMIT = 50
@@ -148,11 +163,21 @@ class DiscordPoster:
     module docstring); otherwise it still posts, just without those two.
     """
 
-    def __init__(self, client: discord.Client, *, pacer: GlobalPacer | None = None) -> None:
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        pacer: GlobalPacer | None = None,
+        guild: int | None = None,
+    ) -> None:
         self.client = client
+        self.guild = guild
+        self._asked_guild = False
         self.pacer = pacer or GlobalPacer()
         self.answers = EarlyAnswers()
         self._held: set[asyncio.Task[discord.Message]] = set()
+        self._channels: dict[int, ChannelInfo] = {}
+        self._guilds: dict[int, int] = {}
         http = client.http
         if http.http_trace is None and client.user is None:
             trace = aiohttp.TraceConfig()
@@ -167,7 +192,11 @@ class DiscordPoster:
         answered = self.answers.expect(channel_id, nonce)
         # discord.py sends ``enforce_nonce`` with a nonce, so Discord returns the earlier
         # message instead of posting a second one if this is a retry.
-        sending = asyncio.ensure_future(channel.send(nonce=nonce, **message_kwargs(payload)))
+        kwargs = message_kwargs(payload, pings=True)
+        view = notify_view(payload)
+        if view is not None:
+            kwargs["view"] = view
+        sending = asyncio.ensure_future(channel.send(nonce=nonce, **kwargs))
         try:
             await asyncio.wait((sending, answered), return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
@@ -183,23 +212,102 @@ class DiscordPoster:
             return answered.result()
         try:
             message = sending.result()
-        except discord.DiscordServerError as exc:
-            raise DeliveryError(
-                _describe(exc), permanent=False, status=exc.status, code=exc.code
-            ) from exc
-        except discord.RateLimited as exc:
-            raise DeliveryError(
-                f"rate limited for {exc.retry_after:.0f}s", permanent=False, status=429
-            ) from exc
-        except discord.HTTPException as exc:
-            raise DeliveryError(
-                _describe(exc), permanent=True, status=exc.status, code=exc.code
-            ) from exc
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise DeliveryError(
-                f"connection failed ({type(exc).__name__})", permanent=False
-            ) from exc
+        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_error(exc) from exc
         return message.id
+
+    async def channel_info(self, channel_id: int) -> ChannelInfo:
+        """From the gateway's cache when the client has one; else asked of Discord once per
+        process: all of the configured guild's channels in one request (so a fan-out to 50
+        channels costs one request more, not 50), or the one channel."""
+        known = self._channels.get(channel_id)
+        if known is not None:
+            return known
+        cached = self.client.get_channel(channel_id)
+        try:
+            if isinstance(cached, discord.abc.GuildChannel):
+                self._learn(_channel_data(cached))
+            elif self.guild is not None and not self._asked_guild:
+                self._asked_guild = True
+                for data in await self.client.http.get_all_guild_channels(self.guild):
+                    self._learn(dict(data))
+            if channel_id not in self._channels:
+                self._learn(dict(await self.client.http.get_channel(channel_id)))
+        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_error(exc) from exc
+        return self._channels[channel_id]
+
+    def _learn(self, data: dict[str, Any]) -> None:
+        channel_id = int(data["id"])
+        self._channels[channel_id] = channel_info_of(data)
+        self._guilds[channel_id] = int(data.get("guild_id") or self.guild or 0)
+
+    async def create_post(
+        self, forum_id: int, name: str, payload: dict[str, Any], tags: Sequence[int]
+    ) -> int:
+        body: dict[str, Any] = {
+            "name": name,
+            "auto_archive_duration": THREAD_ARCHIVE_MINUTES,
+            "applied_tags": [str(tag) for tag in tags],
+            "message": {key: payload[key] for key in POST_MESSAGE_KEYS if key in payload},
+        }
+        route = discord.http.Route("POST", "/channels/{channel_id}/threads", channel_id=forum_id)
+        try:
+            data = await self.client.http.request(route, json=body)
+        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_error(exc) from exc
+        return int(data["id"])
+
+    async def find_post(
+        self, forum_id: int, name: str, payload: Mapping[str, Any], after: datetime
+    ) -> int | None:
+        http, me = self.client.http, self.client.user
+        since = discord.utils.time_snowflake(after)
+        try:
+            if forum_id not in self._guilds:
+                await self.channel_info(forum_id)
+            active = await http.get_active_threads(self._guilds[forum_id])
+            candidates = [t for t in active.get("threads", []) if int(t["parent_id"]) == forum_id]
+            before: str | None = None
+            for _ in range(ARCHIVED_PAGES):
+                page = await http.get_public_archived_threads(forum_id, before=before)
+                threads = page.get("threads", [])
+                candidates += threads
+                if not page.get("has_more") or not threads:
+                    break
+                before = threads[-1]["thread_metadata"]["archive_timestamp"]
+            for thread in candidates:
+                thread_id = int(thread["id"])
+                mine = me is None or int(thread.get("owner_id") or 0) == me.id
+                if thread.get("name") != name or thread_id <= since or not mine:
+                    continue
+                starter = await http.get_message(thread_id, thread_id)
+                if same_message(dict(starter), payload):
+                    return thread_id
+        except discord.NotFound:
+            return None
+        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_error(exc) from exc
+        return None
+
+    async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:
+        try:
+            data = await self.client.http.start_thread_with_message(
+                channel_id,
+                message_id,
+                name=name,
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                rate_limit_per_user=None,
+                reason="newsbot: the digest's discussion thread",
+            )
+        except discord.HTTPException as exc:
+            if exc.code == THREAD_EXISTS:
+                # Started before a crash: a thread on a message has the message's id.
+                return message_id
+            raise delivery_error(exc) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise delivery_error(exc) from exc
+        return int(data["id"])
 
     def _release(self, task: asyncio.Task[discord.Message]) -> None:
         self._held.discard(task)
@@ -207,13 +315,19 @@ class DiscordPoster:
             # The message was accepted before this; whatever happened later changes nothing.
             log.debug("a held send ended with %r", task.exception())
 
-    async def find_recent(self, channel_id: int, content: str, after: datetime) -> int | None:
+    async def find_recent(
+        self, channel_id: int, payload: Mapping[str, Any], after: After
+    ) -> int | None:
         channel = self.client.get_partial_messageable(channel_id)
         me = self.client.user
-        wanted = content.strip()
+        since = discord.Object(id=after) if isinstance(after, int) else after
         try:
-            async for message in channel.history(limit=HISTORY_LIMIT, after=after):
-                if (me is None or message.author.id == me.id) and message.content.strip() == wanted:
+            async for message in channel.history(limit=HISTORY_LIMIT, after=since):
+                if me is not None and message.author.id != me.id:
+                    continue
+                embeds = [embed.to_dict() for embed in message.embeds]
+                shown = {"content": message.content, "embeds": embeds}
+                if same_message(shown, payload):
                     return message.id
         except discord.HTTPException as exc:
             # Without history access we cannot check; sending with the nonce is the best left.
@@ -223,6 +337,47 @@ class DiscordPoster:
                 f"connection failed ({type(exc).__name__})", permanent=False
             ) from exc
         return None
+
+
+def _channel_data(channel: discord.abc.GuildChannel) -> dict[str, Any]:
+    """The parts of a cached channel that :func:`channel_info_of` reads, as Discord sends
+    them."""
+    data: dict[str, Any] = {
+        "id": channel.id,
+        "guild_id": channel.guild.id,
+        "type": channel.type.value,
+    }
+    if isinstance(channel, discord.ForumChannel):
+        data["available_tags"] = [{"id": t.id, "name": t.name} for t in channel.available_tags]
+        data["flags"] = channel.flags.value
+    return data
+
+
+def channel_info_of(data: Mapping[str, Any]) -> ChannelInfo:
+    """A channel object's kind and, for a forum, its tags and whether it requires one."""
+    kind = {
+        discord.ChannelType.text.value: ChannelKind.TEXT,
+        discord.ChannelType.news.value: ChannelKind.ANNOUNCEMENT,
+        discord.ChannelType.forum.value: ChannelKind.FORUM,
+    }.get(int(data.get("type", -1)), ChannelKind.OTHER)
+    if kind is not ChannelKind.FORUM:
+        return ChannelInfo(kind)
+    tags = {str(t["name"]).lower(): int(t["id"]) for t in data.get("available_tags") or []}
+    require = bool(int(data.get("flags") or 0) & REQUIRE_TAG)
+    return ChannelInfo(kind, tags=tags, require_tag=require)
+
+
+def delivery_error(exc: BaseException) -> DeliveryError:
+    """What a failed request comes to for the core: permanent for a 4xx, else transient."""
+    if isinstance(exc, discord.DiscordServerError):
+        return DeliveryError(_describe(exc), permanent=False, status=exc.status, code=exc.code)
+    if isinstance(exc, discord.RateLimited):
+        return DeliveryError(
+            f"rate limited for {exc.retry_after:.0f}s", permanent=False, status=429
+        )
+    if isinstance(exc, discord.HTTPException):
+        return DeliveryError(_describe(exc), permanent=True, status=exc.status, code=exc.code)
+    return DeliveryError(f"connection failed ({type(exc).__name__})", permanent=False)
 
 
 def _describe(exc: discord.HTTPException) -> str:

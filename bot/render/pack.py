@@ -10,9 +10,13 @@ embed) and a footer. :func:`pack` fills messages greedily in order:
 - every message stays within :mod:`bot.limits`: 2,000 characters of content, at most 10 embeds
   and 6,000 embed characters, and never two embeds with the same URL (Discord would show only
   the first of them);
-- every message's content ends with a subtext line ``-# newsbot · part 2/3 · ref <ref>`` that
-  identifies the digest, so a part that was posted but not recorded can be found again in the
-  channel (DESIGN §5); every payload carries ``allowed_mentions`` that allow nothing.
+- readers see news, not machinery: no internal id or part counter is added to what they read
+  (a part that was posted but not recorded is found again by its exact content, DESIGN §5);
+  every payload carries ``allowed_mentions`` that allow nothing, except that with a
+  ``ping_role`` the first message starts with that role's mention and allows exactly that
+  role (never users, ``@everyone`` or another role: article text cannot ping anyone);
+- with ``notify_button`` the last message carries "Notify me" / "Stop" buttons that give and
+  take the ``ping_role`` (custom ids :data:`NOTIFY_BUTTON_ID`).
 
 Every item is measured once (:func:`measure`: its content length and embed characters, and the
 limits it breaks on its own); :func:`pack_measured` packs measured items, so a renderer that
@@ -42,11 +46,57 @@ REF_PATTERN: Final = re.compile(r"[A-Za-z0-9-]{1,16}")
 _BLOCK_SEP: Final = "\n\n"
 _TRAILING: Final = " \t\n,;:-–—"
 _LAST_SPACE: Final = re.compile(r"\s(?=\S*$)")
+# A sentence ends with . ! ? or … (and any closing quotes or brackets) before a space; it only
+# counts when the next sentence starts with a capital, so "Aug. 2" or "e.g. this" do not end one.
+_SENTENCE_END: Final = re.compile(r"[.!?…][\"'”’»)\]]*\s+")
+_OPENERS: Final = "\"'“‘«(¿¡"
 
 
 def allowed_mentions() -> dict[str, list[str]]:
     """``allowed_mentions`` that allow nothing (a fresh dict for every payload)."""
     return {"parse": []}
+
+
+def role_mentions(role: int) -> dict[str, list[str]]:
+    """``allowed_mentions`` that allow exactly ``role`` to be pinged, and nothing else."""
+    return {"parse": [], "roles": [str(role)]}
+
+
+def ping_line(role: int) -> str:
+    """The mention a digest with ``ping_role`` starts with."""
+    return f"<@&{role}>"
+
+
+NOTIFY_BUTTON_ID: Final = r"newsbot:notify:(?P<action>on|off):(?P<role>[0-9]{1,19})"
+"""The custom id of a digest's "Notify me" (on) and "Stop" (off) buttons; written once here,
+since the core builds the payload and the Discord adapter answers the click."""
+
+
+def notify_button_id(action: str, role: int) -> str:
+    return f"newsbot:notify:{action}:{role}"
+
+
+def notify_row(role: int) -> dict[str, Any]:
+    """The action row with a digest's "Notify me" / "Stop" buttons for ``role``."""
+    return {
+        "type": 1,
+        "components": [
+            {
+                "type": 2,
+                "style": 1,
+                "label": "Notify me",
+                "custom_id": notify_button_id("on", role),
+            },
+            {"type": 2, "style": 2, "label": "Stop", "custom_id": notify_button_id("off", role)},
+        ],
+    }
+
+
+def with_ping(header: str, role: int | None) -> str:
+    """``header`` as the first message shows it: after the role's mention, with one."""
+    if role is None:
+        return header
+    return ping_line(role) + ("\n" + header if header else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,20 +122,16 @@ class PackedMessage:
 
 
 def check_ref(ref: str) -> str:
-    """``ref`` if it is a valid digest identity (1-16 letters, digits or hyphens)."""
+    """``ref`` if it is a valid digest identity (1-16 letters, digits or hyphens). Templates
+    may show it (``{{ ref }}``); newsbot itself no longer puts it in what readers see."""
     if not isinstance(ref, str) or not REF_PATTERN.fullmatch(ref):
         raise ValueError(f"digest ref must be 1-16 letters, digits or hyphens, got {ref!r}")
     return ref
 
 
-def ref_line(ref: str, part: int, total: int) -> str:
-    """The subtext line that ends every message of a digest."""
-    return f"-# newsbot · part {part}/{total} · ref {ref}"
-
-
-def content_budget(ref: str, parts: int) -> int:
-    """Characters of content left in a message for a digest of up to ``parts`` messages."""
-    return limits.CONTENT_MAX - length(ref_line(ref, parts, parts)) - 1
+CONTENT_BUDGET: Final = limits.CONTENT_MAX
+"""Characters of content a message of a digest may have: all of Discord's 2,000, since no
+line of newsbot's own is added to it."""
 
 
 def _text_of(obj: object, key: str) -> str:
@@ -291,10 +337,8 @@ class _Draft:
                 self.urls.add(key)
         self.indices.append(item.index)
 
-    def finish(self, ref: str, part: int, total: int) -> PackedMessage:
-        line = ref_line(ref, part, total)
-        content = _BLOCK_SEP.join(self.blocks) + "\n" + line if self.blocks else line
-        payload: dict[str, Any] = {"content": content}
+    def finish(self) -> PackedMessage:
+        payload: dict[str, Any] = {"content": _BLOCK_SEP.join(self.blocks)}
         if self.embeds:
             payload["embeds"] = self.embeds
         payload["allowed_mentions"] = allowed_mentions()
@@ -302,24 +346,39 @@ class _Draft:
 
 
 def pack(
-    header: str, items: Sequence[RenderedItem], footer: str, *, ref: str
+    header: str,
+    items: Sequence[RenderedItem],
+    footer: str,
+    *,
+    ping_role: int | None = None,
+    notify_button: bool = False,
 ) -> list[PackedMessage]:
-    """Pack ``items`` (in order) with ``header`` and ``footer`` into message payloads.
+    """Pack ``items`` (in order) with ``header`` and ``footer`` into message payloads; with
+    ``ping_role`` the first message pings that role, with ``notify_button`` the last carries
+    the buttons that give and take it.
 
-    No items: no messages. Raises ValueError when ``ref`` is invalid or when the header, the
-    footer or an item does not fit a message on its own (use :func:`fit_item` first).
+    No items: no messages. Raises ValueError when the header, the footer or an item does not
+    fit a message on its own (use :func:`fit_item` first).
     """
-    return pack_measured(header, [measure(item) for item in items], footer, ref=ref)
+    measured = [measure(item) for item in items]
+    return pack_measured(header, measured, footer, ping_role=ping_role, notify_button=notify_button)
 
 
 def pack_measured(
-    header: str, items: Sequence[Measured], footer: str, *, ref: str
+    header: str,
+    items: Sequence[Measured],
+    footer: str,
+    *,
+    ping_role: int | None = None,
+    notify_button: bool = False,
 ) -> list[PackedMessage]:
     """:func:`pack` for items already measured with :func:`measure`."""
     if not items:
         return []
-    check_ref(ref)
-    budget = content_budget(ref, len(items) + 2)
+    if notify_button and ping_role is None:
+        raise ValueError("notify_button needs a ping_role")
+    header = with_ping(header, ping_role)
+    budget = CONTENT_BUDGET
     sizes: dict[str, int] = {}
     for what, text in (("header", header), ("footer", footer)):
         size = sizes[what] = length(text)
@@ -350,7 +409,12 @@ def pack_measured(
         draft = _Draft(budget)
     draft.add_text(footer, sizes["footer"])
     drafts.append(draft)
-    return [d.finish(ref, part, len(drafts)) for part, d in enumerate(drafts, 1)]
+    messages = [d.finish() for d in drafts]
+    if ping_role is not None:
+        messages[0].payload["allowed_mentions"] = role_mentions(ping_role)
+        if notify_button:
+            messages[-1].payload["components"] = [notify_row(ping_role)]
+    return messages
 
 
 def shorten_text(text: str, limit: int) -> str:
@@ -368,6 +432,24 @@ def shorten_text(text: str, limit: int) -> str:
         space = _LAST_SPACE.search(head)
         head = head[: space.start()] if space else ""
     return head.rstrip(_TRAILING) + ELLIPSIS
+
+
+def lead(text: str, limit: int) -> str:
+    """The opening sentences of ``text`` that fit ``limit`` characters: as many whole sentences
+    as fit, or, when even the first one is longer, the first words with an ellipsis
+    (:func:`shorten_text`). How a digest's excerpts stay at a sentence or two
+    (``excerpt_length``) without ending mid-thought where that can be helped."""
+    if len(text) <= limit:
+        return text
+    end = 0
+    for match in _SENTENCE_END.finditer(text):
+        stop = match.start() + len(match.group().rstrip())
+        if stop > limit:
+            break
+        following = text[match.end() : match.end() + 2].lstrip(_OPENERS)
+        if following[:1].isupper():
+            end = stop
+    return text[:end] if end else shorten_text(text, limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,8 +76,9 @@ class Renderer:
         where = template.filename or template.name or digest.template
         tz = _timezone(digest.timezone)
         local = now.astimezone(tz)
+        length = digest.excerpt_length
         views = [
-            item_view(article, index, tz, digest.related_limit, pack.Cut())
+            item_view(article, index, tz, digest.related_limit, pack.Cut(), excerpt_length=length)
             for index, article in enumerate(articles)
         ]
         variables = {
@@ -103,18 +104,19 @@ class Renderer:
         room: int,
     ) -> list[pack.Measured]:
         """Every article rendered, each shortened until it fits ``room`` characters alone."""
-        limit = digest.related_limit
+        limit, length = digest.related_limit, digest.excerpt_length
         measured: list[pack.Measured] = []
         for index, (article, view) in enumerate(zip(articles, views, strict=True)):
 
             def render(
                 cut: pack.Cut, article: Article = article, index: int = index
             ) -> pack.RenderedItem:
-                return blocks.item(article, item_view(article, index, tz, limit, cut))
+                view = item_view(article, index, tz, limit, cut, excerpt_length=length)
+                return blocks.item(article, view)
 
             item = pack.measure(blocks.item(article, view))
             if not item.fits(room):
-                excerpt, related, title = full_lengths(article, limit)
+                excerpt, related, title = full_lengths(article, limit, length)
                 fitted = pack.fit_item(
                     render,
                     lambda candidate: pack.fits_alone(candidate, room),
@@ -142,12 +144,13 @@ class Renderer:
         Each :class:`~bot.render.pack.PackedMessage` has a message-create ``payload``
         (``content``, ``embeds`` when there are any, ``allowed_mentions`` that allow nothing)
         and the ``item_indices`` of the articles in it. ``ref`` (1-16 letters, digits or
-        hyphens) appears in every message's content. No articles: no messages.
+        hyphens) is the digest's identity, for templates that want to show it; newsbot adds
+        nothing of its own to what readers see. No articles: no messages.
         """
         pack.check_ref(ref)
         if not articles:
             return []
-        room = pack.content_budget(ref, len(articles) + 2)
+        room = pack.CONTENT_BUDGET
         with budget():
             blocks, views, tz = self._blocks(digest, articles, now, ref)
             try:
@@ -156,7 +159,9 @@ class Renderer:
                 footer = blocks.render("footer")
             except Exception as exc:
                 raise problem(exc, blocks.where) from None
-        for what, text in (("header", header), ("footer", footer)):
+        # The first message starts with the ping, if any: the header has to fit beside it.
+        shown = pack.with_ping(header, digest.ping_role)
+        for what, text in (("header", shown), ("footer", footer)):
             size = limits.length(text)
             if size > room:
                 raise TemplateProblem(
@@ -164,7 +169,9 @@ class Renderer:
                     None,
                     f"the {what} block renders {size:,} characters (at most {room:,})",
                 )
-        return pack.pack_measured(header, items, footer, ref=ref)
+        return pack.pack_measured(
+            header, items, footer, ping_role=digest.ping_role, notify_button=digest.notify_button
+        )
 
     def render_item(
         self, article: Article, digest: DigestChannel, *, now: datetime

@@ -2,10 +2,12 @@
 
 Templates never get an :class:`~bot.articles.Article`, so a template cannot forget to escape:
 
-- ``digest``: ``title``, ``channel``, ``timezone``, ``template``, ``related_limit``;
+- ``digest``: ``title``, ``channel``, ``timezone``, ``template``, ``related_limit``,
+  ``excerpt_length``;
 - ``item`` (one per article): ``number`` (1-based), ``index`` (0-based), ``title``, ``url``,
-  ``excerpt``, ``outlet`` (provider name, else its domain), ``domain``, ``date`` (``10 Jun
-  2020`` in the channel's time zone), ``published`` (datetime), ``timestamp`` (Unix seconds,
+  ``excerpt`` (its opening sentences within the digest's ``excerpt_length``), ``outlet``
+  (provider name, else its domain), ``domain``, ``date`` (``10 Jun 2020`` in the channel's
+  time zone), ``published`` (datetime), ``timestamp`` (Unix seconds,
   for ``<t:...>``), ``category``, ``type``, ``topics``, ``quality``, ``heat``, ``thumbnail``
   (first safe image URL) and ``related``: other outlets' coverage, deduplicated by canonical
   URL, without the article's own URL, at most ``related_limit``; each with ``title``, ``url``,
@@ -27,7 +29,7 @@ from bot.articles.urls import safe_url
 from bot.config import DigestChannel
 from bot.render.escape import collapse
 from bot.render.filters import Md, SafeUrl, md
-from bot.render.pack import Cut, shorten_text
+from bot.render.pack import Cut, lead, shorten_text
 
 MAX_OUTLET: Final = 100
 MAX_RELATED_TITLE: Final = 200
@@ -127,9 +129,25 @@ def related_entries(article: Article, limit: int) -> list[Related]:
     return shown
 
 
-def item_view(article: Article, index: int, tz: tzinfo, related_limit: int, cut: Cut) -> ItemView:
-    """The view of the ``index``-th article of a digest, shortened as ``cut`` says."""
-    title, excerpt = collapse(article.title), collapse(article.excerpt)
+def shown_excerpt(article: Article, excerpt_length: int | None) -> str:
+    """The article's excerpt as a digest shows it: its opening sentences within
+    ``excerpt_length`` characters (None: all of it), before any cut to fit a message."""
+    excerpt = collapse(article.excerpt)
+    return excerpt if excerpt_length is None else lead(excerpt, excerpt_length)
+
+
+def item_view(
+    article: Article,
+    index: int,
+    tz: tzinfo,
+    related_limit: int,
+    cut: Cut,
+    *,
+    excerpt_length: int | None = None,
+) -> ItemView:
+    """The view of the ``index``-th article of a digest, its excerpt at most
+    ``excerpt_length`` characters of whole sentences, shortened further as ``cut`` says."""
+    title, excerpt = collapse(article.title), shown_excerpt(article, excerpt_length)
     related = related_entries(article, max(related_limit, 0))
     if cut.related is not None:
         related = related[: cut.related]
@@ -159,11 +177,13 @@ def item_view(article: Article, index: int, tz: tzinfo, related_limit: int, cut:
     )
 
 
-def full_lengths(article: Article, related_limit: int) -> tuple[int, int, int]:
+def full_lengths(
+    article: Article, related_limit: int, excerpt_length: int | None = None
+) -> tuple[int, int, int]:
     """How long the excerpt and title are and how many related links show, uncut: where
     :func:`~bot.render.pack.fit_item` starts shortening."""
     return (
-        len(collapse(article.excerpt)),
+        len(shown_excerpt(article, excerpt_length)),
         len(related_entries(article, max(related_limit, 0))),
         len(collapse(article.title)),
     )
@@ -178,6 +198,7 @@ class DigestView:
     timezone: str
     template: str
     related_limit: int
+    excerpt_length: int
 
     @classmethod
     def of(cls, digest: DigestChannel) -> DigestView:
@@ -187,6 +208,7 @@ class DigestView:
             timezone=digest.timezone,
             template=digest.template,
             related_limit=digest.related_limit,
+            excerpt_length=digest.excerpt_length,
         )
 
 

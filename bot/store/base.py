@@ -142,6 +142,16 @@ class Store(Protocol):
         """Record an accepted message and mark its items published to the channel."""
         ...
 
+    async def record_thread(self, digest_id: int, thread_id: int) -> None:
+        """Record the thread started on the digest's first message (once; a second call
+        changes nothing)."""
+        ...
+
+    async def record_post_intent(self, digest_id: int, at: datetime) -> None:
+        """Record, before a forum post is made (it has no nonce), that it may exist from now
+        on, so that a resumed digest looks for it before making another."""
+        ...
+
     async def finish_digest(
         self, digest_id: int, status: DigestStatus, error: str | None = None
     ) -> None: ...

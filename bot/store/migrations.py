@@ -332,4 +332,13 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "ALTER TABLE coverage ADD COLUMN origin TEXT NOT NULL DEFAULT ''",
         ),
     ),
+    (
+        8,
+        "a digest's thread (a discussion thread, or its forum post) and when a forum post was"
+        " first attempted (a post has no nonce: after a crash it is looked for, not remade)",
+        (
+            "ALTER TABLE digests ADD COLUMN thread_id INTEGER",
+            "ALTER TABLE digests ADD COLUMN post_started_at TEXT",
+        ),
+    ),
 )

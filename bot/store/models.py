@@ -183,6 +183,11 @@ class DigestRecord:
     trigger: Trigger
     messages: tuple[OutboxMessage, ...] = field(default=())
     error: str | None = None
+    thread_id: int | None = None
+    """The thread started on the digest's first message (``thread: true``), or the forum
+    post the digest is, once made."""
+    post_started_at: datetime | None = None
+    """When making its forum post was first attempted (the post may exist from then on)."""
 
     @property
     def unsent(self) -> tuple[OutboxMessage, ...]:

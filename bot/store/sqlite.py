@@ -81,6 +81,11 @@ def _ts(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+_DIGEST_COLUMNS = (
+    "SELECT id, channel_id, key, status, created_at, trigger, error, thread_id, post_started_at"
+)
+
+
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -1093,8 +1098,7 @@ class SQLiteStore:
         self, digest_id: int, via: aiosqlite.Connection | None = None
     ) -> DigestRecord:
         rows = await self._read(
-            "SELECT id, channel_id, key, status, created_at, trigger, error FROM digests"
-            " WHERE id = ?",
+            _DIGEST_COLUMNS + " FROM digests WHERE id = ?",
             (digest_id,),
             via,
         )
@@ -1106,7 +1110,8 @@ class SQLiteStore:
         self, rows: list[tuple[Any, ...]], via: aiosqlite.Connection | None = None
     ) -> list[DigestRecord]:
         digests = []
-        for digest_id, channel_id, key, status, created_at, trigger, error in rows:
+        for row in rows:
+            digest_id, channel_id, key, status, created_at, trigger, error, thread_id, tried = row
             items: dict[int, list[int]] = {}
             for article_id, message_position in await self._read(
                 "SELECT article_id, message_position FROM digest_items WHERE digest_id = ?"
@@ -1141,6 +1146,8 @@ class SQLiteStore:
                     trigger=Trigger(trigger),
                     messages=messages,
                     error=error,
+                    thread_id=thread_id,
+                    post_started_at=_dt(tried),
                 )
             )
         return digests
@@ -1148,14 +1155,12 @@ class SQLiteStore:
     async def unfinished_digests(self, channel_id: int | None = None) -> list[DigestRecord]:
         if channel_id is None:
             rows = await self._read(
-                "SELECT id, channel_id, key, status, created_at, trigger, error FROM digests"
-                " WHERE status = ? ORDER BY id",
+                _DIGEST_COLUMNS + " FROM digests WHERE status = ? ORDER BY id",
                 (DigestStatus.PENDING,),
             )
         else:
             rows = await self._read(
-                "SELECT id, channel_id, key, status, created_at, trigger, error FROM digests"
-                " WHERE status = ? AND channel_id = ? ORDER BY id",
+                _DIGEST_COLUMNS + " FROM digests WHERE status = ? AND channel_id = ? ORDER BY id",
                 (DigestStatus.PENDING, channel_id),
             )
         return await self._digests(rows)
@@ -1201,6 +1206,20 @@ class SQLiteStore:
                     f" WHERE id IN ({marks}) AND status = 'approved'",
                     (when, when, *chunk),
                 )
+
+    async def record_thread(self, digest_id: int, thread_id: int) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE digests SET thread_id = ? WHERE id = ? AND thread_id IS NULL",
+                (thread_id, digest_id),
+            )
+
+    async def record_post_intent(self, digest_id: int, at: datetime) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE digests SET post_started_at = ? WHERE id = ? AND post_started_at IS NULL",
+                (_ts(at), digest_id),
+            )
 
     async def finish_digest(
         self, digest_id: int, status: DigestStatus, error: str | None = None

@@ -110,6 +110,8 @@ class DiscordDouble:
             heartbeat_interval=heartbeat_interval,
         )
         self.requests: list[RecordedRequest] = []
+        self.role_edits: list[tuple[str, int, int]] = []
+        """Member role edits the bot made over REST: ("add" or "remove", member id, role id)."""
         self.unknown_routes: list[RecordedRequest] = []
         self.count_429 = 0
         self.invalid_requests = 0

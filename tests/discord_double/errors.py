@@ -125,6 +125,22 @@ def unknown_member() -> ApiError:
     return ApiError(404, 10007, "Unknown Member")
 
 
+def not_text_channel() -> ApiError:
+    return ApiError(400, 50008, "Cannot send messages in a non-text channel")
+
+
+def thread_exists() -> ApiError:
+    return ApiError(400, 160004, "A thread has already been created for this message")
+
+
+def wrong_channel_type() -> ApiError:
+    return ApiError(400, 50024, "Cannot execute action on this channel type")
+
+
+def unknown_role() -> ApiError:
+    return ApiError(404, 10011, "Unknown Role")
+
+
 def unknown_message() -> ApiError:
     return ApiError(404, 10008, "Unknown Message")
 

@@ -69,8 +69,11 @@ class MessageStore:
         ephemeral: bool = False,
         message_type: int = MESSAGE_TYPE_DEFAULT,
         extra: Mapping[str, Any] | None = None,
+        message_id: int | None = None,
     ) -> JsonObject:
-        message_id = self._ids()
+        """Store a new message; ``message_id`` when its id was drawn already (a forum post's
+        starter message has the id of its thread)."""
+        message_id = self._ids() if message_id is None else message_id
         flags = int(body.get("flags") or 0)
         message: JsonObject = {
             "id": str(message_id),

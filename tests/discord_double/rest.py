@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import hdrs, web
 
+from . import forum
 from .errors import (
     ApiError,
     FormErrors,
@@ -28,20 +29,25 @@ from .errors import (
     missing_access,
     missing_permissions,
     not_found,
+    not_text_channel,
+    thread_exists,
     unauthorized,
     unknown_application,
     unknown_channel,
     unknown_guild,
     unknown_member,
     unknown_message,
+    unknown_role,
     unknown_user,
+    wrong_channel_type,
 )
 from .limits import check_commands, check_message_body, is_empty_message
+from .mentions import check_allowed_mentions, resolve_mentions
 from .messages import UploadedFile
 from .permissions import Permission
 from .recording import BODY, FILES, RECORDED_HEADERS, RecordedRequest
 from .rest_interactions import InteractionRoutes
-from .state import Channel, Guild
+from .state import THREAD_TYPES, Channel, ChannelType, Guild, Member, Role
 
 if TYPE_CHECKING:
     from .double import DiscordDouble
@@ -161,10 +167,52 @@ class RestApi:
                 "channel_id",
             ),
             ("POST", "/channels/{channel_id}/typing", self.typing, "typing", "channel_id"),
+            (
+                "POST",
+                "/channels/{channel_id}/threads",
+                self.create_forum_post,
+                "thread_create",
+                "channel_id",
+            ),
+            (
+                "GET",
+                "/channels/{channel_id}/threads/archived/public",
+                self.list_archived_threads,
+                "thread_list",
+                "channel_id",
+            ),
+            (
+                "GET",
+                "/guilds/{guild_id}/threads/active",
+                self.list_active_threads,
+                "thread_list",
+                "guild_id",
+            ),
+            (
+                "POST",
+                "/channels/{channel_id}/messages/{message_id}/threads",
+                self.start_thread_on_message,
+                "thread_create",
+                "channel_id",
+            ),
             ("GET", "/guilds/{guild_id}", self.get_guild, "guild", "guild_id"),
             ("GET", "/guilds/{guild_id}/channels", self.get_guild_channels, "guild", "guild_id"),
             ("GET", "/guilds/{guild_id}/roles", self.get_guild_roles, "guild", "guild_id"),
             ("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member, "member", "guild_id"),
+            (
+                "PUT",
+                "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+                self.add_member_role,
+                "member_roles",
+                "guild_id",
+            ),
+            (
+                "DELETE",
+                "/guilds/{guild_id}/members/{user_id}/roles/{role_id}",
+                self.remove_member_role,
+                "member_roles",
+                "guild_id",
+            ),
             ("GET", "/applications/{application_id}/commands", self.get_commands, "commands", None),
             ("PUT", "/applications/{application_id}/commands", self.put_commands, "commands", None),
             (
@@ -448,7 +496,9 @@ class RestApi:
         g, ch, perms = self._visible_channel(request)
         body = self._body(request)
         files: list[UploadedFile] = request[FILES]
-        check_message_body(body).raise_if_any()
+        errors = check_message_body(body)
+        check_allowed_mentions(errors, body.get("allowed_mentions"))
+        errors.raise_if_any()
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             earlier = d.store.find_nonce(ch.id, d.bot_user.id, str(nonce))
@@ -456,21 +506,118 @@ class RestApi:
                 return json_response(earlier)
         if is_empty_message(body, attachments=len(files)):
             raise empty_message()
-        needed = Permission.SEND_MESSAGES
+        if ch.type == ChannelType.GUILD_FORUM:
+            raise not_text_channel()  # a forum takes posts (POST /threads), not messages
+        in_thread = ch.type in THREAD_TYPES
+        needed = Permission.SEND_MESSAGES_IN_THREADS if in_thread else Permission.SEND_MESSAGES
         if body.get("embeds"):
             needed |= Permission.EMBED_LINKS
         if files:
             needed |= Permission.ATTACH_FILES
         if perms & needed != needed:
             raise missing_permissions()
-        message = d.store.create(
-            channel_id=ch.id, guild_id=g.id, author=d.bot_user, body=body, files=files
+        pinged = resolve_mentions(
+            str(body.get("content") or ""), body.get("allowed_mentions"), g, perms
         )
+        message = d.store.create(
+            channel_id=ch.id, guild_id=g.id, author=d.bot_user, body=body, files=files, extra=pinged
+        )
+        if in_thread and ch.archived:
+            ch.archived = False  # sending into an archived thread reopens it
         if nonce is not None:
             d.store.remember_nonce(ch.id, d.bot_user.id, str(nonce), int(message["id"]))
         d.notifier.notify()
         await d.dispatch("MESSAGE_CREATE", {**message, "member": self._bot_member_payload(g)})
         return json_response(message)
+
+    async def create_forum_post(self, request: web.Request) -> web.StreamResponse:
+        """A forum post (see forum.py): the thread and its starter message, made together;
+        no nonce, so the same request twice makes two posts."""
+        d = self.d
+        g, ch, perms = self._visible_channel(request)
+        body = self._body(request)
+        make = forum.new_post(g, ch, body, perms, d.bot_user.id)
+        starter = dict(body["message"])
+        errors = check_message_body(starter, check_nonce=False)
+        check_allowed_mentions(errors, starter.get("allowed_mentions"))
+        errors.raise_if_any()
+        if is_empty_message(starter, attachments=0):
+            raise empty_message()
+        if starter.get("embeds") and not perms & Permission.EMBED_LINKS:
+            raise missing_permissions()
+        pinged = resolve_mentions(
+            str(starter.get("content") or ""), starter.get("allowed_mentions"), g, perms
+        )
+        # The starter message's id is the thread's: make the message in the thread to be.
+        message_id = d.ids()
+        thread = make(message_id)
+        message = d.store.create(
+            channel_id=thread.id,
+            guild_id=g.id,
+            author=d.bot_user,
+            body=starter,
+            extra=pinged,
+            message_id=message_id,
+        )
+        d.notifier.notify()
+        await d.dispatch("THREAD_CREATE", {**thread.payload(), "newly_created": True})
+        await d.dispatch("MESSAGE_CREATE", {**message, "member": self._bot_member_payload(g)})
+        return json_response({**thread.payload(), "message": message})
+
+    async def list_active_threads(self, request: web.Request) -> web.StreamResponse:
+        return json_response(forum.active_threads(self._guild(request)))
+
+    async def list_archived_threads(self, request: web.Request) -> web.StreamResponse:
+        g, ch, perms = self._visible_channel(request)
+        if not perms & Permission.READ_MESSAGE_HISTORY:
+            raise missing_permissions()
+        query = request.query
+        limit = int(query.get("limit", "50"))
+        if not 2 <= limit <= 100:
+            errors = FormErrors()
+            errors.add(["limit"], "NUMBER_TYPE_MAX", "int value should be between 2 and 100.")
+            errors.raise_if_any()
+        before = query.get("before")
+        return json_response(forum.archived_threads(g, ch, before=before, limit=limit))
+
+    async def start_thread_on_message(self, request: web.Request) -> web.StreamResponse:
+        """A public thread on a message: its id is the message's; a message has at most one
+        (160004); only in text and announcement channels (50024); needs Create Public
+        Threads (50013); the name is 1 to 100 characters (50035)."""
+        d = self.d
+        g, ch, perms = self._visible_channel(request)
+        message = self._message_in(request, ch)
+        if ch.type not in (ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT):
+            raise wrong_channel_type()
+        body = self._body(request)
+        name = body.get("name")
+        errors = FormErrors()
+        if not isinstance(name, str) or not name.strip():
+            errors.required(["name"])
+        elif len(name) > 100:
+            errors.bad_length(["name"], 1, 100)
+        errors.raise_if_any()
+        if not perms & Permission.CREATE_PUBLIC_THREADS:
+            raise missing_permissions()
+        thread_id = int(message["id"])
+        if thread_id in g.channels:
+            raise thread_exists()
+        thread = Channel(
+            id=thread_id,
+            name=str(name),
+            guild_id=g.id,
+            type=ChannelType.ANNOUNCEMENT_THREAD
+            if ch.type == ChannelType.GUILD_ANNOUNCEMENT
+            else ChannelType.PUBLIC_THREAD,
+            parent_id=ch.id,
+            owner_id=d.bot_user.id,
+            auto_archive_duration=int(body.get("auto_archive_duration") or 1440),
+        )
+        g.channels[thread.id] = thread
+        message["thread"] = thread.payload()
+        d.notifier.notify()
+        await d.dispatch("THREAD_CREATE", {**thread.payload(), "newly_created": True})
+        return json_response(thread.payload())
 
     async def edit_message(self, request: web.Request) -> web.StreamResponse:
         d = self.d
@@ -517,8 +664,10 @@ class RestApi:
         return json_response(payload)
 
     async def get_guild_channels(self, request: web.Request) -> web.StreamResponse:
-        g = self._guild(request)
-        return json_response([c.payload() for c in g.channels.values()])
+        g = self._guild(request)  # threads are not listed here, as on Discord
+        return json_response(
+            [c.payload() for c in g.channels.values() if c.type not in THREAD_TYPES]
+        )
 
     async def get_guild_roles(self, request: web.Request) -> web.StreamResponse:
         g = self._guild(request)
@@ -531,6 +680,41 @@ class RestApi:
         if member is None:
             raise unknown_member()
         return json_response(member.payload())
+
+    def _assignable_role(self, request: web.Request) -> tuple[Guild, Member, Role]:
+        """The member and role of a role edit, if the bot may make it: Manage Roles, and the
+        role below the bot's highest role and not managed by an integration (else 50013)."""
+        g = self._guild(request)
+        member = g.members.get(_snowflake(request.match_info["user_id"], unknown_member))
+        if member is None:
+            raise unknown_member()
+        role = g.roles.get(_snowflake(request.match_info["role_id"], unknown_role))
+        if role is None or role.id == g.id:
+            raise unknown_role()
+        bot_id = self.d.bot_user.id
+        perms = g.guild_permissions(bot_id)
+        if not perms & Permission.MANAGE_ROLES:
+            raise missing_permissions()
+        top = max((g.roles[r].position for r in g.members[bot_id].role_ids), default=0)
+        if bot_id != g.owner_id and (role.position >= top or role.managed):
+            raise missing_permissions()
+        return g, member, role
+
+    async def add_member_role(self, request: web.Request) -> web.StreamResponse:
+        _, member, role = self._assignable_role(request)
+        if role.id not in member.role_ids:
+            member.role_ids.append(role.id)
+        self.d.role_edits.append(("add", member.id, role.id))
+        self.d.notifier.notify()
+        return web.Response(status=204)
+
+    async def remove_member_role(self, request: web.Request) -> web.StreamResponse:
+        _, member, role = self._assignable_role(request)
+        if role.id in member.role_ids:
+            member.role_ids.remove(role.id)
+        self.d.role_edits.append(("remove", member.id, role.id))
+        self.d.notifier.notify()
+        return web.Response(status=204)
 
     # ------------------------------------------------------------------ application commands
 

@@ -30,6 +30,17 @@ class ChannelType:
     GUILD_TEXT = 0
     GUILD_CATEGORY = 4
     GUILD_ANNOUNCEMENT = 5
+    ANNOUNCEMENT_THREAD = 10
+    PUBLIC_THREAD = 11
+    PRIVATE_THREAD = 12
+    GUILD_FORUM = 15
+
+
+THREAD_TYPES = (
+    ChannelType.ANNOUNCEMENT_THREAD,
+    ChannelType.PUBLIC_THREAD,
+    ChannelType.PRIVATE_THREAD,
+)
 
 
 @dataclass
@@ -101,8 +112,21 @@ class Channel:
     overwrites: list[Overwrite] = field(default_factory=list)
     parent_id: int | None = None
     nsfw: bool = False
+    owner_id: int | None = None
+    """Threads: who started it."""
+    archived: bool = False
+    archived_at: str | None = None
+    auto_archive_duration: int = 1440
+    created_at: str = field(default_factory=iso_timestamp)
+    flags: int = 0
+    available_tags: list[JsonObject] = field(default_factory=list)
+    """Forums: the tags a post may carry (``{id, name, moderated, emoji_id, emoji_name}``)."""
+    applied_tags: list[int] = field(default_factory=list)
+    """Forum posts: the ids of the forum's tags the post carries."""
 
     def payload(self) -> JsonObject:
+        if self.type in THREAD_TYPES:
+            return self._thread_payload()
         return {
             "id": str(self.id),
             "type": self.type,
@@ -115,7 +139,44 @@ class Channel:
             "parent_id": None if self.parent_id is None else str(self.parent_id),
             "last_message_id": None,
             "rate_limit_per_user": 0,
+            "flags": self.flags,
+            **self._forum_fields(),
+        }
+
+    def _forum_fields(self) -> JsonObject:
+        if self.type != ChannelType.GUILD_FORUM:
+            return {}
+        return {
+            "available_tags": [dict(t) for t in self.available_tags],
+            "default_reaction_emoji": None,
+            "default_thread_rate_limit_per_user": 0,
+            "default_sort_order": None,
+            "default_forum_layout": 0,
+        }
+
+    def _thread_payload(self) -> JsonObject:
+        """A thread as Discord describes one: its parent, owner and thread_metadata."""
+        return {
+            "id": str(self.id),
+            "type": self.type,
+            "guild_id": str(self.guild_id),
+            "name": self.name,
+            "parent_id": str(self.parent_id),
+            "owner_id": str(self.owner_id),
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "total_message_sent": 0,
             "flags": 0,
+            "applied_tags": [str(t) for t in self.applied_tags],
+            "thread_metadata": {
+                "archived": self.archived,
+                "auto_archive_duration": self.auto_archive_duration,
+                "archive_timestamp": self.archived_at or self.created_at,
+                "locked": False,
+                "create_timestamp": self.created_at,
+            },
         }
 
 
@@ -201,6 +262,8 @@ class Guild:
     def channel_permissions(self, member_id: int, channel_id: int) -> int:
         member = self.members[member_id]
         channel = self.channels[channel_id]
+        if channel.type in THREAD_TYPES and channel.parent_id in self.channels:
+            channel = self.channels[channel.parent_id]  # a thread has its parent's permissions
         return apply_overwrites(
             self.guild_permissions(member_id),
             guild_id=self.id,
@@ -221,8 +284,12 @@ class Guild:
             "unavailable": False,
             "member_count": len(self.members),
             "members": [m.payload() for m in members],
-            "channels": [c.payload() for c in self.channels.values()],
-            "threads": [],
+            "channels": [c.payload() for c in self.channels.values() if c.type not in THREAD_TYPES],
+            "threads": [
+                c.payload()
+                for c in self.channels.values()
+                if c.type in THREAD_TYPES and not c.archived
+            ],
             "voice_states": [],
             "presences": [],
             "stage_instances": [],
@@ -308,6 +375,7 @@ class GuildBuilder:
         hoist: bool = False,
         position: int | None = None,
         bot_id: int | None = None,
+        mentionable: bool = False,
     ) -> Role:
         role = Role(
             id=id if id is not None else self._ids(),
@@ -317,6 +385,7 @@ class GuildBuilder:
             color=color,
             hoist=hoist,
             managed=bot_id is not None,
+            mentionable=mentionable,
             bot_id=bot_id,
         )
         self._guild.roles[role.id] = role
@@ -344,6 +413,32 @@ class GuildBuilder:
         )
         self._guild.channels[channel.id] = channel
         self._guild.keys[key or name] = channel.id
+        return channel
+
+    def forum_channel(
+        self,
+        name: str,
+        *,
+        tags: Iterable[str] = (),
+        require_tag: bool = False,
+        key: str | None = None,
+        overwrites: Iterable[Overwrite] = (),
+    ) -> Channel:
+        """A forum channel (type 15) with these tags (``REQUIRE_TAG`` if ``require_tag``)."""
+        channel = self.text_channel(
+            name, key=key, overwrites=overwrites, type=ChannelType.GUILD_FORUM
+        )
+        channel.available_tags = [
+            {
+                "id": str(self._ids()),
+                "name": tag,
+                "moderated": False,
+                "emoji_id": None,
+                "emoji_name": None,
+            }
+            for tag in tags
+        ]
+        channel.flags = (1 << 4) if require_tag else 0
         return channel
 
     def member(

@@ -412,8 +412,12 @@ async def run_faults(
     async with DiscordDouble(
         guild=newsroom(channels, moderators=scale.moderators, members=scale.members)
     ) as double:
-        digests = [DigestChannel(channel=double.channel("d0").id)] + [
-            DigestChannel(channel=double.channel(f"d{n + 1}").id, topics=(topic,))
+        # Whole excerpts (not a digest's usual sentence or two): several messages per digest.
+        whole = 10_000
+        digests = [DigestChannel(channel=double.channel("d0").id, excerpt_length=whole)] + [
+            DigestChannel(
+                channel=double.channel(f"d{n + 1}").id, topics=(topic,), excerpt_length=whole
+            )
             for n, topic in enumerate(scale.topics)
         ]
         settings = double_settings(double, folder / "newsbot.db", digests)

@@ -12,18 +12,19 @@ from hypothesis import strategies as st
 from bot import limits
 from bot.limits import length
 from bot.render.pack import (
+    CONTENT_BUDGET,
     ELLIPSIS,
+    NOTIFY_BUTTON_ID,
     Cut,
     PackedMessage,
     RenderedItem,
     check_ref,
-    content_budget,
     embed_length,
     embed_problems,
     fit_item,
+    lead,
     measure,
     pack,
-    ref_line,
     shorten_text,
 )
 
@@ -52,9 +53,20 @@ def assert_items_once_in_order(messages: list[PackedMessage], count: int) -> Non
     assert seen == list(range(count))
 
 
-def assert_ref_lines(messages: list[PackedMessage], ref: str) -> None:
-    for part, message in enumerate(messages, 1):
-        assert message.content.endswith(ref_line(ref, part, len(messages)))
+def assert_nothing_added(
+    messages: list[PackedMessage], header: str, items: list[RenderedItem], footer: str
+) -> None:
+    """Readers see news, not machinery: each message is exactly its blocks (header, item
+    texts, footer) joined by blank lines, with no id or part counter of newsbot's own."""
+    texts = {item.index: item.text for item in items}
+    for number, message in enumerate(messages):
+        blocks = [texts[i] for i in message.item_indices]
+        if number == 0:
+            blocks.insert(0, header)
+        if number == len(messages) - 1:
+            blocks.append(footer)
+        assert message.content == "\n\n".join(b for b in blocks if b)
+        assert "newsbot ·" not in message.content
 
 
 # -- shorten_text -------------------------------------------------------------------------------
@@ -110,7 +122,7 @@ def embed(size: int, url: str | None = None, *, field_value: int = 0) -> dict[st
     return out
 
 
-BUDGET = content_budget(REF, 60)
+BUDGET = CONTENT_BUDGET
 
 text_items = st.lists(st.integers(0, BUDGET), max_size=40).map(
     lambda sizes: [
@@ -135,33 +147,32 @@ embed_items = st.lists(
 def test_pack_keeps_every_limit_and_order(
     items: list[RenderedItem], header: str, footer: str
 ) -> None:
-    messages = pack(header, items, footer, ref=REF)
+    messages = pack(header, items, footer)
     if not items:
         assert messages == []
         return
     assert_within_limits(messages)
     assert_items_once_in_order(messages, len(items))
-    assert_ref_lines(messages, REF)
+    assert_nothing_added(messages, header, items, footer)
     assert all(m.item_indices or m is messages[0] or m is messages[-1] for m in messages)
     if header:
         assert messages[0].content.startswith(header)
     if footer:
-        body = messages[-1].content.rsplit("\n", 1)[0]
-        assert body.endswith(footer)
+        assert messages[-1].content.endswith(footer)
 
 
 def test_pack_splits_between_items_only() -> None:
     items = [RenderedItem(i, text=f"item {i} " + "w" * 900) for i in range(5)]
-    messages = pack("Header", items, "Footer", ref=REF)
+    messages = pack("Header", items, "Footer")
     assert [m.item_indices for m in messages] == [(0, 1), (2, 3), (4,)]
     assert messages[0].content.startswith("Header\n\nitem 0 ")
-    assert messages[-1].content == f"item 4 {'w' * 900}\n\nFooter\n{ref_line(REF, 3, 3)}"
+    assert messages[-1].content == f"item 4 {'w' * 900}\n\nFooter"
     assert_within_limits(messages)
 
 
 def test_header_and_footer_get_their_own_message_when_needed() -> None:
     items = [RenderedItem(0, text="x" * (BUDGET - 10))]
-    messages = pack("H" * 50, items, "F" * 50, ref=REF)
+    messages = pack("H" * 50, items, "F" * 50)
     assert [m.item_indices for m in messages] == [(), (0,), ()]
     assert messages[0].content.startswith("H" * 50)
     assert messages[2].content.startswith("F" * 50)
@@ -170,26 +181,26 @@ def test_header_and_footer_get_their_own_message_when_needed() -> None:
 def test_never_two_embeds_with_the_same_url_in_a_message() -> None:
     items = [RenderedItem(i, embed=embed(100, "https://same.example/x")) for i in range(3)]
     items.append(RenderedItem(3, embed=embed(100, "HTTPS://SAME.example/x#frag")))
-    messages = pack("", items, "", ref=REF)
+    messages = pack("", items, "")
     assert [m.item_indices for m in messages] == [(0,), (1,), (2,), (3,)]
 
 
 def test_ten_embeds_and_6000_characters_per_message() -> None:
     small = [RenderedItem(i, embed=embed(10)) for i in range(23)]
-    assert [len(m.item_indices) for m in pack("", small, "", ref=REF)] == [10, 10, 3]
+    assert [len(m.item_indices) for m in pack("", small, "")] == [10, 10, 3]
     big = [RenderedItem(i, embed=embed(2_500)) for i in range(5)]
-    assert [m.item_indices for m in pack("", big, "", ref=REF)] == [(0, 1), (2, 3), (4,)]
+    assert [m.item_indices for m in pack("", big, "")] == [(0, 1), (2, 3), (4,)]
 
 
 def test_payload_shape() -> None:
-    [text] = pack("", [RenderedItem(0, text="hello")], "", ref=REF)
+    [text] = pack("", [RenderedItem(0, text="hello")], "")
     assert text.payload == {
-        "content": f"hello\n{ref_line(REF, 1, 1)}",
+        "content": "hello",
         "allowed_mentions": {"parse": []},
     }
-    [with_embed] = pack("Head", [RenderedItem(0, embed={"title": "t"})], "", ref=REF)
+    [with_embed] = pack("Head", [RenderedItem(0, embed={"title": "t"})], "")
     assert with_embed.payload == {
-        "content": f"Head\n{ref_line(REF, 1, 1)}",
+        "content": "Head",
         "embeds": [{"title": "t"}],
         "allowed_mentions": {"parse": []},
     }
@@ -197,11 +208,11 @@ def test_payload_shape() -> None:
 
 def test_pack_refuses_what_cannot_fit() -> None:
     with pytest.raises(ValueError, match="does not fit"):
-        pack("", [RenderedItem(0, text="x" * limits.CONTENT_MAX)], "", ref=REF)
+        pack("", [RenderedItem(0, text="x" * (limits.CONTENT_MAX + 1))], "")
     with pytest.raises(ValueError, match="does not fit"):
-        pack("", [RenderedItem(0, embed={"title": "t" * 300})], "", ref=REF)
+        pack("", [RenderedItem(0, embed={"title": "t" * 300})], "")
     with pytest.raises(ValueError, match="header"):
-        pack("h" * limits.CONTENT_MAX, [RenderedItem(0, text="x")], "", ref=REF)
+        pack("h" * (limits.CONTENT_MAX + 1), [RenderedItem(0, text="x")], "")
 
 
 @pytest.mark.parametrize("ref", ["", "x" * 17, "has space", "ünïcode", "a_b", "<@1>"])
@@ -210,8 +221,38 @@ def test_invalid_refs(ref: str) -> None:
         check_ref(ref)
 
 
-def test_ref_line_is_subtext() -> None:
-    assert ref_line("abc-123", 2, 3) == "-# newsbot · part 2/3 · ref abc-123"
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("Short.", 200, "Short."),
+        (
+            "One sentence here. Two sentences here. Three.",
+            40,
+            "One sentence here. Two sentences here.",
+        ),
+        ("One sentence here. Two sentences here. Three.", 20, "One sentence here."),
+        # "Aug. 2" and "e.g. this" end no sentence: the next word is no capital.
+        ("It took effect on Aug. 2 this year. Then more.", 30, "It took effect on Aug. 2 this…"),
+        ("Use e.g. this one. Next one is here.", 25, "Use e.g. this one."),
+        ("“Quoted,” she said. “Another.” And so on.", 31, "“Quoted,” she said. “Another.”"),
+        ("No sentence end fits in this limit at all", 12, "No sentence…"),
+        ("¿Qué pasa? ¡Nada! Bien.", 18, "¿Qué pasa? ¡Nada!"),
+    ],
+)
+def test_lead_keeps_whole_opening_sentences(text: str, limit: int, expected: str) -> None:
+    assert lead(text, limit) == expected
+    assert len(lead(text, limit)) <= limit
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=400), st.integers(0, 300))
+def test_lead_is_a_prefix_within_the_limit(text: str, limit: int) -> None:
+    out = lead(text, limit)
+    assert len(out) <= max(limit, 0)
+    if out.endswith(ELLIPSIS) and not text.startswith(out):
+        assert text.startswith(out[:-1].rstrip())
+    else:
+        assert text.startswith(out)
 
 
 @pytest.mark.parametrize(
@@ -365,3 +406,68 @@ def test_fit_item_drops_the_link_last_and_gives_up_when_nothing_fits() -> None:
     item = fit_item(render, fits(6), excerpt=0, related=0, title=1)
     assert item is not None and item.text == "**T**"
     assert fit_item(render, fits(2), excerpt=0, related=0, title=1) is None
+
+
+# -- ping_role and notify_button ------------------------------------------------------------------
+
+MENTIONS = st.sampled_from(["<@&42>", "<@1>", "<@!2>", "@everyone", "@here", "<@&7>", "<#3>"])
+hostile_texts = st.lists(
+    st.tuples(st.text(max_size=60), MENTIONS, st.integers(0, 1200)).map(
+        lambda t: f"{t[0]} {t[1]} " + "w" * t[2]
+    ),
+    max_size=20,
+).map(lambda texts: [RenderedItem(i, text=text) for i, text in enumerate(texts)])
+
+
+@settings(max_examples=200)
+@given(hostile_texts, st.text(max_size=200), st.integers(1, 2**63 - 1), st.booleans())
+def test_a_ping_allows_exactly_its_role_and_nothing_else(
+    items: list[RenderedItem], header: str, role: int, button: bool
+) -> None:
+    """Whatever the items say (mentions of users, other roles, @everyone), the only mention a
+    digest's payloads allow is its ping_role's, in its first message."""
+    messages = pack(header, items, "Footer", ping_role=role, notify_button=button)
+    if not items:
+        assert messages == []
+        return
+    assert_within_limits_except_mentions(messages)
+    assert messages[0].payload["allowed_mentions"] == {"parse": [], "roles": [str(role)]}
+    assert messages[0].content.startswith(f"<@&{role}>")
+    for message in messages[1:]:
+        assert message.payload["allowed_mentions"] == {"parse": []}
+    for message in messages:
+        assert message.payload["allowed_mentions"]["parse"] == []
+        assert set(message.payload["allowed_mentions"]) <= {"parse", "roles"}
+    with_buttons = [m for m in messages if "components" in m.payload]
+    assert with_buttons == ([messages[-1]] if button else [])
+
+
+def assert_within_limits_except_mentions(messages: list[PackedMessage]) -> None:
+    for message in messages:
+        assert length(message.content) <= limits.CONTENT_MAX
+
+
+def test_the_notify_buttons_give_and_take_the_role() -> None:
+    [message] = pack("Head", [RenderedItem(0, text="one")], "", ping_role=42, notify_button=True)
+    assert message.payload == {
+        "content": "<@&42>\nHead\n\none",
+        "allowed_mentions": {"parse": [], "roles": ["42"]},
+        "components": [
+            {
+                "type": 1,
+                "components": [
+                    {
+                        "type": 2,
+                        "style": 1,
+                        "label": "Notify me",
+                        "custom_id": "newsbot:notify:on:42",
+                    },
+                    {"type": 2, "style": 2, "label": "Stop", "custom_id": "newsbot:notify:off:42"},
+                ],
+            }
+        ],
+    }
+    for button in message.payload["components"][0]["components"]:
+        assert re.fullmatch(NOTIFY_BUTTON_ID, button["custom_id"])
+    with pytest.raises(ValueError, match="needs a ping_role"):
+        pack("", [RenderedItem(0, text="x")], "", notify_button=True)

@@ -26,7 +26,7 @@ from bot.config import DigestChannel
 from bot.errors import TemplateProblem
 from bot.limits import length
 from bot.render import Renderer, builtin_templates, environment, sample_article
-from bot.render.pack import PackedMessage, embed_problems, ref_line
+from bot.render.pack import PackedMessage, embed_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
@@ -148,9 +148,12 @@ def assert_within_limits(messages: list[PackedMessage]) -> None:
 
 
 def assert_complete(messages: list[PackedMessage], count: int, ref: str) -> None:
+    """Every item once, in order, and nothing of newsbot's machinery (the digest's ref, a part
+    counter) in what readers see."""
     assert [i for m in messages for i in m.item_indices] == list(range(count))
-    for part, message in enumerate(messages, 1):
-        assert message.content.endswith(ref_line(ref, part, len(messages)))
+    for message in messages:
+        assert ref not in message.content
+        assert not re.search(r"part \d+/\d+|newsbot ·", message.content), message.content
 
 
 # -- golden outputs -------------------------------------------------------------------------------
@@ -190,6 +193,33 @@ def test_golden_digest_of_the_seeds(renderer: Renderer, seeds: list[Article], ki
         assert path.read_text(encoding="utf-8") == text, (
             f"{name} changed; if intended, regenerate with NEWSBOT_UPDATE_GOLDEN=1"
         )
+
+
+def ten_best(seeds: list[Article]) -> list[Article]:
+    """The seeds a default digest takes: the 10 of highest quality, newest first on a tie."""
+
+    def key(item: Article) -> tuple[int, float]:
+        when = item.published_at.timestamp() if item.published_at else 0.0
+        return (-(item.quality or 0), -when)
+
+    return sorted(seeds, key=key)[:10]
+
+
+@pytest.mark.parametrize(("kind", "most"), [("digest", 3), ("embed", 2)])
+def test_the_ten_best_seeds_read_in_few_messages(
+    renderer: Renderer, seeds: list[Article], kind: str, most: int
+) -> None:
+    """The default templates put a ten-story digest in at most 3 text messages (it took 5
+    with whole excerpts and three related links) or 2 embed messages, with a sentence or two of
+    every excerpt and nothing of newsbot's machinery."""
+    best = ten_best(seeds)
+    messages = renderer.render_digest(best, digest(kind, max_items=10), now=NOW, ref="best10")
+    assert len(messages) <= most
+    assert_within_limits(messages)
+    assert_complete(messages, 10, "best10")
+    shown = json.dumps([m.payload for m in messages], ensure_ascii=False)
+    for item in best:
+        assert item.title.split()[0] in shown
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -287,7 +317,7 @@ def test_related_links_are_deduplicated_capped_and_exclude_the_article(
             related("https://d.example/4", "D"),
         )
     )
-    content = renderer.render_item(item, digest(), now=NOW)["content"]
+    content = renderer.render_item(item, digest(related_limit=3), now=NOW)["content"]
     assert content.endswith(
         "-# Also covered by [A](<https://a.example/1>) · [b.example](<https://b.example/2>)"
         " · [C](<https://c.example/3>)"
@@ -418,9 +448,10 @@ def test_an_oversized_item_is_shortened_excerpt_first(
 ) -> None:
     words = " ".join(f"w{i}" for i in range(5_000))
     item = article("Kept title", excerpt=words, related=(related("https://a.example/1", "A"),))
-    # the built-in text template shows at most 400 characters of an excerpt; a template that
-    # shows all of it needs the item shortened to fit
-    [message] = renderers["full"].render_digest([item], digest("full"), now=NOW, ref="x")
+    # a digest shows the excerpt's opening sentences (excerpt_length); one that shows all of a
+    # long excerpt needs the item shortened to fit
+    whole = {"excerpt_length": 1_000_000}
+    [message] = renderers["full"].render_digest([item], digest("full", **whole), now=NOW, ref="x")
     content = message.content
     assert length(content) <= limits.CONTENT_MAX
     assert content.startswith("**[Kept title](<https://news.example.com/story>)**\n")
@@ -428,7 +459,9 @@ def test_an_oversized_item_is_shortened_excerpt_first(
     excerpt_line = content.split("\n")[1]
     assert excerpt_line.endswith("…") and words.startswith(excerpt_line[:-1])
     assert length(content) > limits.CONTENT_MAX - 50  # as much of the excerpt as fits
-    [embed_message] = renderers["full"].render_digest([item], digest("fullembed"), now=NOW, ref="x")
+    [embed_message] = renderers["full"].render_digest(
+        [item], digest("fullembed", **whole), now=NOW, ref="x"
+    )
     description = embed_message.payload["embeds"][0]["description"]
     assert description.endswith("…") and length(description) > limits.EMBED_DESCRIPTION_MAX - 10
 
@@ -553,9 +586,7 @@ def test_override_one_block_with_extends(folder: Path) -> None:
     )
     [message] = Renderer(folder).render_digest([article()], digest(), now=NOW, ref="x")
     assert message.content.startswith("# News digest for 1\n\n**1. [A title]")
-    assert message.content.endswith(
-        "-# Suggest a story with /news submit · thanks\n-# newsbot · part 1/1 · ref x"
-    )
+    assert message.content.endswith("-# Suggest a story with /news submit · thanks")
 
 
 def test_override_a_partial_used_by_the_builtin_digest(folder: Path) -> None:
@@ -582,8 +613,7 @@ def test_full_replacement_template(folder: Path) -> None:
     assert message.content == (
         "Weekly Tuesday 1 December 2026\n\n"
         "- [One](<https://news.example.com/story>) (Example News)\n\n"
-        "- [Two](<https://b.example/2>) (Example News)\n"
-        "-# newsbot · part 1/2 · ref wk".replace("1/2", "1/1")
+        "- [Two](<https://b.example/2>) (Example News)"
     )
 
 
@@ -788,8 +818,8 @@ def test_an_item_block_too_long_to_fit_is_a_problem(folder: Path) -> None:
 
 
 def test_a_header_too_long_is_a_problem(folder: Path) -> None:
-    write(folder, "head.md.j2", "{% block header %}{{ 'h ' * 1000 }}{% endblock %}" + ITEM_LOOP)
-    with pytest.raises(TemplateProblem, match="the header block renders 1,999 characters"):
+    write(folder, "head.md.j2", "{% block header %}{{ 'h ' * 1001 }}{% endblock %}" + ITEM_LOOP)
+    with pytest.raises(TemplateProblem, match="the header block renders 2,001 characters"):
         Renderer(folder).render_digest([article()], digest("head"), now=NOW, ref="x")
 
 
@@ -850,7 +880,7 @@ def test_check_reports_a_channel_naming_a_missing_template(renderer: Renderer) -
         ("{{ '**bold** words here'|md|truncate(12) }}", "\\*\\*bold\\*\\*..."),
         (
             "{{ item.date }} {{ now.year }} {{ count }} {{ ref }} {{ digest.related_limit }}",
-            "1 Dec 2025 2026 1 x 3",
+            "1 Dec 2025 2026 1 x 1",
         ),
     ],
 )
@@ -862,7 +892,7 @@ def test_filters(folder: Path, expression: str, out: str) -> None:
         now=NOW,
         ref="x",
     )
-    assert message.content == f"{out}\n-# newsbot · part 1/1 · ref x".lstrip("\n")
+    assert message.content == out
 
 
 # -- prepared articles, budgets and the output cap --------------------------------------------
@@ -1199,7 +1229,7 @@ def test_loop_variable_in_the_sandbox(folder: Path) -> None:
         ),
     )
     [message] = Renderer(folder).render_digest([article()], digest("loop"), now=NOW, ref="x")
-    assert message.content.startswith("1/3+2/3-3/3+!\n")
+    assert message.content == "1/3+2/3-3/3+!"
     write(
         folder,
         "unsafe.md.j2",
