@@ -12,7 +12,8 @@ import discord
 from discord.ext import commands
 
 from bot.app import App
-from bot.config import DigestChannel
+from bot.config import Crosspost, DigestChannel
+from bot.crosspost import Crossposter
 from bot.discord_adapter.cogs import DigestCog, NewsCog
 from bot.discord_adapter.notify import NotifyButton, NotifyRoles, startup_problem
 from bot.discord_adapter.poster import DiscordPoster
@@ -72,7 +73,15 @@ class NewsBot(commands.Bot):
         tree.serve(app.settings)
         self.app = app
         self.poster = DiscordPoster(self, guild=app.settings.guild)
-        self.publisher = Publisher(app.store, app.renderer, self.poster, app.clock, app.settings)
+        self.crossposter = Crossposter(app.store, self.poster, app.clock)
+        self.publisher = Publisher(
+            app.store,
+            app.renderer,
+            self.poster,
+            app.clock,
+            app.settings,
+            on_crosspost_queued=self.crossposter.wake,
+        )
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
         self.scheduler: Scheduler | None = None
@@ -219,6 +228,8 @@ class NewsBot(commands.Bot):
         for result in results:
             log.info("resumed: %s", describe_result(result, f"channel {result.channel}"))
         self.serving.set()
+        if any(d.crosspost is not Crosspost.OFF for d in self.app.settings.digests):
+            self.spawn(self.crossposter.run(), "crossposter")
         if self.app.settings.digests and self.app.runs_schedules:
             app = self.app
             self.scheduler = Scheduler(app.settings, app.store, app.clock, self.publisher)
@@ -236,6 +247,7 @@ class NewsBot(commands.Bot):
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
     async def close(self) -> None:
+        self.crossposter.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         # close() itself may be one of the tasks (the SIGTERM handler spawns it): cancelling

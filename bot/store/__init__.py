@@ -4,6 +4,7 @@ from bot.store.base import NewMessage, Store
 from bot.store.models import (
     Approval,
     AuditEntry,
+    CrosspostOutcome,
     Delivery,
     DigestRecord,
     DigestStatus,
@@ -17,12 +18,14 @@ from bot.store.models import (
     Status,
     StoredSchedule,
     Trigger,
+    WaitingCrosspost,
 )
 from bot.store.sqlite import SQLiteStore
 
 __all__ = [
     "Approval",
     "AuditEntry",
+    "CrosspostOutcome",
     "Delivery",
     "DigestRecord",
     "DigestStatus",
@@ -39,4 +42,5 @@ __all__ = [
     "Store",
     "StoredSchedule",
     "Trigger",
+    "WaitingCrosspost",
 ]
