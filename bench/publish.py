@@ -112,7 +112,8 @@ async def prepare(double: DiscordDouble, folder: Path, case: str) -> tuple[Setti
         settings = replace(
             base,
             templates=templates,
-            digests=(DigestChannel(channel=busy, max_items=ONE_CHANNEL),),
+            # Whole excerpts (a digest shows a sentence or two by default): one item a message.
+            digests=(DigestChannel(channel=busy, max_items=ONE_CHANNEL, excerpt_length=10_000),),
         )
         channel: int | None = busy
     else:

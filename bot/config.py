@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,14 @@ class Secret:
         return hash(self._value)
 
 
+class Crosspost(StrEnum):
+    """Which parts of a digest in an announcement channel are published to following servers."""
+
+    OFF = "off"
+    FIRST = "first"
+    ALL = "all"
+
+
 @dataclass(frozen=True, slots=True)
 class DigestChannel:
     """One channel that receives digests, and how its digest is chosen and rendered."""
@@ -83,6 +92,8 @@ class DigestChannel:
     """Start a discussion thread on each digest's first message, named like the digest."""
     tags: tuple[str, ...] = ()
     """Forum channels: tags (by name) every post carries, besides those named like topics."""
+    crosspost: Crosspost = Crosspost.OFF
+    """Announcement channels: publish the first part, or all, to the servers that follow."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +294,15 @@ def _folder(value: Any) -> str | None:
     return value or None
 
 
+def _crosspost(value: Any) -> Crosspost:
+    if value is False:  # YAML 1.1 reads a bare off as false
+        return Crosspost.OFF
+    try:
+        return Crosspost(value)
+    except ValueError:
+        raise _Invalid(f"expected first, all or off, got {value!r}") from None
+
+
 def _fields(
     data: Mapping[Any, Any], schema: Mapping[str, Parse], *, nested: bool = True
 ) -> dict[str, Any]:
@@ -326,6 +346,7 @@ _DIGEST: dict[str, Parse] = {
     "notify_button": _flag,
     "thread": _flag,
     "tags": _strings,
+    "crosspost": _crosspost,
 }
 
 

@@ -95,12 +95,20 @@ class DeliveryError(PublishError):
     channel, invalid body) stop the digest; the others are retried."""
 
     def __init__(
-        self, message: str, *, permanent: bool, status: int | None = None, code: int | None = None
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        status: int | None = None,
+        code: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.status = status
         self.code = code
+        self.retry_after = retry_after
+        """Seconds Discord asked to wait (a 429), when it said."""
 
 
 class StartupError(NewsbotError):

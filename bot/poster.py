@@ -66,6 +66,12 @@ class Poster(Protocol):
         found instead of made twice."""
         ...
 
+    async def crosspost(self, channel_id: int, message_id: int) -> None:
+        """Publish an announcement channel's message to the servers following it. Raise
+        ``DeliveryError``: with ``retry_after`` for a 429 (never waiting long for it), with
+        ``code`` 40033 when it was published already."""
+        ...
+
     async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:
         """Start a public thread named ``name`` on the message; return the thread's id. A
         message has at most one thread: if it has one already (a start made before a crash),

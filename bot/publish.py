@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
-from bot.config import DigestChannel, Settings
+from bot.config import Crosspost, DigestChannel, Settings
 from bot.errors import DeliveryError
 from bot.limits import NONCE_MAX
 from bot.poster import After, ChannelInfo, ChannelKind, Poster
@@ -194,6 +194,7 @@ class Publisher:
         *,
         retries: int = 3,
         backoff: timedelta = timedelta(seconds=2),
+        on_crosspost_queued: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.renderer = renderer
@@ -202,6 +203,8 @@ class Publisher:
         self.settings = settings
         self.retries = retries
         self.backoff = backoff
+        self.on_crosspost_queued = on_crosspost_queued
+        """Called when a digest queued crossposts (the bot wakes its Crossposter)."""
         self._locks: dict[int, asyncio.Lock] = {}
 
     def _lock(self, channel: int) -> asyncio.Lock:
@@ -309,6 +312,7 @@ class Publisher:
                     unsent = unsent[1:]
         except DeliveryError as exc:
             return await self._failed(digest, exc)
+        crosspost = self._crossposts(channel, info)
         for index, message in enumerate(unsent):
             # Only the first unsent part of a resumed digest can have been sent without being
             # recorded (parts go out one by one): look for it before sending it again, since
@@ -323,15 +327,31 @@ class Publisher:
                         message.position,
                         found,
                     )
-                    await store.record_sent(digest.id, message.position, found, self.clock.now())
+                    await store.record_sent(
+                        digest.id,
+                        message.position,
+                        found,
+                        self.clock.now(),
+                        crosspost_in=crosspost(message.position),
+                    )
                     sent_ids.append(found)
                     continue
             try:
                 message_id = await self._send(target, message.payload, message.nonce)
             except DeliveryError as exc:
                 return await self._failed(digest, exc)
-            await store.record_sent(digest.id, message.position, message_id, self.clock.now())
+            await store.record_sent(
+                digest.id,
+                message.position,
+                message_id,
+                self.clock.now(),
+                crosspost_in=crosspost(message.position),
+            )
             sent_ids.append(message_id)
+        if self.on_crosspost_queued is not None and any(
+            crosspost(m.position) for m in digest.messages
+        ):
+            self.on_crosspost_queued()
         threaded = await self._start_thread(digest, sent_ids)
         if threaded is not None:
             return threaded
@@ -412,6 +432,15 @@ class Publisher:
             if tag is not None and tag not in tags:
                 tags.append(tag)
         return tags[:FORUM_TAGS_MAX]
+
+    def _crossposts(self, channel: int, info: ChannelInfo) -> Callable[[int], int | None]:
+        """Which parts of the channel's digests are crossposted: by position, the channel
+        to crosspost in, or None."""
+        wanted = self._configured(channel)
+        mode = wanted.crosspost if wanted is not None else Crosspost.OFF
+        if info.kind is not ChannelKind.ANNOUNCEMENT or mode is Crosspost.OFF:
+            return lambda position: None
+        return lambda position: channel if mode is Crosspost.ALL or position == 0 else None
 
     def _configured(self, channel: int) -> DigestChannel | None:
         return next((d for d in self.settings.digests if d.channel == channel), None)

@@ -13,6 +13,7 @@ from bot.config import (
     DEFAULT_API_BASE,
     AutoApprove,
     Clustering,
+    Crosspost,
     DigestChannel,
     FeedSettings,
     Secret,
@@ -27,7 +28,7 @@ KNOWN_TOP = (
 )
 KNOWN_FEED = "backfill, interval, provider, quality, topics, url"
 KNOWN_DIGEST = (
-    "channel, excerpt_length, max_age, max_items, min_quality, notify_button, order,"
+    "channel, crosspost, excerpt_length, max_age, max_items, min_quality, notify_button, order,"
     " ping_role, post_empty, providers, related_limit, schedule, tags, template, thread,"
     " timezone, title, topics"
 )
@@ -114,6 +115,12 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
         (digest("notify_button: 1"), "digests[1].notify_button", "expected true or false, got 1"),
         (digest("thread: maybe"), "digests[1].thread", "expected true or false, got 'maybe'"),
         (digest("tags: Digest"), "digests[1].tags", "expected a list of strings, got 'Digest'"),
+        (
+            digest("crosspost: some"),
+            "digests[1].crosspost",
+            "expected first, all or off, got 'some'",
+        ),
+        (digest("crosspost: true"), "digests[1].crosspost", "expected first, all or off, got True"),
         (digest("title: ''"), "digests[1].title", "expected a non-empty string, got ''"),
         (digest("template: [a]"), "digests[1].template", "expected a non-empty string, got ['a']"),
         (digest("topics: AI"), "digests[1].topics", "expected a list of strings, got 'AI'"),
@@ -359,6 +366,7 @@ digests:
     post_empty: true
     ping_role: "1234"
     notify_button: true
+    crosspost: all
   - channel: 457
     max_age: 12
 """,
@@ -388,6 +396,7 @@ digests:
         excerpt_length=120,
         ping_role=1234,
         notify_button=True,
+        crosspost=Crosspost.ALL,
         title="AI digest",
         post_empty=True,
     )

@@ -1176,3 +1176,42 @@ async def test_forum_posts_follow_discords_rules(discord_double_factory: DoubleF
             "first part",
             "second part",
         ]
+
+
+async def test_crossposts_follow_discords_rules(discord_double_factory: DoubleFactory) -> None:
+    def build(bot: User, ids: SnowflakeGenerator) -> Guild:
+        b = GuildBuilder("News", ids=ids)
+        b.member("owner", owner=True)
+        b.add_user(bot, key="bot")
+        b.text_channel("alerts", type=5)
+        b.text_channel("plain")
+        return b.build()
+
+    double = await discord_double_factory(
+        guild=build, rate_limits=RateLimitConfig(crosspost=BucketSpec(5, 3600.0))
+    )
+    async with running(double, sync=False) as bot:
+
+        async def crosspost(channel: str, text: str) -> int | None:
+            ch = double.channel(channel).id
+            sent = await bot.http.send_message(ch, params=raw_params({"content": text}))
+            try:
+                await bot.http.publish_message(ch, sent["id"])
+            except discord.HTTPException as exc:
+                return exc.code
+            return None
+
+        assert await crosspost("plain", "not news") == 50024  # only announcement channels
+        assert await crosspost("alerts", "one") is None
+        first = double.messages("alerts")[0]
+        assert first["flags"] & 1 and double.crossposts == [int(first["id"])]
+        with pytest.raises(discord.HTTPException) as again:
+            await bot.http.publish_message(double.channel("alerts").id, first["id"])
+        assert again.value.code == 40033  # once per message
+        assert await crosspost("alerts", "two") is None
+        answers = double.requests_to("POST /channels/*/messages/*/crosspost")
+        assert [r.status for r in answers] == [400, 200, 400, 200]
+        assert len(double.crossposts) == 2
+        # The hour's bucket, as Discord reports it (4xx answers count too).
+        remaining = [r for r in answers if r.path.startswith(f"/channels/{first['channel_id']}")]
+        assert len(remaining) == 3

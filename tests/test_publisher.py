@@ -97,6 +97,9 @@ class MemoryPoster:
                 return m.id
         return None
 
+    async def crosspost(self, channel_id: int, message_id: int) -> None:
+        raise AssertionError("no announcement channel here")
+
     async def channel_info(self, channel_id: int) -> ChannelInfo:
         return ChannelInfo(ChannelKind.TEXT)  # forums are tested through the double
 

@@ -12,7 +12,8 @@ import discord
 from discord.ext import commands
 
 from bot.app import App
-from bot.config import DigestChannel
+from bot.config import Crosspost, DigestChannel
+from bot.crosspost import Crossposter
 from bot.discord_adapter.cogs import DigestCog, NewsCog
 from bot.discord_adapter.deck import DeckButton
 from bot.discord_adapter.feeds import FeedAlertPoster, FeedCog
@@ -76,7 +77,15 @@ class NewsBot(commands.Bot):
         tree.serve(app.settings)
         self.app = app
         self.poster = DiscordPoster(self, guild=app.settings.guild)
-        self.publisher = Publisher(app.store, app.renderer, self.poster, app.clock, app.settings)
+        self.crossposter = Crossposter(app.store, self.poster, app.clock)
+        self.publisher = Publisher(
+            app.store,
+            app.renderer,
+            self.poster,
+            app.clock,
+            app.settings,
+            on_crosspost_queued=self.crossposter.wake,
+        )
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
         self.scheduler: Scheduler | None = None
@@ -226,6 +235,8 @@ class NewsBot(commands.Bot):
             log.info("resumed: %s", describe_result(result, f"channel {result.channel}"))
         has_feeds = bool(await all_feeds(self.app.settings, self.app.store))
         self.serving.set()
+        if any(d.crosspost is not Crosspost.OFF for d in self.app.settings.digests):
+            self.spawn(self.crossposter.run(), "crossposter")
         if self.app.settings.digests and self.app.runs_schedules:
             app = self.app
             self.scheduler = Scheduler(app.settings, app.store, app.clock, self.publisher)
@@ -258,6 +269,7 @@ class NewsBot(commands.Bot):
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
     async def close(self) -> None:
+        self.crossposter.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.feed_loop is not None:

@@ -38,6 +38,8 @@ THREAD_EXISTS = 160004
 POST_MESSAGE_KEYS = ("content", "embeds", "allowed_mentions", "components")
 # The forum flag "a post needs a tag".
 REQUIRE_TAG = 1 << 4
+# Seconds a crosspost may wait inside discord.py (for a rate limit) before it is set aside.
+CROSSPOST_PATIENCE = 3.0
 # Pages of a forum's archived posts read when looking for a post made before a crash.
 ARCHIVED_PAGES = 2
 
@@ -154,6 +156,47 @@ class EarlyAnswers:
         trace.on_request_end.append(self._on_end)
 
 
+class CrosspostLimits:
+    """How long each channel's crossposts must wait, from Discord's answers to them: a 429's
+    ``Retry-After``, or the bucket's ``X-RateLimit-Reset-After`` once none remain."""
+
+    def __init__(self) -> None:
+        self._until: dict[int, float] = {}
+        self.answered: set[int] = set()
+        """Messages Discord crossposted: discord.py holds the answer that used a bucket's
+        last token until the bucket resets (an hour), but it is done."""
+
+    def wait(self, channel_id: int) -> float:
+        until = self._until.get(channel_id)
+        return 0.0 if until is None else max(until - asyncio.get_running_loop().time(), 0.0)
+
+    async def _on_end(
+        self,
+        session: aiohttp.ClientSession,
+        context: SimpleNamespace,
+        params: aiohttp.TraceRequestEndParams,
+    ) -> None:
+        parts = (_api_path(str(params.url)) or "").strip("/").split("/")
+        if params.method != "POST" or len(parts) != 5 or parts[4] != "crosspost":
+            return
+        headers, now = params.response.headers, asyncio.get_running_loop().time()
+        try:
+            channel_id = int(parts[1])
+            if params.response.status == 200:
+                self.answered.add(int(parts[3]))
+            if params.response.status == 429:
+                self._until[channel_id] = now + float(headers.get("Retry-After", "60"))
+            elif headers.get("X-RateLimit-Remaining") == "0":
+                self._until[channel_id] = now + float(headers.get("X-RateLimit-Reset-After", "60"))
+            else:
+                self._until.pop(channel_id, None)
+        except ValueError:  # not ours to judge: discord.py handles the answer as usual
+            return
+
+    def attach(self, trace: aiohttp.TraceConfig) -> None:
+        trace.on_request_end.append(self._on_end)
+
+
 class DiscordPoster:
     """Posts through a logged-in client; needs only REST, so ``newsbot publish`` works
     without the gateway.
@@ -169,9 +212,12 @@ class DiscordPoster:
         *,
         pacer: GlobalPacer | None = None,
         guild: int | None = None,
+        crosspost_patience: float = CROSSPOST_PATIENCE,
     ) -> None:
         self.client = client
         self.guild = guild
+        self.crosspost_patience = crosspost_patience
+        self.crosspost_limits = CrosspostLimits()
         self._asked_guild = False
         self.pacer = pacer or GlobalPacer()
         self.answers = EarlyAnswers()
@@ -183,6 +229,7 @@ class DiscordPoster:
             trace = aiohttp.TraceConfig()
             self.pacer.attach(trace)
             self.answers.attach(trace)
+            self.crosspost_limits.attach(trace)
             http.http_trace = trace
         else:
             log.warning("the Discord client is already traced or logged in; not pacing it")
@@ -212,7 +259,7 @@ class DiscordPoster:
             return answered.result()
         try:
             message = sending.result()
-        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except FAILURES as exc:
             raise delivery_error(exc) from exc
         return message.id
 
@@ -233,7 +280,7 @@ class DiscordPoster:
                     self._learn(dict(data))
             if channel_id not in self._channels:
                 self._learn(dict(await self.client.http.get_channel(channel_id)))
-        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except FAILURES as exc:
             raise delivery_error(exc) from exc
         return self._channels[channel_id]
 
@@ -254,7 +301,7 @@ class DiscordPoster:
         route = discord.http.Route("POST", "/channels/{channel_id}/threads", channel_id=forum_id)
         try:
             data = await self.client.http.request(route, json=body)
-        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except FAILURES as exc:
             raise delivery_error(exc) from exc
         return int(data["id"])
 
@@ -286,9 +333,31 @@ class DiscordPoster:
                     return thread_id
         except discord.NotFound:
             return None
-        except (discord.HTTPException, TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except FAILURES as exc:
             raise delivery_error(exc) from exc
         return None
+
+    async def crosspost(self, channel_id: int, message_id: int) -> None:
+        """Never waits long: a channel whose crossposts Discord limited (known from its
+        answers) is refused at once with the time left; and a call that discord.py would hold
+        for a rate limit is given up after ``crosspost_patience`` seconds (discord.py's own
+        ``max_ratelimit_timeout`` would also refuse every bucket whose hour-long window is
+        not over, remaining crossposts or not)."""
+        wait = self.crosspost_limits.wait(channel_id)
+        if wait > 0:
+            raise _crosspost_limited(wait)
+        publishing = self.client.http.publish_message(channel_id, message_id)
+        try:
+            await asyncio.wait_for(publishing, self.crosspost_patience)
+        except TimeoutError as exc:
+            if message_id in self.crosspost_limits.answered:
+                return  # done; discord.py sits out the bucket's window before returning
+            wait = self.crosspost_limits.wait(channel_id)
+            if wait > 0:
+                raise _crosspost_limited(wait) from exc
+            raise delivery_error(exc) from exc
+        except FAILURES as exc:
+            raise delivery_error(exc) from exc
 
     async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:
         try:
@@ -305,7 +374,7 @@ class DiscordPoster:
                 # Started before a crash: a thread on a message has the message's id.
                 return message_id
             raise delivery_error(exc) from exc
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except FAILURES as exc:
             raise delivery_error(exc) from exc
         return int(data["id"])
 
@@ -332,11 +401,19 @@ class DiscordPoster:
         except discord.HTTPException as exc:
             # Without history access we cannot check; sending with the nonce is the best left.
             log.warning("cannot read history of channel %d: %s", channel_id, _describe(exc))
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise DeliveryError(
-                f"connection failed ({type(exc).__name__})", permanent=False
-            ) from exc
+        except FAILURES as exc:
+            raise delivery_error(exc) from exc
         return None
+
+
+FAILURES = (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError)
+"""What a request to Discord can fail with (RateLimited: a wait over max_ratelimit_timeout)."""
+
+
+def _crosspost_limited(wait: float) -> DeliveryError:
+    return DeliveryError(
+        f"crossposts rate limited for {wait:.0f}s", permanent=False, status=429, retry_after=wait
+    )
 
 
 def _channel_data(channel: discord.abc.GuildChannel) -> dict[str, Any]:
@@ -372,8 +449,12 @@ def delivery_error(exc: BaseException) -> DeliveryError:
     if isinstance(exc, discord.DiscordServerError):
         return DeliveryError(_describe(exc), permanent=False, status=exc.status, code=exc.code)
     if isinstance(exc, discord.RateLimited):
+        # discord.py would have waited longer than the client's max_ratelimit_timeout.
         return DeliveryError(
-            f"rate limited for {exc.retry_after:.0f}s", permanent=False, status=429
+            f"rate limited for {exc.retry_after:.0f}s",
+            permanent=False,
+            status=429,
+            retry_after=exc.retry_after,
         )
     if isinstance(exc, discord.HTTPException):
         return DeliveryError(_describe(exc), permanent=True, status=exc.status, code=exc.code)

@@ -118,6 +118,8 @@ async def publish_once(settings: Settings, channel: int | None) -> PublishRun:
             async with _logged_in(settings, app) as bot:
                 resumed = await bot.publisher.resume_unfinished()
                 results = await bot.publisher.publish_many(channels, trigger=Trigger.CLI)
+                # One pass over the crosspost queue; what must wait is left for the next run.
+                await bot.crossposter.run_once()
     return PublishRun(resumed=resumed, results=results)
 
 

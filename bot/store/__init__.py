@@ -5,6 +5,7 @@ from bot.store.models import (
     Approval,
     AuditEntry,
     BotMessage,
+    CrosspostOutcome,
     Delivery,
     DigestRecord,
     DigestStatus,
@@ -23,6 +24,7 @@ from bot.store.models import (
     StoredSchedule,
     StoryLead,
     Trigger,
+    WaitingCrosspost,
 )
 from bot.store.sqlite import SQLiteStore
 
@@ -30,6 +32,7 @@ __all__ = [
     "Approval",
     "AuditEntry",
     "BotMessage",
+    "CrosspostOutcome",
     "Delivery",
     "DigestRecord",
     "DigestStatus",
@@ -51,4 +54,5 @@ __all__ = [
     "StoredSchedule",
     "StoryLead",
     "Trigger",
+    "WaitingCrosspost",
 ]

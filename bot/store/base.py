@@ -16,6 +16,7 @@ from bot.store.models import (
     Approval,
     AuditEntry,
     BotMessage,
+    CrosspostOutcome,
     Delivery,
     DigestRecord,
     DigestStatus,
@@ -33,6 +34,7 @@ from bot.store.models import (
     StoredSchedule,
     StoryLead,
     Trigger,
+    WaitingCrosspost,
 )
 
 # An outbox message before it is written: payload, nonce and the ids of the items it carries.
@@ -137,10 +139,26 @@ class Store(Protocol):
     async def unfinished_digests(self, channel_id: int | None = None) -> list[DigestRecord]: ...
 
     async def record_sent(
-        self, digest_id: int, position: int, message_id: int, at: datetime
+        self,
+        digest_id: int,
+        position: int,
+        message_id: int,
+        at: datetime,
+        *,
+        crosspost_in: int | None = None,
     ) -> None:
-        """Record an accepted message and mark its items published to the channel."""
+        """Record an accepted message and mark its items published to the channel; with
+        ``crosspost_in`` (its announcement channel) queue its crosspost in the same
+        transaction, so a recorded part is never left without the crosspost it needs."""
         ...
+
+    async def waiting_crossposts(self, limit: int) -> list[WaitingCrosspost]:
+        """Queued crossposts not yet done, oldest first."""
+        ...
+
+    async def finish_crosspost(
+        self, message_id: int, outcome: CrosspostOutcome, at: datetime
+    ) -> None: ...
 
     async def record_thread(self, digest_id: int, thread_id: int) -> None:
         """Record the thread started on the digest's first message (once; a second call

@@ -334,11 +334,24 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     ),
     (
         8,
-        "a digest's thread (a discussion thread, or its forum post) and when a forum post was"
-        " first attempted (a post has no nonce: after a crash it is looked for, not remade)",
+        "a digest's thread (a discussion thread, or its forum post), when a forum post was"
+        " first attempted (a post has no nonce: after a crash it is looked for, not remade),"
+        " and the queue of announcement crossposts",
         (
             "ALTER TABLE digests ADD COLUMN thread_id INTEGER",
             "ALTER TABLE digests ADD COLUMN post_started_at TEXT",
+            # Announcement crossposts wait in a queue of their own (about 10 an hour per
+            # channel), queued with the part's record and resumed after a crash.
+            """
+            CREATE TABLE crossposts (
+                message_id INTEGER PRIMARY KEY,
+                channel_id INTEGER NOT NULL,
+                queued_at TEXT NOT NULL,
+                done_at TEXT,
+                outcome TEXT
+            )
+            """,
+            "CREATE INDEX crossposts_waiting ON crossposts (queued_at) WHERE done_at IS NULL",
         ),
     ),
 )

@@ -194,6 +194,22 @@ class DigestRecord:
         return tuple(m for m in self.messages if m.message_id is None)
 
 
+class CrosspostOutcome(StrEnum):
+    CROSSPOSTED = "crossposted"
+    ALREADY = "already"
+    """Discord said it was crossposted already (40033): a crosspost made before a crash."""
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingCrosspost:
+    """A digest part of an announcement channel still to be published to followers."""
+
+    channel_id: int
+    message_id: int
+    queued_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     article_id: int

@@ -30,6 +30,7 @@ from bot.store.models import (
     Approval,
     AuditEntry,
     BotMessage,
+    CrosspostOutcome,
     Delivery,
     DigestRecord,
     DigestStatus,
@@ -48,6 +49,7 @@ from bot.store.models import (
     StoredSchedule,
     StoryLead,
     Trigger,
+    WaitingCrosspost,
 )
 
 log = logging.getLogger(__name__)
@@ -1166,7 +1168,13 @@ class SQLiteStore:
         return await self._digests(rows)
 
     async def record_sent(
-        self, digest_id: int, position: int, message_id: int, at: datetime
+        self,
+        digest_id: int,
+        position: int,
+        message_id: int,
+        at: datetime,
+        *,
+        crosspost_in: int | None = None,
     ) -> None:
         when = _ts(at)
         async with self._transaction() as db:
@@ -1175,6 +1183,12 @@ class SQLiteStore:
                 " WHERE digest_id = ? AND position = ? AND message_id IS NULL",
                 (message_id, when, digest_id, position),
             )
+            if crosspost_in is not None:
+                await db.execute(
+                    "INSERT OR IGNORE INTO crossposts (message_id, channel_id, queued_at)"
+                    " VALUES (?, ?, ?)",
+                    (message_id, crosspost_in, when),
+                )
             async with db.execute(
                 "SELECT i.article_id, g.channel_id FROM digest_items i"
                 " JOIN digests g ON g.id = i.digest_id"
@@ -1212,6 +1226,25 @@ class SQLiteStore:
             await db.execute(
                 "UPDATE digests SET thread_id = ? WHERE id = ? AND thread_id IS NULL",
                 (thread_id, digest_id),
+            )
+
+    async def waiting_crossposts(self, limit: int) -> list[WaitingCrosspost]:
+        rows = await self._read(
+            "SELECT channel_id, message_id, queued_at FROM crossposts WHERE done_at IS NULL"
+            " ORDER BY queued_at, message_id LIMIT ?",
+            (limit,),
+        )
+        return [
+            WaitingCrosspost(channel, message, _at(queued)) for channel, message, queued in rows
+        ]
+
+    async def finish_crosspost(
+        self, message_id: int, outcome: CrosspostOutcome, at: datetime
+    ) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE crossposts SET done_at = ?, outcome = ? WHERE message_id = ?",
+                (_ts(at), outcome, message_id),
             )
 
     async def record_post_intent(self, digest_id: int, at: datetime) -> None:

@@ -111,6 +111,8 @@ class DiscordDouble:
         )
         self.requests: list[RecordedRequest] = []
         self.role_edits: list[tuple[str, int, int]] = []
+        self.crossposts: list[int] = []
+        """Ids of the messages crossposted, in order (a second crosspost is refused, 40033)."""
         """Member role edits the bot made over REST: ("add" or "remove", member id, role id)."""
         self.unknown_routes: list[RecordedRequest] = []
         self.count_429 = 0

@@ -125,6 +125,10 @@ def unknown_member() -> ApiError:
     return ApiError(404, 10007, "Unknown Member")
 
 
+def already_crossposted() -> ApiError:
+    return ApiError(400, 40033, "This message has already been crossposted.")
+
+
 def not_text_channel() -> ApiError:
     return ApiError(400, 50008, "Cannot send messages in a non-text channel")
 

@@ -31,6 +31,8 @@ class RateLimitConfig:
 
     message_create: BucketSpec = field(default_factory=lambda: BucketSpec(5, 5.0))
     message_edit: BucketSpec = field(default_factory=lambda: BucketSpec(5, 5.0))
+    crosspost: BucketSpec = field(default_factory=lambda: BucketSpec(10, 3600.0))
+    """Announcement crossposts: about 10 an hour per channel."""
     default: BucketSpec = field(default_factory=lambda: BucketSpec(50, 1.0))
     global_limit: int = 50
     global_window: float = 1.0

@@ -21,6 +21,7 @@ from . import forum
 from .errors import (
     ApiError,
     FormErrors,
+    already_crossposted,
     cannot_edit_others,
     empty_message,
     invalid_form_body,
@@ -48,6 +49,9 @@ from .permissions import Permission
 from .recording import BODY, FILES, RECORDED_HEADERS, RecordedRequest
 from .rest_interactions import InteractionRoutes
 from .state import THREAD_TYPES, Channel, ChannelType, Guild, Member, Role
+
+CROSSPOSTED = 1 << 0
+"""The message flag of a crossposted announcement."""
 
 if TYPE_CHECKING:
     from .double import DiscordDouble
@@ -167,6 +171,13 @@ class RestApi:
                 "channel_id",
             ),
             ("POST", "/channels/{channel_id}/typing", self.typing, "typing", "channel_id"),
+            (
+                "POST",
+                "/channels/{channel_id}/messages/{message_id}/crosspost",
+                self.crosspost_message,
+                "crosspost",
+                "channel_id",
+            ),
             (
                 "POST",
                 "/channels/{channel_id}/threads",
@@ -528,6 +539,25 @@ class RestApi:
             d.store.remember_nonce(ch.id, d.bot_user.id, str(nonce), int(message["id"]))
         d.notifier.notify()
         await d.dispatch("MESSAGE_CREATE", {**message, "member": self._bot_member_payload(g)})
+        return json_response(message)
+
+    async def crosspost_message(self, request: web.Request) -> web.StreamResponse:
+        """Publish an announcement channel's message to its followers: only in type 5
+        (50024); once (40033); the author's own message needs Send Messages, another's Manage
+        Messages; about 10 an hour per channel (the ``crosspost`` bucket answers 429)."""
+        d = self.d
+        _, ch, perms = self._visible_channel(request)
+        message = self._message_in(request, ch)
+        if ch.type != ChannelType.GUILD_ANNOUNCEMENT:
+            raise wrong_channel_type()
+        own = int(message["author"]["id"]) == d.bot_user.id
+        if not perms & (Permission.SEND_MESSAGES if own else Permission.MANAGE_MESSAGES):
+            raise missing_permissions()
+        if message["flags"] & CROSSPOSTED:
+            raise already_crossposted()
+        message["flags"] |= CROSSPOSTED
+        d.crossposts.append(int(message["id"]))
+        d.notifier.notify()
         return json_response(message)
 
     async def create_forum_post(self, request: web.Request) -> web.StreamResponse:
