@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 BOT = Path(__file__).resolve().parents[1] / "bot"
@@ -38,3 +39,11 @@ def test_nothing_imports_jinja_internals() -> None:
             )
             found += [f"{path.name}: {n}" for n in names if n.startswith(PRIVATE_JINJA)]
     assert found == []
+
+
+def test_every_package_ships_in_the_wheel() -> None:
+    """``pip install .`` (the README's first command) installs only the packages listed."""
+    config = tomllib.loads((BOT.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(BOT.parent).parts) for p in BOT.rglob("__init__.py")}
+    assert found - listed == set()
