@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from bot import __version__
 from bot.cli_commands import (
-    _item_id,
-    _positive,
     cmd_approve,
     cmd_check_templates,
     cmd_export,
@@ -65,6 +63,23 @@ def setup_logging(verbosity: int) -> None:
 
 
 # --- argument parsing ---------------------------------------------------------------------------
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def item_id_arg(text: str) -> int:
+    try:
+        return positive_int(text.lstrip("#"))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"not an item id: {text!r}") from None
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a bad argument reported in one line (the usage is one ``--help`` away)
     like every other error of newsbot's; the subcommands' parsers are of this class too."""
@@ -132,11 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("queue", cmd_queue, "List the items in the queue.")
     p.add_argument("--status", choices=statuses, help="only items in this state")
     p.add_argument("--topic", help="only items with this topic")
-    p.add_argument("--limit", type=_positive, help="at most this many items")
+    p.add_argument("--limit", type=positive_int, help="at most this many items")
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
     p = add("show", cmd_show, "Show one item as it would be posted, with its state and history.")
-    p.add_argument("id", type=_item_id, metavar="ID", help="item id")
+    p.add_argument("id", type=item_id_arg, metavar="ID", help="item id")
     p.add_argument("--json", action="store_true", help="print the item, payload and history")
 
     p = add("fetch", cmd_fetch, "Poll every feed once and store new articles (e.g. from cron).")
@@ -146,11 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON array")
 
     p = add("approve", cmd_approve, "Approve pending items for the next digests.")
-    p.add_argument("ids", nargs="*", type=_item_id, metavar="ID", help="item ids")
+    p.add_argument("ids", nargs="*", type=item_id_arg, metavar="ID", help="item ids")
     p.add_argument("--all", action="store_true", help="approve every pending item")
 
     p = add("reject", cmd_reject, "Reject items so they are never posted.")
-    p.add_argument("ids", nargs="+", type=_item_id, metavar="ID", help="item ids")
+    p.add_argument("ids", nargs="+", type=item_id_arg, metavar="ID", help="item ids")
     p.add_argument("--reason", help="why (kept in the audit log)")
 
     p = add(
@@ -158,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_split,
         "Make an article that clustering merged into an item its own pending item again.",
     )
-    p.add_argument("id", type=_item_id, metavar="ID", help="the item it was merged into")
+    p.add_argument("id", type=item_id_arg, metavar="ID", help="the item it was merged into")
     p.add_argument("url", metavar="URL", help="the merged article's link")
 
     p = add("export", cmd_export, "Write the queue back as front-matter files.")
@@ -172,8 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=statuses, help="only items in this state")
 
     p = add("preview", cmd_preview, "Print exactly the messages the next digest would post.")
-    p.add_argument("--channel", type=_positive, help="a configured digest channel id")
-    p.add_argument("--limit", type=_positive, help="at most this many items")
+    p.add_argument("--channel", type=positive_int, help="a configured digest channel id")
+    p.add_argument("--limit", type=positive_int, help="at most this many items")
     p.add_argument("--template", help="render with this template instead of the channel's")
     p.add_argument("--json", action="store_true", help="print channel, items and payloads as JSON")
 
@@ -264,7 +279,9 @@ def _add_discord_commands(add: Callable[[str, Handler, str], argparse.ArgumentPa
         cmd_publish,
         "Post the digest to a channel now over the REST API (no gateway), e.g. from cron.",
     )
-    p.add_argument("--channel", type=_positive, help="digest channel id (default: all configured)")
+    p.add_argument(
+        "--channel", type=positive_int, help="digest channel id (default: all configured)"
+    )
     p = add("sync-commands", cmd_sync, "Register the slash commands with Discord.")
     p.add_argument(
         "--global",

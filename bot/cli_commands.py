@@ -36,23 +36,6 @@ def _actor() -> str:
         return "cli"
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _item_id(text: str) -> int:
-    try:
-        return _positive(text.lstrip("#"))
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"not an item id: {text!r}") from None
-
-
 # --- ingest -------------------------------------------------------------------------------------
 class _ProgressBar:
     """A one-line progress bar on stderr, only when stderr is a terminal."""

@@ -27,10 +27,9 @@ from bot.discord_adapter.ids import (
 )
 from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
 from bot.discord_adapter.permissions import require_moderator
-from bot.discord_adapter.review import ReviewFeed, decide, review_feed
+from bot.discord_adapter.review import ReviewFeed, decide, reason_input, review_feed
 from bot.discord_adapter.tree import handle_interaction_error
 from bot.errors import InvalidTransition, NotFound
-from bot.moderation import MAX_REASON
 from bot.review import DECK_COUNT_CAP, deck_end, deck_lead
 from bot.store import QueueItem
 
@@ -157,12 +156,7 @@ class DeckButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=DECK_B
 
 
 class DeckRejectModal(discord.ui.Modal, title="Reject item"):
-    reason: discord.ui.TextInput[DeckRejectModal] = discord.ui.TextInput(
-        label="Reason (kept in the audit log)",
-        style=discord.TextStyle.paragraph,
-        max_length=MAX_REASON,
-        required=False,
-    )
+    reason: discord.ui.TextInput[DeckRejectModal] = reason_input()
 
     def __init__(self, feed: ReviewFeed, state: DeckState) -> None:
         super().__init__(custom_id=deck_reject_id(state))

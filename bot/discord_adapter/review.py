@@ -320,13 +320,18 @@ class ReviewButton(
             await handle_interaction_error(interaction, exc)
 
 
-class RejectModal(discord.ui.Modal, title="Reject item"):
-    reason: discord.ui.TextInput[RejectModal] = discord.ui.TextInput(
+def reason_input() -> discord.ui.TextInput[Any]:
+    """The reject-reason field of the review and deck modals."""
+    return discord.ui.TextInput(
         label="Reason (kept in the audit log)",
         style=discord.TextStyle.paragraph,
         max_length=MAX_REASON,
         required=False,
     )
+
+
+class RejectModal(discord.ui.Modal, title="Reject item"):
+    reason: discord.ui.TextInput[RejectModal] = reason_input()
 
     def __init__(self, feed: ReviewFeed, item_id: int) -> None:
         super().__init__(custom_id=reject_reason_id(item_id))

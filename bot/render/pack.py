@@ -280,19 +280,6 @@ def _url_key(embed: Mapping[str, Any]) -> str | None:
     return canonical_url(url)
 
 
-def copy_embed(embed: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``embed`` that shares no dict or list with it: a payload is the caller's to
-    change, and a renderer may hand the same rendered item to the next digest."""
-    return {
-        key: dict(value)
-        if type(value) is dict
-        else [dict(v) if type(v) is dict else v for v in value]
-        if type(value) is list
-        else value
-        for key, value in embed.items()
-    }
-
-
 @dataclass(slots=True)
 class _Draft:
     budget: int
@@ -331,7 +318,7 @@ class _Draft:
         item = measured.item
         self.add_text(item.text, measured.text_length)
         if item.embed is not None:
-            self.embeds.append(copy_embed(item.embed))
+            self.embeds.append(dict(item.embed))  # each render builds its items afresh
             self.embeds_length += measured.embed_length
             if key is not None:
                 self.urls.add(key)
