@@ -44,6 +44,18 @@ def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+_REPORTS_PEAK = """
+import atexit, runpy, sys
+report = sys.argv.pop(1)
+def _peak() -> None:
+    with open("/proc/self/status") as status, open(report, "w") as out:
+        out.write(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+atexit.register(_peak)
+runpy.run_module("bot", run_name="__main__", alter_sys=True)
+"""
+"""``python -m bot`` that writes its own peak resident set (kB) to the file named first."""
+
+
 @dataclass(frozen=True)
 class Run:
     """A finished ``newsbot`` process."""
@@ -52,7 +64,7 @@ class Run:
     stdout: str
     stderr: str
     peak_rss_mb: float
-    """This process's own peak resident set (``wait4``'s rusage, not all children so far)."""
+    """This process's own peak resident set (its ``VmHWM``), 0.0 if it was killed first."""
     seconds: float
 
     @property
@@ -70,12 +82,17 @@ def newsbot(
 ) -> Run:
     """Run ``python -m bot ARGS`` to completion (killed after ``timeout`` seconds).
 
-    The child is reaped with ``os.wait4`` so ``peak_rss_mb`` is its own peak, not the largest
-    of every child this test process ever had (which ``RUSAGE_CHILDREN`` reports)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    ``peak_rss_mb`` is the child's own high-water mark, which it writes as it exits: the
+    rusage of ``wait4`` cannot give it, because Linux carries the forking parent's resident
+    set into the child's ``ru_maxrss`` (a 300 MB pytest makes every child look 300 MB)."""
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile(mode="r") as peak,
+    ):
         started = time.monotonic()
         proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "bot", *args],
+            [*prefix, sys.executable, "-c", _REPORTS_PEAK, peak.name, *args],
             cwd=cwd,
             env=cli_env(env),
             stdin=subprocess.DEVNULL,
@@ -86,10 +103,9 @@ def newsbot(
         killer = threading.Timer(timeout, proc.kill)
         killer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc.wait()
         finally:
             killer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.monotonic() - started
         out.seek(0)
         err.seek(0)
@@ -97,7 +113,7 @@ def newsbot(
             returncode=proc.returncode,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
-            peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
+            peak_rss_mb=int(peak.read() or 0) / 1024,  # kilobytes
             seconds=seconds,
         )
 
