@@ -62,6 +62,20 @@ class Crosspost(StrEnum):
     ALL = "all"
 
 
+class DraftReview(StrEnum):
+    """Whether moderators approve a scheduled digest itself before it is posted."""
+
+    NONE = "none"
+    DRAFT = "draft"
+
+
+class Unreviewed(StrEnum):
+    """What a scheduled run whose draft nobody approved does at its time."""
+
+    HOLD = "hold"
+    POST = "post"
+
+
 @dataclass(frozen=True, slots=True)
 class DigestChannel:
     """One channel that receives digests, and how its digest is chosen and rendered."""
@@ -94,6 +108,13 @@ class DigestChannel:
     """Forum channels: tags (by name) every post carries, besides those named like topics."""
     crosspost: Crosspost = Crosspost.OFF
     """Announcement channels: publish the first part, or all, to the servers that follow."""
+    review: DraftReview = DraftReview.NONE
+    """``draft``: each scheduled run is shown in the review channel ``draft_lead`` before its
+    time and posts what moderators approved."""
+    draft_lead: timedelta = timedelta(hours=1)
+    unreviewed: Unreviewed = Unreviewed.HOLD
+    review_ping_role: int | None = None
+    """Mentioned (and only it) when a draft of this channel waits for a decision."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +348,22 @@ def _fields(
     return values
 
 
+def _review(value: Any) -> DraftReview:
+    if value is None or value is False:  # YAML reads a bare none as null, off as false
+        return DraftReview.NONE
+    try:
+        return DraftReview(value)
+    except ValueError:
+        raise _Invalid(f"expected draft or none, got {value!r}") from None
+
+
+def _unreviewed(value: Any) -> Unreviewed:
+    try:
+        return Unreviewed(value)
+    except ValueError:
+        raise _Invalid(f"expected hold or post, got {value!r}") from None
+
+
 _DIGEST: dict[str, Parse] = {
     "channel": _snowflake,
     "schedule": _cron_text,
@@ -347,6 +384,10 @@ _DIGEST: dict[str, Parse] = {
     "thread": _flag,
     "tags": _strings,
     "crosspost": _crosspost,
+    "review": _review,
+    "draft_lead": _duration,
+    "unreviewed": _unreviewed,
+    "review_ping_role": _snowflake,
 }
 
 
@@ -499,6 +540,13 @@ def parse_settings(data: Any, source: str, base: Path) -> Settings:
     except _Invalid as exc:
         raise ConfigError(f"{source}: {exc.key}: {exc.problem}") from None
     fields = {_TOP[key][0]: value for key, value in values.items()}
+    if "review_channel" not in fields:
+        for number, digest in enumerate(fields.get("digests", ()), start=1):
+            if digest.review is DraftReview.DRAFT:
+                raise ConfigError(
+                    f"{source}: digests[{number}].review: draft needs review_channel (where"
+                    " drafts are shown)"
+                )
     fields["database"] = base / fields.get("database", DEFAULT_DB)
     if "templates" in fields:
         fields["templates"] = base / fields["templates"]

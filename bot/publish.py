@@ -55,8 +55,14 @@ class DigestPlan:
         return tuple(self.items[index].id for index in message.item_indices)
 
 
-def selection_for(digest: DigestChannel, now: datetime, limit: int | None = None) -> Selection:
+def selection_for(
+    digest: DigestChannel,
+    now: datetime,
+    limit: int | None = None,
+    only: tuple[int, ...] | None = None,
+) -> Selection:
     return Selection(
+        only=only,
         channel=digest.channel,
         topics=digest.topics,
         min_quality=digest.min_quality,
@@ -82,10 +88,12 @@ async def plan_digest(
     now: datetime,
     *,
     limit: int | None = None,
+    only: tuple[int, ...] | None = None,
 ) -> DigestPlan:
     """Select and render the next digest of the channel ``digest`` configures (get it with
-    ``settings.digest_for(channel)``; its ``channel`` None is the default digest)."""
-    items = await store.select_for_digest(selection_for(digest, now, limit))
+    ``settings.digest_for(channel)``; its ``channel`` None is the default digest). ``only``
+    restricts it to those items (an approved draft's), which must still qualify."""
+    items = await store.select_for_digest(selection_for(digest, now, limit, only))
     key = digest_key(digest.channel, [item.id for item in items])
     # Off the event loop: an operator's template may use its whole time budget.
     messages = await asyncio.to_thread(
@@ -238,6 +246,7 @@ class Publisher:
         *,
         trigger: Trigger = Trigger.COMMAND,
         scheduled_for: datetime | None = None,
+        only: tuple[int, ...] | None = None,
     ) -> PublishResult:
         """Resume anything unfinished for the channel, then post its next digest.
 
@@ -251,7 +260,7 @@ class Publisher:
                 return blocked
             when = self.clock.now()
             plan = await plan_digest(
-                self.store, self.renderer, self.settings.digest_for(channel), when
+                self.store, self.renderer, self.settings.digest_for(channel), when, only=only
             )
             now = when.isoformat(timespec="microseconds")
             if not plan.messages:

@@ -28,9 +28,9 @@ KNOWN_TOP = (
 )
 KNOWN_FEED = "backfill, interval, provider, quality, topics, url"
 KNOWN_DIGEST = (
-    "channel, crosspost, excerpt_length, max_age, max_items, min_quality, notify_button, order,"
-    " ping_role, post_empty, providers, related_limit, schedule, tags, template, thread,"
-    " timezone, title, topics"
+    "channel, crosspost, draft_lead, excerpt_length, max_age, max_items, min_quality,"
+    " notify_button, order, ping_role, post_empty, providers, related_limit, review,"
+    " review_ping_role, schedule, tags, template, thread, timezone, title, topics, unreviewed"
 )
 
 
@@ -79,6 +79,26 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
             digest("shedule: '0 9 * * *'"),
             "digests[1].shedule",
             f"unknown setting (known: {KNOWN_DIGEST})",
+        ),
+        (
+            "review_channel: 9\n" + digest("review: drafts"),
+            "digests[1].review",
+            "expected draft or none, got 'drafts'",
+        ),
+        (
+            "review_channel: 9\n" + digest("unreviewed: wait"),
+            "digests[1].unreviewed",
+            "expected hold or post, got 'wait'",
+        ),
+        (
+            "review_channel: 9\n" + digest("draft_lead: soon"),
+            "digests[1].draft_lead",
+            "expected a duration like 30m, 6h or 7d, got 'soon'",
+        ),
+        (
+            digest("review: draft"),
+            "digests[1].review",
+            "draft needs review_channel (where drafts are shown)",
         ),
         # wrong types
         ("database: 5", "database", "expected a non-empty string, got 5"),

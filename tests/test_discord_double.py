@@ -1215,3 +1215,28 @@ async def test_crossposts_follow_discords_rules(discord_double_factory: DoubleFa
         # The hour's bucket, as Discord reports it (4xx answers count too).
         remaining = [r for r in answers if r.path.startswith(f"/channels/{first['channel_id']}")]
         assert len(remaining) == 3
+
+
+async def test_a_select_menu_takes_only_what_it_offers(discord_double: DiscordDouble) -> None:
+    double = discord_double
+    menu = {
+        "type": 3,
+        "custom_id": "pick",
+        "min_values": 0,
+        "max_values": 2,
+        "options": [{"label": "A", "value": "a"}, {"label": "B", "value": "b"}],
+    }
+    async with raw_session(double) as session:
+        channel = double.channel("review").id
+        async with session.post(
+            f"{double.api_base}/channels/{channel}/messages",
+            json={"content": "choose", "components": [{"type": 1, "components": [menu]}]},
+        ) as answer:
+            assert answer.status == 200, await answer.text()
+            message = await answer.json()
+    with pytest.raises(ValueError, match="offers no"):
+        await double.choose(message, "pick", ["c"])
+    with pytest.raises(ValueError, match="takes 0 to 2 values"):
+        await double.choose(message, "pick", ["a", "b", "a"])
+    with pytest.raises(LookupError, match="no select menu"):
+        await double.choose(message, "other", ["a"])

@@ -21,6 +21,7 @@ from bot.config import AutoApprove
 from bot.errors import InvalidTransition, NotFound, StoreError
 from bot.store import (
     DigestStatus,
+    DraftState,
     Outcome,
     QueueQuery,
     Selection,
@@ -435,3 +436,28 @@ async def test_bot_messages_and_digest_summaries(store: Store) -> None:
     await store.finish_digest(digest.id, DigestStatus.FAILED, "403 Missing Access")
     [failed] = await store.failed_digests(5)
     assert (failed.id, failed.error, failed.channel_id) == (digest.id, "403 Missing Access", 7)
+
+
+async def test_a_draft_is_made_once_per_run_and_changes_only_on_the_version_it_was_shown_at(
+    store: Store,
+) -> None:
+    ids = [i for i, _ in await store.upsert_articles([make_article(1), make_article(2)], actor="t")]
+    for item_id in ids:
+        await moderation.approve(store, item_id, actor="t")
+    run = NOW + timedelta(hours=1)
+    draft, created = await store.create_draft(5, run, ids)
+    again, created_again = await store.create_draft(5, run, [ids[0]])
+    assert created and not created_again and again == draft and draft.item_ids == tuple(ids)
+    dropped = await store.change_draft(draft.id, draft.version, dropped=[ids[1]])
+    assert dropped is not None and dropped.kept == (ids[0],) and dropped.version == 2
+    # A decision made on version 1 (a second moderator's click) changes nothing.
+    assert await store.change_draft(draft.id, 1, state=DraftState.SKIPPED, actor="b") is None
+    approved = await store.change_draft(draft.id, 2, state=DraftState.APPROVED, actor="a")
+    assert approved is not None and approved.decided_by == "a"
+    assert approved.dropped == (ids[1],)
+    assert await store.open_drafts(5, run - timedelta(minutes=1)) == []
+    assert await store.open_drafts(5, run) == [approved]
+    # The draft's kept items, and only those, are offered to the run.
+    chosen = await store.select_for_digest(Selection(channel=5, only=approved.kept))
+    assert [item.id for item in chosen] == [ids[0]]
+    assert await store.select_for_digest(Selection(channel=5, only=())) == []

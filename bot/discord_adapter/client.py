@@ -16,11 +16,13 @@ from bot.config import Crosspost, DigestChannel
 from bot.crosspost import Crossposter
 from bot.discord_adapter.cogs import DigestCog, NewsCog
 from bot.discord_adapter.deck import DeckButton
+from bot.discord_adapter.draft import DraftButton, DraftDesk, DraftSelect
 from bot.discord_adapter.feeds import FeedAlertPoster, FeedCog
 from bot.discord_adapter.notify import NotifyButton, NotifyRoles, startup_problem
 from bot.discord_adapter.poster import DiscordPoster
 from bot.discord_adapter.review import ReviewButton, ReviewFeed
 from bot.discord_adapter.tree import NewsTree
+from bot.draft import Drafts
 from bot.feeds.loop import FeedLoop
 from bot.feeds.registry import all_feeds
 from bot.publish import Publisher, describe_result
@@ -86,6 +88,7 @@ class NewsBot(commands.Bot):
             app.settings,
             on_crosspost_queued=self.crossposter.wake,
         )
+        self.drafts = Drafts(app.store, app.renderer, app.clock, app.settings)
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
         self.scheduler: Scheduler | None = None
@@ -110,8 +113,9 @@ class NewsBot(commands.Bot):
             serving=self.serving,
             poll=self.review_poll,
         )
-        self.add_dynamic_items(ReviewButton, DeckButton, NotifyButton)
+        self.add_dynamic_items(ReviewButton, DeckButton, NotifyButton, DraftButton, DraftSelect)
         await self.add_cog(feed)
+        await self.add_cog(DraftDesk(self, settings, self.drafts, self.wake_scheduler))
         await self.add_cog(NotifyRoles(settings))
         await self.add_cog(NewsCog(settings, self.app.store, feed))
         app = self.app
@@ -239,7 +243,9 @@ class NewsBot(commands.Bot):
             self.spawn(self.crossposter.run(), "crossposter")
         if self.app.settings.digests and self.app.runs_schedules:
             app = self.app
-            self.scheduler = Scheduler(app.settings, app.store, app.clock, self.publisher)
+            self.scheduler = Scheduler(
+                app.settings, app.store, app.clock, self.publisher, drafts=self.drafts
+            )
             self.spawn(self.scheduler.run(), "scheduler")
         if has_feeds:
             self._start_feeds()

@@ -32,6 +32,25 @@ def review_button_item(custom_id: str | None) -> int | None:
     return int(match["id"]) if match else None
 
 
+DRAFT_BUTTON_ID = (
+    r"newsbot:draft:(?P<action>approve|skip|refresh):(?P<id>[0-9]{1,19}):(?P<version>[0-9]{1,9})"
+)
+"""A draft digest's buttons: the action, the draft and the version it was shown at, so a click
+on an outdated control is told rather than applied."""
+DRAFT_SELECT_ID = r"newsbot:draft:drop:(?P<id>[0-9]{1,19}):(?P<version>[0-9]{1,9})"
+"""A draft digest's drop menu (its own template: discord.py keys dynamic items by it)."""
+
+
+def draft_control_id(action: str, draft_id: int, version: int) -> str:
+    return f"newsbot:draft:{action}:{draft_id}:{version}"
+
+
+def draft_nonce(draft_id: int, version: int) -> str:
+    """The nonce of a draft's control message: showing it twice within Discord's nonce window
+    (a restart between posting and recording) gives one message."""
+    return f"draft-{draft_id}-{version}"
+
+
 DECK_ACTIONS = ("approve", "reject", "skip", "trust", "restart")
 DECK_BUTTON_ID = (
     r"newsbot:deck:(?P<action>approve|reject|skip|trust|restart):(?P<id>[0-9]{1,19})"

@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from bot.clock import Clock
-from bot.config import Settings
+from bot.config import DraftReview, Settings, Unreviewed
+from bot.draft import Drafts
 from bot.publish import PublishResult, PublishStatus, describe_result
 from bot.schedule.cron import MissedRunPolicy, due_run
 from bot.schedule.effective import (
@@ -33,7 +34,7 @@ from bot.schedule.effective import (
     describe_schedule,
     effective_schedules,
 )
-from bot.store import RunOutcome, Store, Trigger
+from bot.store import DraftRecord, DraftState, RunOutcome, Store, Trigger
 
 __all__ = ["DigestPublisher", "Scheduler"]
 
@@ -46,7 +47,12 @@ class DigestPublisher(Protocol):
     """What the scheduler needs of ``bot.publish.Publisher``."""
 
     async def publish(
-        self, channel: int, *, trigger: Trigger, scheduled_for: datetime | None = None
+        self,
+        channel: int,
+        *,
+        trigger: Trigger,
+        scheduled_for: datetime | None = None,
+        only: tuple[int, ...] | None = None,
     ) -> PublishResult: ...
 
 
@@ -97,11 +103,13 @@ class Scheduler:
         ),
         error_backoff: timedelta = timedelta(seconds=30),
         max_error_backoff: timedelta = timedelta(minutes=10),
+        drafts: Drafts | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._clock = clock
         self._publisher = publisher
+        self._drafts = drafts
         self._policy = policy or MissedRunPolicy(catch_up_grace=settings.catch_up_grace)
         self._retry_delays = tuple(retry_delays)
         self._error_backoff = error_backoff
@@ -305,6 +313,13 @@ class Scheduler:
                 self._describe_policy(),
             )
         retry = self._retries.get(channel)
+        if decision.run_at is None and self._reviewed(channel):
+            # A run held for its draft's approval, made by an earlier process: its time is
+            # before this process started, so due_run no longer offers it.
+            for held in await self._store.open_drafts(channel, now):
+                if last is None or held.scheduled_for > last:
+                    draft_at = decision.next_wake - self._settings.digest_for(channel).draft_lead
+                    return self._run_reviewed(channel, held.scheduled_for, now), draft_at
         if decision.run_at is not None:
             if retry is not None:
                 del self._retries[channel]
@@ -314,10 +329,72 @@ class Scheduler:
                     retry.run_at.isoformat(),
                     decision.run_at.isoformat(),
                 )
+            if self._reviewed(channel):
+                draft_at = decision.next_wake - self._settings.digest_for(channel).draft_lead
+                return self._run_reviewed(channel, decision.run_at, now), draft_at
             return self._run(channel, decision.run_at, now), decision.next_wake
         if retry is not None and retry.at <= now:
             return self._publish(channel, retry.run_at, retry.attempt), decision.next_wake
+        if self._reviewed(channel):
+            draft_at = decision.next_wake - self._settings.digest_for(channel).draft_lead
+            if draft_at <= now:
+                return self._prepare(channel, decision.next_wake), decision.next_wake
+            return None, draft_at
         return None, decision.next_wake
+
+    def _reviewed(self, channel: int) -> bool:
+        return (
+            self._drafts is not None
+            and self._settings.digest_for(channel).review is DraftReview.DRAFT
+        )
+
+    async def _prepare(self, channel: int, run_at: datetime) -> datetime | None:
+        """Make and show the draft of the channel's next run (once; later passes find it)."""
+        assert self._drafts is not None
+        try:
+            await self._drafts.prepare(channel, run_at)
+        except Exception:
+            log.exception("channel %d: could not prepare the draft for %s", channel, run_at)
+            return self._clock.now() + self._error_backoff
+        return None
+
+    async def _run_reviewed(self, channel: int, run_at: datetime, now: datetime) -> datetime | None:
+        """A due run of a channel whose digests moderators approve: post what the draft says,
+        skip it, or hold it (not claimed, so it stays due) until a decision or the end of the
+        catch-up window."""
+        assert self._drafts is not None
+        try:
+            draft = await self._drafts.prepare(channel, run_at)  # late start: show it now
+        except Exception:
+            log.exception("channel %d: could not read the draft for %s", channel, run_at)
+            return self._clock.now() + self._error_backoff
+        digest = self._settings.digest_for(channel)
+        waiting = draft.state is DraftState.WAITING
+        expires = run_at + self._policy.window
+        held = waiting and digest.unreviewed is Unreviewed.HOLD
+        if held or (draft.state in (DraftState.WAITING, DraftState.APPROVED) and now >= expires):
+            if now < expires:
+                log.info(
+                    "channel %d: the run for %s waits for its draft to be approved",
+                    channel,
+                    run_at.isoformat(),
+                )
+                return expires
+            await self._drafts.settle(draft, DraftState.EXPIRED)
+            log.warning(
+                "channel %d: the draft for %s was not approved in time; nothing posted",
+                channel,
+                run_at.isoformat(),
+            )
+            if await self._store.claim_scheduled_run(channel, run_at):
+                await self._store.finish_scheduled_run(channel, run_at, RunOutcome.SKIPPED, None)
+            return None
+        if draft.state in (DraftState.SKIPPED, DraftState.EXPIRED):
+            if await self._store.claim_scheduled_run(channel, run_at):
+                log.info("channel %d: the run for %s was skipped", channel, run_at.isoformat())
+                await self._store.finish_scheduled_run(channel, run_at, RunOutcome.SKIPPED, None)
+            return None
+        return await self._run(channel, run_at, now)
 
     # --- jobs: each catches its own errors; the result is an extra wake-up time -------------
     async def _run(self, channel: int, run_at: datetime, now: datetime) -> datetime | None:
@@ -353,9 +430,15 @@ class Scheduler:
         """Publish the channel's digest for the claimed run ``run_at`` and record how it went."""
         result: PublishResult | None = None
         outcome: RunOutcome
+        draft: DraftRecord | None = None
         try:
+            if self._reviewed(channel):
+                draft = await self._store.draft_for(channel, run_at)
             result = await self._publisher.publish(
-                channel, trigger=Trigger.SCHEDULE, scheduled_for=run_at
+                channel,
+                trigger=Trigger.SCHEDULE,
+                scheduled_for=run_at,
+                only=draft.kept if draft is not None else None,
             )
         except Exception:
             log.exception(
@@ -378,6 +461,8 @@ class Scheduler:
                 outcome,
                 run_at.isoformat(),
             )
+        if draft is not None and result is not None and not again and self._drafts is not None:
+            await self._drafts.settle(draft, DraftState.POSTED)
         if not again:
             self._retries.pop(channel, None)
             return None

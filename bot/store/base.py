@@ -21,6 +21,8 @@ from bot.store.models import (
     DigestRecord,
     DigestStatus,
     DigestSummary,
+    DraftRecord,
+    DraftState,
     FeedState,
     Merge,
     Outcome,
@@ -250,6 +252,40 @@ class Store(Protocol):
         """Claimed scheduled runs with neither a digest nor an outcome, as (channel, scheduled
         time): when no scheduler is running, the process making them stopped before it wrote
         their digest, so nothing was posted for them."""
+        ...
+
+    # --- drafts (review: draft) -----------------------------------------------------------
+    async def create_draft(
+        self, channel_id: int, scheduled_for: datetime, item_ids: Sequence[int]
+    ) -> tuple[DraftRecord, bool]:
+        """The draft of the run (channel, scheduled time), made now if there was none (True)."""
+        ...
+
+    async def draft_for(self, channel_id: int, scheduled_for: datetime) -> DraftRecord | None: ...
+
+    async def open_drafts(self, channel_id: int, until: datetime) -> list[DraftRecord]:
+        """The channel's drafts still waiting or approved whose run time is at most ``until``
+        (a run held for approval, also across a restart)."""
+        ...
+
+    async def get_draft(self, draft_id: int) -> DraftRecord | None: ...
+
+    async def change_draft(
+        self,
+        draft_id: int,
+        version: int,
+        *,
+        state: DraftState | None = None,
+        item_ids: Sequence[int] | None = None,
+        dropped: Sequence[int] | None = None,
+        actor: str | None = None,
+    ) -> DraftRecord | None:
+        """Apply a change made on ``version`` of the draft; None if the draft has moved on
+        since (another moderator was first), and then nothing is changed."""
+        ...
+
+    async def set_draft_control(self, draft_id: int, message_id: int) -> None:
+        """Remember the review-channel message that carries the draft's controls."""
         ...
 
     # --- feeds ----------------------------------------------------------------------------

@@ -354,4 +354,27 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX crossposts_waiting ON crossposts (queued_at) WHERE done_at IS NULL",
         ),
     ),
+    (
+        9,
+        "draft digests: a scheduled run shown to moderators before its time, and what they"
+        " decided (review: draft)",
+        (
+            """
+            CREATE TABLE drafts (
+                id INTEGER PRIMARY KEY,
+                channel_id INTEGER NOT NULL,
+                scheduled_for TEXT NOT NULL,
+                state TEXT NOT NULL,
+                item_ids TEXT NOT NULL,
+                dropped TEXT NOT NULL DEFAULT '[]',
+                version INTEGER NOT NULL DEFAULT 1,
+                control_message_id INTEGER,
+                decided_by TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                UNIQUE (channel_id, scheduled_for)
+            )
+            """,
+        ),
+    ),
 )

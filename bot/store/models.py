@@ -64,6 +64,44 @@ class RunOutcome(StrEnum):
     """Claimed by a process that stopped before writing its digest; made again at start."""
     MISSED = "missed"
     """Like ``INTERRUPTED``, but too old (or no longer scheduled) to be made again."""
+    SKIPPED = "skipped"
+    """Its draft digest was skipped by a moderator (or never approved in time): nothing was
+    posted and its items wait for the next run."""
+
+
+class DraftState(StrEnum):
+    """Where a draft digest (``review: draft``) stands."""
+
+    WAITING = "waiting"
+    """Shown in the review channel; nobody has decided yet."""
+    APPROVED = "approved"
+    SKIPPED = "skipped"
+    POSTED = "posted"
+    """Its run was published (what was approved, or as planned under ``unreviewed: post``)."""
+    EXPIRED = "expired"
+    """Held unapproved past the catch-up window: its run was let go."""
+
+
+@dataclass(frozen=True, slots=True)
+class DraftRecord:
+    """The draft of one scheduled run of one channel. ``version`` grows with every change, so
+    a decision made on an older view of it is refused rather than applied twice."""
+
+    id: int
+    channel_id: int
+    scheduled_for: datetime
+    state: DraftState
+    item_ids: tuple[int, ...]
+    dropped: tuple[int, ...]
+    version: int
+    control_message_id: int | None
+    decided_by: str | None
+    updated_at: datetime
+
+    @property
+    def kept(self) -> tuple[int, ...]:
+        """The items the run posts: the draft's, less those dropped."""
+        return tuple(i for i in self.item_ids if i not in self.dropped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +195,8 @@ class Selection:
     republish_after: datetime | None = None  # items first published elsewhere since then
     order: tuple[str, ...] = ("quality", "newest")
     limit: int = 10
+    only: tuple[int, ...] | None = None
+    """Only these items (a draft's approved ones), still subject to every other rule."""
 
 
 @dataclass(frozen=True, slots=True)

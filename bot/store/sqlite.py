@@ -35,6 +35,8 @@ from bot.store.models import (
     DigestRecord,
     DigestStatus,
     DigestSummary,
+    DraftRecord,
+    DraftState,
     FeedState,
     Merge,
     OutboxMessage,
@@ -163,6 +165,30 @@ _INSERT_RELATED = (
     "INSERT INTO related (article_id, position, url, title, excerpt, provider_name,"
     " provider_domain, published_at, quality, image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_DRAFT_COLUMNS = (
+    "id, channel_id, scheduled_for, state, item_ids, dropped, version, control_message_id,"
+    " decided_by, updated_at"
+)
+
+
+def _draft(row: Sequence[Any]) -> DraftRecord:
+    when = _dt(row[2])
+    updated = _dt(row[9])
+    assert when is not None and updated is not None  # NOT NULL columns
+    return DraftRecord(
+        id=int(row[0]),
+        channel_id=int(row[1]),
+        scheduled_for=when,
+        state=DraftState(row[3]),
+        item_ids=tuple(json.loads(row[4])),
+        dropped=tuple(json.loads(row[5])),
+        version=int(row[6]),
+        control_message_id=row[7],
+        decided_by=row[8],
+        updated_at=updated,
+    )
+
+
 _INSERT_AUDIT = (
     "INSERT INTO audit_log (article_id, action, actor, from_status, to_status, reason, at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -1036,6 +1062,11 @@ class SQLiteStore:
         if selection.published_after is not None:
             clauses.append("(published_at IS NULL OR published_at >= ?)")
             params.append(_ts(selection.published_after))
+        if selection.only is not None:
+            clauses.append(
+                f"id IN ({_placeholders(len(selection.only))})" if selection.only else "0"
+            )
+            params.extend(selection.only)
         order = ", ".join(_ORDER_SQL[key] for key in selection.order if key in _ORDER_SQL)
         sql = (
             f"SELECT {_ITEM_COLUMNS} FROM articles WHERE {' AND '.join(clauses)}"
@@ -1488,6 +1519,94 @@ class SQLiteStore:
                 "UPDATE schedule_runs SET outcome = ?, digest_id = coalesce(?, digest_id),"
                 " ran_at = ? WHERE channel_id = ? AND scheduled_for = ?",
                 (outcome, digest_id, self._now(), channel_id, _ts(scheduled_for)),
+            )
+
+    # --- drafts ------------------------------------------------------------------------------
+    async def create_draft(
+        self, channel_id: int, scheduled_for: datetime, item_ids: Sequence[int]
+    ) -> tuple[DraftRecord, bool]:
+        now = self._now()
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT OR IGNORE INTO drafts (channel_id, scheduled_for, state, item_ids,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    channel_id,
+                    _ts(scheduled_for),
+                    DraftState.WAITING,
+                    _json(list(item_ids)),
+                    now,
+                    now,
+                ),
+            )
+            created = cursor.rowcount > 0
+            await cursor.close()
+            rows = await self._read(
+                f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE channel_id = ? AND scheduled_for = ?",
+                (channel_id, _ts(scheduled_for)),
+                via=db,
+            )
+        return _draft(rows[0]), created
+
+    async def draft_for(self, channel_id: int, scheduled_for: datetime) -> DraftRecord | None:
+        rows = await self._read(
+            f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE channel_id = ? AND scheduled_for = ?",
+            (channel_id, _ts(scheduled_for)),
+        )
+        return _draft(rows[0]) if rows else None
+
+    async def open_drafts(self, channel_id: int, until: datetime) -> list[DraftRecord]:
+        rows = await self._read(
+            f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE channel_id = ? AND state IN (?, ?)"
+            " AND scheduled_for <= ? ORDER BY scheduled_for",
+            (channel_id, DraftState.WAITING, DraftState.APPROVED, _ts(until)),
+        )
+        return [_draft(row) for row in rows]
+
+    async def get_draft(self, draft_id: int) -> DraftRecord | None:
+        rows = await self._read(f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE id = ?", (draft_id,))
+        return _draft(rows[0]) if rows else None
+
+    async def change_draft(
+        self,
+        draft_id: int,
+        version: int,
+        *,
+        state: DraftState | None = None,
+        item_ids: Sequence[int] | None = None,
+        dropped: Sequence[int] | None = None,
+        actor: str | None = None,
+    ) -> DraftRecord | None:
+        sets = ["version = version + 1", "updated_at = ?"]
+        params: list[Any] = [self._now()]
+        if state is not None:
+            sets.append("state = ?")
+            params.append(state)
+        if item_ids is not None:
+            sets.append("item_ids = ?")
+            params.append(_json(list(item_ids)))
+        if dropped is not None:
+            sets.append("dropped = ?")
+            params.append(_json(sorted(dropped)))
+        if actor is not None:
+            sets.append("decided_by = ?")
+            params.append(actor)
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                f"UPDATE drafts SET {', '.join(sets)} WHERE id = ? AND version = ?",
+                (*params, draft_id, version),
+            )
+            changed = cursor.rowcount > 0
+            await cursor.close()
+            rows = await self._read(
+                f"SELECT {_DRAFT_COLUMNS} FROM drafts WHERE id = ?", (draft_id,), via=db
+            )
+        return _draft(rows[0]) if changed and rows else None
+
+    async def set_draft_control(self, draft_id: int, message_id: int) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE drafts SET control_message_id = ? WHERE id = ?", (message_id, draft_id)
             )
 
     # --- feeds -------------------------------------------------------------------------------

@@ -634,6 +634,37 @@ class DiscordDouble:
         handle = self._new_handle(InteractionType.MESSAGE_COMPONENT, g, ch, member, data, payload)
         return await self._deliver(handle)
 
+    async def choose(
+        self,
+        message: Ref | JsonObject,
+        custom_id: str,
+        values: Sequence[str],
+        *,
+        user: Ref = "moderator",
+    ) -> InteractionHandle:
+        """Pick ``values`` in the string select ``custom_id`` of a message the bot sent.
+
+        As Discord's client does, only options the menu offers can be picked, and as many as
+        its ``min_values`` and ``max_values`` (default 1 and 1) allow."""
+        g, ch, payload = self._interactive_message(message)
+        component = component_exists(payload, custom_id)
+        if component is None or component.get("type") != 3:
+            raise LookupError(f"message {payload['id']} has no select menu {custom_id!r}")
+        if component.get("disabled"):
+            raise ValueError(f"select menu {custom_id!r} is disabled")
+        offered = {option["value"] for option in component.get("options", [])}
+        unknown = [v for v in values if v not in offered]
+        if unknown:
+            raise ValueError(f"select menu {custom_id!r} offers no {unknown}")
+        low, high = component.get("min_values", 1), component.get("max_values", 1)
+        if not low <= len(values) <= high:
+            raise ValueError(f"select menu {custom_id!r} takes {low} to {high} values")
+        data = {"custom_id": custom_id, "component_type": 3, "values": list(values)}
+        handle = self._new_handle(
+            InteractionType.MESSAGE_COMPONENT, g, ch, g.member(user), data, payload
+        )
+        return await self._deliver(handle)
+
     async def submit_modal(
         self,
         custom_id: str,

@@ -58,7 +58,12 @@ class RecordingPublisher:
         self.status = PublishStatus.POSTED
 
     async def publish(
-        self, channel: int, *, trigger: Trigger, scheduled_for: datetime | None = None
+        self,
+        channel: int,
+        *,
+        trigger: Trigger,
+        scheduled_for: datetime | None = None,
+        only: tuple[int, ...] | None = None,
     ) -> PublishResult:
         self.calls.append((channel, trigger, self.clock.now()))
         self.runs.append(scheduled_for)
