@@ -73,15 +73,18 @@ def deck_lead(remaining: int, topic: str | None, feed: str | None, note: str | N
     if topic:
         parts.append(f"topic {escape_markdown(topic)}")
     if feed:
-        # Items do not record their feed yet (the feeds issue adds it): say so, do not pretend.
-        parts.append(f"feed {escape_markdown(feed)} (not applied: items do not record feeds yet)")
+        parts.append(f"feed {escape_markdown(feed)}")
     line = " · ".join(parts)
     return f"{line}\n{note}" if note else line
 
 
-def deck_end(topic: str | None, after: int, note: str | None = None) -> str:
+def deck_end(
+    topic: str | None, after: int, note: str | None = None, feed: str | None = None
+) -> str:
     """The deck's last card: nothing pending after the item last shown."""
     which = f" with topic {escape_markdown(topic)}" if topic else ""
+    if feed:
+        which += f" from feed {escape_markdown(feed)}"
     text = (
         f"✅ No more pending items{which} after #{after}."
         if after

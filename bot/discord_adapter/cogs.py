@@ -179,7 +179,7 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
         name="review", description="Review pending items one at a time (only you see it)"
     )
     @app_commands.describe(
-        topic="only items with this topic", feed="only items from this feed (once feeds exist)"
+        topic="only items with this topic", feed="only items from feeds whose address contains this"
     )
     async def review(
         self,

@@ -30,6 +30,7 @@ from bot.discord_adapter.permissions import require_moderator
 from bot.discord_adapter.review import ReviewFeed, decide, reason_input, review_feed
 from bot.discord_adapter.tree import handle_interaction_error
 from bot.errors import InvalidTransition, NotFound
+from bot.feeds.registry import all_feeds
 from bot.review import DECK_COUNT_CAP, deck_end, deck_lead
 from bot.store import QueueItem
 
@@ -57,24 +58,35 @@ async def deck_message(
     """The deck's message after ``state.item_id``: the next pending item matching the
     filters, or the end card. Keyword arguments for ``send_message``/``edit_message``."""
     store = feed.store
-    item = await store.next_pending(after=state.item_id, topic=state.topic)
+    origins = await feed_origins(feed, state.feed)
+    item = await store.next_pending(after=state.item_id, topic=state.topic, origins=origins)
     if item is None:
-        left = await store.count_pending(topic=state.topic, limit=1)
+        left = await store.count_pending(topic=state.topic, origins=origins, limit=1)
         view: discord.ui.View | None = None
         if left and state.item_id:
             # Skipped items are still pending, before the cursor: offer to go round again.
             view = discord.ui.View(timeout=None)
             view.add_item(DeckButton("restart", DeckState(0, state.topic, state.feed)))
         return {
-            "content": deck_end(state.topic, state.item_id, note),
+            "content": deck_end(state.topic, state.item_id, note, state.feed),
             "embeds": [],
             "allowed_mentions": NO_MENTIONS,
             "view": view,
         }
-    remaining = await store.count_pending(topic=state.topic, limit=DECK_COUNT_CAP)
+    remaining = await store.count_pending(topic=state.topic, origins=origins, limit=DECK_COUNT_CAP)
     lead = deck_lead(remaining, state.topic, state.feed, note)
     payload = await feed.payload(item, lead=lead)
     return {**message_kwargs(payload), "view": deck_view(item, state)}
+
+
+async def feed_origins(feed: ReviewFeed, text: str | None) -> tuple[str, ...] | None:
+    """The feeds a deck's ``feed`` filter names: every feed (config or added) whose address
+    contains the text, case-insensitively (``reuters.com`` or a whole URL); None: no filter."""
+    if not text:
+        return None
+    wanted = text.lower()
+    feeds = await all_feeds(feed.settings, feed.store)
+    return tuple(f.url for f in feeds if wanted in f.url.lower())
 
 
 def deck_view(item: QueueItem, state: DeckState) -> discord.ui.View:

@@ -186,12 +186,16 @@ class Store(Protocol):
         """The newest digests Discord refused, newest first (the status view's errors)."""
         ...
 
-    async def next_pending(self, *, after: int, topic: str | None = None) -> QueueItem | None:
+    async def next_pending(
+        self, *, after: int, topic: str | None = None, origins: tuple[str, ...] | None = None
+    ) -> QueueItem | None:
         """The pending item with the smallest id above ``after`` (with ``topic``, case
         insensitive): the review deck's next card, one index seek however long the queue."""
         ...
 
-    async def count_pending(self, *, topic: str | None = None, limit: int) -> int:
+    async def count_pending(
+        self, *, topic: str | None = None, origins: tuple[str, ...] | None = None, limit: int
+    ) -> int:
         """Pending items (with ``topic``), counted up to ``limit``: a bound, because a count
         over a million rows would cost a deck step its time."""
         ...

@@ -375,6 +375,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
                 UNIQUE (channel_id, scheduled_for)
             )
             """,
+            # The review deck's feed filter: the next pending item of a feed in one seek.
+            "CREATE INDEX articles_origin_pending ON articles (origin, status, id)",
         ),
     ),
 )

@@ -1349,7 +1349,28 @@ class SQLiteStore:
         return [self._summary(row) for row in rows]
 
     # --- the review deck and trusted outlets -------------------------------------------------
-    async def next_pending(self, *, after: int, topic: str | None = None) -> QueueItem | None:
+    async def next_pending(
+        self, *, after: int, topic: str | None = None, origins: tuple[str, ...] | None = None
+    ) -> QueueItem | None:
+        if origins is not None:
+            # Items a feed brought (``origin``, migration 7): one seek on (origin, status, id).
+            marks = _placeholders(len(origins)) if origins else "NULL"
+            if topic is None:
+                sql = (
+                    f"SELECT {_ITEM_COLUMNS} FROM articles WHERE origin IN ({marks})"
+                    " AND status = 'pending' AND id > ? ORDER BY id LIMIT 1"
+                )
+                params: tuple[Any, ...] = (*origins, after)
+            else:
+                sql = (
+                    f"SELECT {_ITEM_COLUMNS} FROM articles WHERE id = (SELECT t.article_id FROM"
+                    " article_topics t JOIN articles a ON a.id = t.article_id"
+                    " WHERE t.topic = lower(?) AND t.status = 'pending' AND t.article_id > ?"
+                    f" AND a.origin IN ({marks}) ORDER BY t.article_id LIMIT 1)"
+                )
+                params = (topic, after, *origins)
+            items = await self._items(await self._read(sql, params), with_related=True)
+            return items[0] if items else None
         if topic is None:
             rows = await self._read(
                 f"SELECT {_ITEM_COLUMNS} FROM articles WHERE status = 'pending' AND id > ?"
@@ -1367,7 +1388,24 @@ class SQLiteStore:
         items = await self._items(rows, with_related=True)
         return items[0] if items else None
 
-    async def count_pending(self, *, topic: str | None = None, limit: int) -> int:
+    async def count_pending(
+        self, *, topic: str | None = None, origins: tuple[str, ...] | None = None, limit: int
+    ) -> int:
+        if origins is not None:
+            marks = _placeholders(len(origins)) if origins else "NULL"
+            where = f"a.origin IN ({marks}) AND a.status = 'pending'"
+            params: list[Any] = list(origins)
+            if topic is not None:
+                where += (
+                    " AND EXISTS (SELECT 1 FROM article_topics t WHERE t.article_id = a.id"
+                    " AND t.topic = lower(?))"
+                )
+                params.append(topic)
+            rows = await self._read(
+                f"SELECT count(*) FROM (SELECT 1 FROM articles a WHERE {where} LIMIT ?)",
+                (*params, limit),
+            )
+            return int(rows[0][0])
         if topic is None:
             return min((await self.count_by_status())[Status.PENDING], limit)
         rows = await self._read(

@@ -3,6 +3,7 @@ loopback Discord double, a real SQLite file read back after every step."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,16 @@ import pytest
 
 from bot.app import open_app
 from bot.articles import Article, Provider
-from bot.config import Settings
+from bot.config import FeedSettings, Settings
 from bot.store import QueueQuery, Status
 from tests.discord_double import DiscordDouble
 from tests.discord_double.interactions import InteractionHandle
 from tests.reliability import harness
 from tests.reliability.harness import running_bot
+
+# Two feeds on a closed loopback port: listed for the deck's filter, their polls just fail.
+HN = "http://127.0.0.1:9/hn.xml"
+LOBSTERS = "http://127.0.0.1:9/lobsters.xml"
 
 
 def article(n: int) -> Article:
@@ -30,6 +35,7 @@ def article(n: int) -> Article:
         quality=n,
         source=f"---\ntitle: Story {n}\n---\n",
         source_hash=f"h{n}",
+        origin=HN if n % 4 == 0 else LOBSTERS,
     )
 
 
@@ -207,21 +213,35 @@ async def test_a_deck_works_after_a_restart_and_a_second_moderator_is_told(
 async def test_the_topic_filter_and_the_feed_option(
     discord_double: DiscordDouble, tmp_path: Path, restore_endpoints: None
 ) -> None:
-    settings = deck_settings(discord_double, tmp_path)
-    ids = await seed(settings, 6)
+    settings = replace(
+        deck_settings(discord_double, tmp_path),
+        feeds=(FeedSettings(HN), FeedSettings(LOBSTERS)),
+        allow_private_feeds=True,
+    )
+    ids = await seed(settings, 8)
     async with running_bot(settings, discord_double):
-        deck = await open_deck(discord_double, {"topic": "climate", "feed": "hn"})
-        assert deck["content"].startswith(
-            "🗂️ **Review deck** · 3 pending · topic climate · feed hn (not applied: items do not"
-            " record feeds yet)"
-        )
+        # The feed filter: items whose feed's address contains "HN" (every fourth story).
+        deck = await open_deck(discord_double, {"feed": "HN"})
+        assert deck["content"].startswith("🗂️ **Review deck** · 2 pending · feed HN")
+        walked = []
+        while "Skip" in buttons(deck):
+            walked.append(shown(deck))
+            _, deck = await click(discord_double, deck, "Skip")
+        assert walked == [ids[3], ids[7]]
+        assert deck["content"].endswith(f"No more pending items from feed HN after #{ids[7]}.")
+        both = await open_deck(discord_double, {"topic": "ai", "feed": "lobsters"})
+        assert both["content"].startswith("🗂️ **Review deck** · 4 pending · topic ai · feed")
+        none = await open_deck(discord_double, {"feed": "nowhere.example"})
+        assert none["content"] == "✅ No pending items from feed nowhere.example."
+        deck = await open_deck(discord_double, {"topic": "climate"})
+        assert deck["content"].startswith("🗂️ **Review deck** · 4 pending · topic climate")
         walked = []
         while "Skip" in buttons(deck):
             walked.append(shown(deck))
             _, deck = await click(discord_double, deck, "Skip")
         assert walked == ids[1::2]  # the even stories are Climate
         assert deck["content"].endswith(
-            f"No more pending items with topic climate after #{ids[5]}."
+            f"No more pending items with topic climate after #{ids[7]}."
         )
         # After a restart, the filters come back from the button's custom id.
     async with running_bot(settings, discord_double):
