@@ -218,7 +218,7 @@ class DiscordPoster:
         self.guild = guild
         self.crosspost_patience = crosspost_patience
         self.crosspost_limits = CrosspostLimits()
-        self._asked_guild = False
+        self._guild_channels: asyncio.Future[None] | None = None
         self.pacer = pacer or GlobalPacer()
         self.answers = EarlyAnswers()
         self._held: set[asyncio.Task[discord.Message]] = set()
@@ -265,8 +265,10 @@ class DiscordPoster:
 
     async def channel_info(self, channel_id: int) -> ChannelInfo:
         """From the gateway's cache when the client has one; else asked of Discord once per
-        process: all of the configured guild's channels in one request (so a fan-out to 50
-        channels costs one request more, not 50), or the one channel."""
+        process: all the channels of the configured guild (or, without one, of the first
+        channel's guild) in one request, so a fan-out to 50 channels costs one or two requests,
+        not 50. The channels of a fan-out wait for that request rather than each asking for
+        itself meanwhile; a channel it did not list is asked for alone."""
         known = self._channels.get(channel_id)
         if known is not None:
             return known
@@ -274,15 +276,31 @@ class DiscordPoster:
         try:
             if isinstance(cached, discord.abc.GuildChannel):
                 self._learn(_channel_data(cached))
-            elif self.guild is not None and not self._asked_guild:
-                self._asked_guild = True
-                for data in await self.client.http.get_all_guild_channels(self.guild):
-                    self._learn(dict(data))
+            else:
+                if self._guild_channels is None:
+                    self._guild_channels = asyncio.ensure_future(self._learn_guild(channel_id))
+                learning = self._guild_channels
+                try:
+                    # Shielded: one caller's cancellation must not cancel the others' request.
+                    await asyncio.shield(learning)
+                except FAILURES:
+                    if self._guild_channels is learning:
+                        self._guild_channels = None  # the next publish asks again
+                    raise
             if channel_id not in self._channels:
                 self._learn(dict(await self.client.http.get_channel(channel_id)))
         except FAILURES as exc:
             raise delivery_error(exc) from exc
         return self._channels[channel_id]
+
+    async def _learn_guild(self, channel_id: int) -> None:
+        guild = self.guild
+        if guild is None:
+            self._learn(dict(await self.client.http.get_channel(channel_id)))
+            guild = self._guilds[channel_id] or None
+        if guild is not None:
+            for data in await self.client.http.get_all_guild_channels(guild):
+                self._learn(dict(data))
 
     def _learn(self, data: dict[str, Any]) -> None:
         channel_id = int(data["id"])
