@@ -42,6 +42,7 @@ from .ratelimit import RateLimitConfig, RateLimiter
 from .recording import RecordedRequest
 from .rest import API_PREFIX, build_app
 from .state import Channel, Guild, GuildFactory, Member, Role, User, default_guild
+from .webhooks import Webhook
 
 JsonObject = dict[str, Any]
 Ref = int | str
@@ -111,6 +112,10 @@ class DiscordDouble:
         )
         self.requests: list[RecordedRequest] = []
         self.role_edits: list[tuple[str, int, int]] = []
+        self.webhooks: dict[int, Webhook] = {}
+        """Channel webhooks by id (see webhooks.py)."""
+        self.webhook_executions: list[tuple[int, int]] = []
+        """(webhook id, message id) of every message a webhook posted, in order."""
         self.crossposts: list[int] = []
         """Ids of the messages crossposted, in order (a second crosspost is refused, 40033)."""
         """Member role edits the bot made over REST: ("add" or "remove", member id, role id)."""

@@ -49,6 +49,7 @@ from .permissions import Permission
 from .recording import BODY, FILES, RECORDED_HEADERS, RecordedRequest
 from .rest_interactions import InteractionRoutes
 from .state import THREAD_TYPES, Channel, ChannelType, Guild, Member, Role
+from .webhooks import WebhookRoutes
 
 CROSSPOSTED = 1 << 0
 """The message flag of a crossposted announcement."""
@@ -255,11 +256,14 @@ class RestApi:
                 "guild_id",
             ),
         ]
+        webhooks = WebhookRoutes(self.d)
+        bot_routes += webhooks.bot_routes()
         for method, path, handler, family, major in bot_routes:
             self._add(
                 app, method, path, handler, RouteMeta(f"{method} {path}", family, major, auth=True)
             )
-        for method, path, handler in InteractionRoutes(self.d).routes():
+        interactions = InteractionRoutes(self.d)
+        for method, path, handler in interactions.routes() + webhooks.token_routes(interactions):
             self._add(
                 app, method, path, handler, RouteMeta(f"{method} {path}", None, None, auth=False)
             )

@@ -50,14 +50,9 @@ class InteractionRoutes:
         self.d = double
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        hook = "/webhooks/{application_id}/{token}"
-        return [
-            ("POST", "/interactions/{interaction_id}/{token}/callback", self.callback),
-            ("POST", hook, self.create_followup),
-            ("GET", hook + "/messages/{message_id}", self.get_message),
-            ("PATCH", hook + "/messages/{message_id}", self.edit_message),
-            ("DELETE", hook + "/messages/{message_id}", self.delete_message),
-        ]
+        """The callback route; the follow-up routes (``/webhooks/{webhook_id}/{token}``,
+        with the application's id) are shared with channel webhooks (``webhooks.py``)."""
+        return [("POST", "/interactions/{interaction_id}/{token}/callback", self.callback)]
 
     # ------------------------------------------------------------------ helpers
 
@@ -218,7 +213,7 @@ class InteractionRoutes:
     def _handle(self, request: web.Request) -> InteractionHandle:
         d = self.d
         try:
-            application_id = int(request.match_info["application_id"])
+            application_id = int(request.match_info["webhook_id"])
         except ValueError:
             raise unknown_webhook() from None
         token = request.match_info["token"]
