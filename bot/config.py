@@ -9,7 +9,7 @@ cron expressions and time zones are checked here too, so a typo stops ``newsbot`
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import StrEnum
@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from bot import config_values as checks
 from bot.articles.urls import http_url_problem, safe_url
 from bot.errors import ConfigError
 from bot.schedule import parse_schedule
@@ -77,6 +78,15 @@ class Unreviewed(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Identity:
+    """The name and avatar a digest is posted under, through a webhook the bot owns in its
+    channel, instead of the bot's own."""
+
+    name: str
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DigestChannel:
     """One channel that receives digests, and how its digest is chosen and rendered."""
 
@@ -115,6 +125,7 @@ class DigestChannel:
     unreviewed: Unreviewed = Unreviewed.HOLD
     review_ping_role: int | None = None
     """Mentioned (and only it) when a draft of this channel waits for a decision."""
+    identity: Identity | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,108 +222,12 @@ class Settings:
 # dataclass field's. A key that is absent or null takes its default.
 
 
-class _Invalid(Exception):
-    """One bad value: ``problem`` says what is wrong, ``key`` is the path below the key being
-    read ("" for a plain value, ``.min_quality`` or ``[2].channel`` inside a nested one)."""
-
-    def __init__(self, problem: str, key: str = "") -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.key = key
-
-
-Parse = Callable[[Any], Any]
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid(f"expected an integer, got {value!r}")
-    return value
-
-
-def _positive(value: Any) -> int:
-    if _integer(value) <= 0:
-        raise _Invalid(f"expected a positive integer, got {value!r}")
-    return int(value)
-
-
-def _zero_or_more(value: Any) -> int:
-    if _integer(value) < 0:
-        raise _Invalid(f"expected 0 or more, got {value}")
-    return int(value)
-
-
-def _snowflake(value: Any) -> int:
-    # Ids are often quoted in YAML so that no tool rounds them; accept "123" too.
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise _Invalid(f"expected a Discord id (a positive integer), got {value!r}")
-    return value
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid(f"expected a non-empty string, got {value!r}")
-    return value
-
-
-def _flag(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid(f"expected true or false, got {value!r}")
-    return value
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, list):
-        raise _Invalid(f"expected a list of strings, got {value!r}")
-    for item in value:
-        if not isinstance(item, str | int) or isinstance(item, bool):
-            raise _Invalid(f"expected a list of strings, got an entry {item!r}")
-    return tuple(str(item) for item in value)
-
-
-def _lower_strings(value: Any) -> tuple[str, ...]:
-    return tuple(item.lower() for item in _strings(value))
-
-
-def _roles(value: Any) -> tuple[str | int, ...]:
-    return tuple(int(role) if role.isdigit() else role for role in _strings(value))
-
-
 def _orders(value: Any) -> tuple[str, ...] | None:
-    order = _strings(value)
+    order = checks.strings(value)
     for key in order:
         if key not in ORDERS:
-            raise _Invalid(f"unknown order {key!r} (use {', '.join(ORDERS)})")
+            raise checks.Invalid(f"unknown order {key!r} (use {', '.join(ORDERS)})")
     return order or None  # an empty list keeps the default order
-
-
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def _duration(value: Any) -> timedelta:
-    """``30m``, ``6h``, ``7d``, ``2w`` or a number of hours."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return timedelta(hours=value)
-    if isinstance(value, str) and value[-1:] in _UNITS and value[:-1].strip().isdigit():
-        amount = int(value[:-1])
-        if amount > 0:
-            return timedelta(**{_UNITS[value[-1]]: amount})
-    raise _Invalid(f"expected a duration like 30m, 6h or 7d, got {value!r}")
-
-
-def _cron_text(value: Any) -> str:
-    """Only the type; the expression is checked with its channel's time zone (``_digest``)."""
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid(f"expected a cron expression string, got {value!r}")
-    return value
-
-
-def _folder(value: Any) -> str | None:
-    if not isinstance(value, str):
-        raise _Invalid(f"expected a folder path, got {value!r}")
-    return value or None
 
 
 def _crosspost(value: Any) -> Crosspost:
@@ -321,31 +236,42 @@ def _crosspost(value: Any) -> Crosspost:
     try:
         return Crosspost(value)
     except ValueError:
-        raise _Invalid(f"expected first, all or off, got {value!r}") from None
+        raise checks.Invalid(f"expected first, all or off, got {value!r}") from None
 
 
-def _fields(
-    data: Mapping[Any, Any], schema: Mapping[str, Parse], *, nested: bool = True
-) -> dict[str, Any]:
-    """The values of ``data`` read through ``schema``; absent and null keys are left out, so
-    that the dataclass defaults apply. Keys in problems start with a dot when ``nested``."""
-    dot = "." if nested else ""
-    for key in data:
-        if key not in schema:
-            known = ", ".join(sorted(schema))
-            raise _Invalid(f"unknown setting (known: {known})", f"{dot}{key}")
-    values: dict[str, Any] = {}
-    for key, parse in schema.items():
-        value = data.get(key)
-        if value is None:
-            continue
-        try:
-            parsed = parse(value)
-        except _Invalid as exc:
-            raise _Invalid(exc.problem, f"{dot}{key}{exc.key}") from None
-        if parsed is not None:
-            values[key] = parsed
-    return values
+# Discord refuses a webhook name or username with these in it, and more than 80 characters.
+_NAME_MAX = 80
+_NAME_FORBIDDEN = ("discord", "clyde")
+
+
+def _identity_name(value: Any) -> str:
+    name = checks.text(value).strip()
+    if len(name) > _NAME_MAX:
+        raise checks.Invalid(f"at most {_NAME_MAX} characters (Discord's limit), got {len(name)}")
+    banned = next((word for word in _NAME_FORBIDDEN if word in name.lower()), None)
+    if banned is not None:
+        raise checks.Invalid(f"Discord refuses names containing {banned!r}, got {name!r}")
+    return name
+
+
+def _avatar_url(value: Any) -> str:
+    if not isinstance(value, str):
+        raise checks.Invalid(f"expected an http(s) URL of an image, got {value!r}")
+    problem = http_url_problem(value)
+    if problem is not None:
+        raise checks.Invalid(f"{value!r} {problem}")
+    return value
+
+
+def _identity(value: Any) -> Identity:
+    if not isinstance(value, dict):
+        raise checks.Invalid(
+            f"expected a mapping like {{name: The Wire, avatar_url: https://...}}, got {value!r}"
+        )
+    values = checks.fields(value, {"name": _identity_name, "avatar_url": _avatar_url})
+    if "name" not in values:
+        raise checks.Invalid("missing (the name digests are posted under)", ".name")
+    return Identity(**values)
 
 
 def _review(value: Any) -> DraftReview:
@@ -354,40 +280,41 @@ def _review(value: Any) -> DraftReview:
     try:
         return DraftReview(value)
     except ValueError:
-        raise _Invalid(f"expected draft or none, got {value!r}") from None
+        raise checks.Invalid(f"expected draft or none, got {value!r}") from None
 
 
 def _unreviewed(value: Any) -> Unreviewed:
     try:
         return Unreviewed(value)
     except ValueError:
-        raise _Invalid(f"expected hold or post, got {value!r}") from None
+        raise checks.Invalid(f"expected hold or post, got {value!r}") from None
 
 
-_DIGEST: dict[str, Parse] = {
-    "channel": _snowflake,
-    "schedule": _cron_text,
-    "timezone": _text,
-    "template": _text,
-    "max_items": _positive,
-    "topics": _strings,
-    "min_quality": _integer,
-    "providers": _lower_strings,
-    "max_age": _duration,
+_DIGEST: dict[str, checks.Parse] = {
+    "channel": checks.snowflake,
+    "schedule": checks.cron_text,
+    "timezone": checks.text,
+    "template": checks.text,
+    "max_items": checks.positive,
+    "topics": checks.strings,
+    "min_quality": checks.integer,
+    "providers": checks.lower_strings,
+    "max_age": checks.duration,
     "order": _orders,
-    "related_limit": _zero_or_more,
-    "excerpt_length": _zero_or_more,
-    "title": _text,
-    "post_empty": _flag,
-    "ping_role": _snowflake,
-    "notify_button": _flag,
-    "thread": _flag,
-    "tags": _strings,
+    "related_limit": checks.zero_or_more,
+    "excerpt_length": checks.zero_or_more,
+    "title": checks.text,
+    "post_empty": checks.flag,
+    "ping_role": checks.snowflake,
+    "notify_button": checks.flag,
+    "thread": checks.flag,
+    "tags": checks.strings,
     "crosspost": _crosspost,
     "review": _review,
-    "draft_lead": _duration,
+    "draft_lead": checks.duration,
     "unreviewed": _unreviewed,
-    "review_ping_role": _snowflake,
+    "review_ping_role": checks.snowflake,
+    "identity": _identity,
 }
 
 
@@ -395,137 +322,145 @@ def _digest(data: Any) -> DigestChannel:
     """One ``digests`` entry, its time zone and schedule validated here, once, so that a typo
     stops ``newsbot`` before anything connects or posts."""
     if not isinstance(data, dict):
-        raise _Invalid(f"expected a mapping, got {data!r}")
-    values = _fields(data, _DIGEST)
+        raise checks.Invalid(f"expected a mapping, got {data!r}")
+    values = checks.fields(data, _DIGEST)
     if "channel" not in values:
-        raise _Invalid("missing (the id of the channel that receives digests)", ".channel")
+        raise checks.Invalid("missing (the id of the channel that receives digests)", ".channel")
     digest = DigestChannel(**values)
     if digest.notify_button and digest.ping_role is None:
-        raise _Invalid("needs ping_role (the role the button gives and takes)", ".notify_button")
+        raise checks.Invalid(
+            "needs ping_role (the role the button gives and takes)", ".notify_button"
+        )
     try:
         # The time zone is checked even without a schedule: it is the default for
         # `/digest schedule set` and for display.
         zone = parse_schedule("0 0 * * *", digest.timezone).timezone
     except ConfigError as exc:
-        raise _Invalid(str(exc), ".timezone") from None
+        raise checks.Invalid(str(exc), ".timezone") from None
     if digest.schedule is None:
         return replace(digest, timezone=zone)
     try:
         spec = parse_schedule(digest.schedule, zone)
     except ConfigError as exc:
-        raise _Invalid(str(exc), ".schedule") from None
+        raise checks.Invalid(str(exc), ".schedule") from None
     return replace(digest, schedule=spec.cron, timezone=spec.timezone)
 
 
 def _digests(value: Any) -> tuple[DigestChannel, ...]:
     if not isinstance(value, list):
-        raise _Invalid("expected a list of channels")
+        raise checks.Invalid("expected a list of channels")
     digests: list[DigestChannel] = []
     for number, entry in enumerate(value, start=1):
         try:
             digest = _digest(entry)
-        except _Invalid as exc:
-            raise _Invalid(exc.problem, f"[{number}]{exc.key}") from None
+        except checks.Invalid as exc:
+            raise checks.Invalid(exc.problem, f"[{number}]{exc.key}") from None
         if any(d.channel == digest.channel for d in digests):
-            raise _Invalid(f"{digest.channel} is listed twice", f"[{number}].channel")
+            raise checks.Invalid(f"{digest.channel} is listed twice", f"[{number}].channel")
         digests.append(digest)
     return tuple(digests)
 
 
 def _feed_url(value: Any) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"expected an http(s) URL, got {value!r}")
+        raise checks.Invalid(f"expected an http(s) URL, got {value!r}")
     problem = http_url_problem(value)
     if problem is not None:
-        raise _Invalid(f"{value!r} {problem}")
+        raise checks.Invalid(f"{value!r} {problem}")
     url = safe_url(value)
     assert url is not None  # http_url_problem passed it
     return url
 
 
-_FEED: dict[str, Parse] = {
+_FEED: dict[str, checks.Parse] = {
     "url": _feed_url,
-    "topics": _strings,
-    "provider": _text,
-    "quality": _integer,
-    "interval": _duration,
-    "backfill": _zero_or_more,
+    "topics": checks.strings,
+    "provider": checks.text,
+    "quality": checks.integer,
+    "interval": checks.duration,
+    "backfill": checks.zero_or_more,
 }
 
 
 def _feeds(value: Any) -> tuple[FeedSettings, ...]:
     if not isinstance(value, list):
-        raise _Invalid("expected a list of feeds like [{url: https://example.org/feed.xml}]")
+        raise checks.Invalid("expected a list of feeds like [{url: https://example.org/feed.xml}]")
     feeds: list[FeedSettings] = []
     for number, entry in enumerate(value, start=1):
         if isinstance(entry, str):
             entry = {"url": entry}
         if not isinstance(entry, dict):
-            raise _Invalid(f"expected a mapping with url, got {entry!r}", f"[{number}]")
+            raise checks.Invalid(f"expected a mapping with url, got {entry!r}", f"[{number}]")
         try:
-            values = _fields(entry, _FEED)
-        except _Invalid as exc:
-            raise _Invalid(exc.problem, f"[{number}]{exc.key}") from None
+            values = checks.fields(entry, _FEED)
+        except checks.Invalid as exc:
+            raise checks.Invalid(exc.problem, f"[{number}]{exc.key}") from None
         if "url" not in values:
-            raise _Invalid("missing (the feed's http(s) address)", f"[{number}].url")
+            raise checks.Invalid("missing (the feed's http(s) address)", f"[{number}].url")
         if any(f.url == values["url"] for f in feeds):
-            raise _Invalid(f"{values['url']} is listed twice", f"[{number}].url")
+            raise checks.Invalid(f"{values['url']} is listed twice", f"[{number}].url")
         feeds.append(FeedSettings(**values))
     return tuple(feeds)
 
 
-_AUTO_APPROVE: dict[str, Parse] = {
-    "min_quality": _integer,
-    "providers": _lower_strings,
-    "topics": _lower_strings,
-    "feeds": _strings,
+_AUTO_APPROVE: dict[str, checks.Parse] = {
+    "min_quality": checks.integer,
+    "providers": checks.lower_strings,
+    "topics": checks.lower_strings,
+    "feeds": checks.strings,
 }
 
 
 def _auto_approve(value: Any) -> AutoApprove:
     if not isinstance(value, dict):
-        raise _Invalid(f"expected a mapping like {{min_quality: 60}}, got {value!r}")
-    return AutoApprove(**_fields(value, _AUTO_APPROVE))
+        raise checks.Invalid(f"expected a mapping like {{min_quality: 60}}, got {value!r}")
+    return AutoApprove(**checks.fields(value, _AUTO_APPROVE))
 
 
 def _review_feed(value: Any) -> str:
     if value is False:  # YAML reads a bare `off` as false
         return "off"
     if value not in REVIEW_FEED_MODES:
-        raise _Invalid(f"expected one of {', '.join(REVIEW_FEED_MODES)}, got {value!r}")
+        raise checks.Invalid(f"expected one of {', '.join(REVIEW_FEED_MODES)}, got {value!r}")
     return str(value)
 
 
 def _similarity(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise _Invalid(f"expected a number between 0 and 1, got {value!r}")
+        raise checks.Invalid(f"expected a number between 0 and 1, got {value!r}")
     return float(value)
 
 
-_CLUSTERING: dict[str, Parse] = {"window": _duration, "files": _flag, "threshold": _similarity}
+_CLUSTERING: dict[str, checks.Parse] = {
+    "window": checks.duration,
+    "files": checks.flag,
+    "threshold": _similarity,
+}
 
 
 def _clustering(value: Any) -> Clustering:
     if not isinstance(value, dict):
-        raise _Invalid(f"expected a mapping like {{window: 36h, files: false}}, got {value!r}")
-    return Clustering(**_fields(value, _CLUSTERING))
+        raise checks.Invalid(
+            f"expected a mapping like {{window: 36h, files: false}}, got {value!r}"
+        )
+    return Clustering(**checks.fields(value, _CLUSTERING))
 
 
 # The file's top-level keys: how each is read and the Settings field it sets.
-_TOP: dict[str, tuple[str, Parse]] = {
-    "database": ("database", _text),
-    "templates": ("templates", _folder),
-    "guild": ("guild", _snowflake),
-    "moderator_roles": ("moderator_roles", _roles),
-    "review_channel": ("review_channel", _snowflake),
+_TOP: dict[str, tuple[str, checks.Parse]] = {
+    "database": ("database", checks.text),
+    "templates": ("templates", checks.folder),
+    "guild": ("guild", checks.snowflake),
+    "moderator_roles": ("moderator_roles", checks.roles),
+    "review_channel": ("review_channel", checks.snowflake),
     "auto_approve": ("auto_approve", _auto_approve),
     "review_feed": ("review_feed", _review_feed),
-    "review_feed_max": ("review_feed_max", _positive),
+    "review_feed_max": ("review_feed_max", checks.positive),
     "digests": ("digests", _digests),
-    "catch_up_grace": ("catch_up_grace", _duration),
+    "catch_up_grace": ("catch_up_grace", checks.duration),
     "clustering": ("clustering", _clustering),
     "feeds": ("feeds", _feeds),
-    "allow_private_feeds": ("allow_private_feeds", _flag),
+    "allow_private_feeds": ("allow_private_feeds", checks.flag),
 }
 
 
@@ -536,8 +471,8 @@ def parse_settings(data: Any, source: str, base: Path) -> Settings:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping of settings, got {type(data).__name__}")
     try:
-        values = _fields(data, {key: parse for key, (_, parse) in _TOP.items()}, nested=False)
-    except _Invalid as exc:
+        values = checks.fields(data, {key: parse for key, (_, parse) in _TOP.items()}, nested=False)
+    except checks.Invalid as exc:
         raise ConfigError(f"{source}: {exc.key}: {exc.problem}") from None
     fields = {_TOP[key][0]: value for key, value in values.items()}
     if "review_channel" not in fields:

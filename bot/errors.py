@@ -102,9 +102,12 @@ class DeliveryError(PublishError):
         status: int | None = None,
         code: int | None = None,
         retry_after: float | None = None,
+        fix: str | None = None,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.fix = fix
+        """What the moderators should change, when the error code alone does not say it."""
         self.status = status
         self.code = code
         self.retry_after = retry_after

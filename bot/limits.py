@@ -30,6 +30,9 @@ EMBED_FIELD_VALUE_MAX: Final = 1_024
 EMBED_FOOTER_MAX: Final = 2_048
 EMBED_AUTHOR_MAX: Final = 256
 
+# Threads and forum posts
+THREAD_NAME_MAX: Final = 100
+
 # Message nonce (enforce_nonce deduplication)
 NONCE_MAX: Final = 25
 

@@ -9,6 +9,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.config import Identity
+
 # Where history is read from: a time, or the id of a message (history after it).
 After = datetime | int
 
@@ -70,6 +72,14 @@ class Poster(Protocol):
         """Publish an announcement channel's message to the servers following it. Raise
         ``DeliveryError``: with ``retry_after`` for a 429 (never waiting long for it), with
         ``code`` 40033 when it was published already."""
+        ...
+
+    async def with_identity(self, channel_id: int, identity: Identity) -> Poster:
+        """A Poster that posts in the channel (and its threads) under ``identity``, through
+        the channel's webhook that this bot owns (made on first use). Its ``send``,
+        ``find_recent``, ``create_post`` and ``find_post`` act as the webhook, and
+        ``find_recent`` recognises that webhook's messages; the rest is this Poster's.
+        Raise ``DeliveryError`` when the webhook cannot be had (Manage Webhooks)."""
         ...
 
     async def start_thread(self, channel_id: int, message_id: int, name: str) -> int:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Crosspost, DigestChannel, Settings
@@ -23,7 +22,7 @@ from bot.limits import NONCE_MAX
 from bot.poster import After, ChannelInfo, ChannelKind, Poster
 from bot.render import PackedMessage, Renderer, allowed_mentions
 from bot.render.escape import escape_markdown
-from bot.render.pack import shorten_text
+from bot.render.renderer import default_thread_name
 from bot.store import DigestRecord, DigestStatus, NewMessage, QueueItem, Selection, Store, Trigger
 
 log = logging.getLogger(__name__)
@@ -50,6 +49,8 @@ class DigestPlan:
     items: list[QueueItem]
     messages: list[PackedMessage]
     key: str
+    thread_name: str | None = None
+    """The name of its forum post or discussion thread (the template's ``thread_name``)."""
 
     def item_ids(self, message: PackedMessage) -> tuple[int, ...]:
         return tuple(self.items[index].id for index in message.item_indices)
@@ -95,12 +96,23 @@ async def plan_digest(
     restricts it to those items (an approved draft's), which must still qualify."""
     items = await store.select_for_digest(selection_for(digest, now, limit, only))
     key = digest_key(digest.channel, [item.id for item in items])
+    articles = [item.article for item in items]
+
+    def render() -> tuple[list[PackedMessage], str | None]:
+        messages = renderer.render_digest(articles, digest, now=now, ref=key)
+        if not messages:
+            return messages, None
+        return messages, renderer.thread_name(articles, digest, now=now, ref=key)
+
     # Off the event loop: an operator's template may use its whole time budget.
-    messages = await asyncio.to_thread(
-        renderer.render_digest, [item.article for item in items], digest, now=now, ref=key
-    )
+    messages, thread = await asyncio.to_thread(render)
     return DigestPlan(
-        channel=digest.channel, digest=digest, items=items, messages=messages, key=key
+        channel=digest.channel,
+        digest=digest,
+        items=items,
+        messages=messages,
+        key=key,
+        thread_name=thread,
     )
 
 
@@ -168,16 +180,7 @@ def empty_notice(digest: DigestChannel) -> dict[str, Any]:
     }
 
 
-THREAD_NAME_MAX = 100
 FORUM_TAGS_MAX = 5
-
-
-def thread_name(digest: DigestChannel, created_at: datetime) -> str:
-    """A digest's thread is named like the digest: its title and its day in the channel's
-    time zone, within Discord's 100 characters (plain text: Discord shows no Markdown there)."""
-    local = created_at.astimezone(ZoneInfo(digest.timezone))
-    day = f" · {local.day} {local:%B %Y}"
-    return shorten_text(digest.title, THREAD_NAME_MAX - len(day)) + day
 
 
 def nonce_for(ref: str, position: int) -> str:
@@ -281,7 +284,12 @@ class Publisher:
                 ]
                 key = f"{plan.key}@{now}"
             digest, _ = await self.store.create_digest(
-                channel, key, trigger, outbox, scheduled_for=scheduled_for
+                channel,
+                key,
+                trigger,
+                outbox,
+                scheduled_for=scheduled_for,
+                thread_name=plan.thread_name,
             )
             log.info(
                 "digest %d for channel %d: %d items in %d messages (%s)",
@@ -314,8 +322,9 @@ class Publisher:
         target = channel  # where the parts go: the channel, or a forum digest's post
         try:
             info = await self.poster.channel_info(channel)
+            poster = await self._poster_for(channel)
             if info.kind is ChannelKind.FORUM:
-                target, made = await self._forum_post(digest, info)
+                target, made = await self._forum_post(digest, info, poster)
                 if made is not None:
                     sent_ids.insert(0, made)
                     unsent = unsent[1:]
@@ -328,7 +337,7 @@ class Publisher:
             # Discord only honours the nonce for a few minutes.
             if resumed and index == 0:
                 after: After = max(sent_ids) if sent_ids else digest.created_at - HISTORY_SLACK
-                found = await self.poster.find_recent(target, message.payload, after)
+                found = await poster.find_recent(target, message.payload, after)
                 if found is not None:
                     log.info(
                         "digest %d part %d was already posted as %d; recorded",
@@ -346,7 +355,7 @@ class Publisher:
                     sent_ids.append(found)
                     continue
             try:
-                message_id = await self._send(target, message.payload, message.nonce)
+                message_id = await self._send(poster, target, message.payload, message.nonce)
             except DeliveryError as exc:
                 return await self._failed(digest, exc)
             await store.record_sent(
@@ -394,7 +403,25 @@ class Publisher:
             channel=channel, status=PublishStatus.FAILED, digest_id=digest.id, error=str(exc)
         )
 
-    async def _forum_post(self, digest: DigestRecord, info: ChannelInfo) -> tuple[int, int | None]:
+    async def _poster_for(self, channel: int) -> Poster:
+        """Who posts the channel's digests: the bot, or its webhook under the configured
+        ``identity``."""
+        wanted = self._configured(channel)
+        if wanted is None or wanted.identity is None:
+            return self.poster
+        return await self.poster.with_identity(channel, wanted.identity)
+
+    def _thread_name(self, digest: DigestRecord) -> str:
+        """The name rendered with the digest; for a digest written before names were kept,
+        the default one."""
+        if digest.thread_name:
+            return digest.thread_name
+        wanted = self._configured(digest.channel_id) or DigestChannel(channel=digest.channel_id)
+        return default_thread_name(wanted, digest.created_at)
+
+    async def _forum_post(
+        self, digest: DigestRecord, info: ChannelInfo, poster: Poster
+    ) -> tuple[int, int | None]:
         """The forum post a digest is: (its id, the id if it was made or found just now).
 
         A post has no nonce, so the intent is recorded before it is made; a digest whose
@@ -410,17 +437,17 @@ class Publisher:
             )
             return digest.thread_id, digest.thread_id
         wanted = self._configured(digest.channel_id) or DigestChannel(channel=digest.channel_id)
-        name = thread_name(wanted, digest.created_at)
+        name = self._thread_name(digest)
         post = None
         if digest.post_started_at is not None:
             since = digest.created_at - HISTORY_SLACK
-            post = await self.poster.find_post(digest.channel_id, name, first.payload, since)
+            post = await poster.find_post(digest.channel_id, name, first.payload, since)
             if post is not None:
                 log.info("digest %d: its forum post %d was made already; recorded", digest.id, post)
         if post is None:
             tags = await self._forum_tags(digest, wanted, info)
             await self.store.record_post_intent(digest.id, self.clock.now())
-            post = await self.poster.create_post(digest.channel_id, name, first.payload, tags)
+            post = await poster.create_post(digest.channel_id, name, first.payload, tags)
         await self.store.record_thread(digest.id, post)
         # The starter message shares the post's id.
         await self.store.record_sent(digest.id, first.position, post, self.clock.now())
@@ -465,7 +492,7 @@ class Publisher:
         wanted = self._configured(channel)
         if wanted is None or not wanted.thread or digest.thread_id is not None or not sent_ids:
             return None
-        name = thread_name(wanted, digest.created_at)
+        name = self._thread_name(digest)
         try:
             thread = await self.poster.start_thread(channel, sent_ids[0], name)
         except DeliveryError as exc:
@@ -483,13 +510,13 @@ class Publisher:
         log.info("digest %d: started thread %d", digest.id, thread)
         return None
 
-    async def _send(self, channel: int, payload: dict[str, Any], nonce: str) -> int:
+    async def _send(self, poster: Poster, channel: int, payload: dict[str, Any], nonce: str) -> int:
         """Send with our own backoff on top of discord.py's retries, for outages longer than
         its ~25 s of 5xx retries."""
         attempt = 0
         while True:
             try:
-                return await self.poster.send(channel, payload, nonce)
+                return await poster.send(channel, payload, nonce)
             except DeliveryError as exc:
                 attempt += 1
                 if exc.permanent or attempt > self.retries:
@@ -524,7 +551,7 @@ _FIXES = {
 
 
 def failure_report(channel: int, exc: DeliveryError, items: int) -> str:
-    fix = _FIXES.get(exc.code or 0, "check the bot's permissions and the channel id")
+    fix = exc.fix or _FIXES.get(exc.code or 0, "check the bot's permissions and the channel id")
     return (
         f"**Digest for <#{channel}> failed.** Discord answered: {exc}\n"
         f"{items} item{'s stay' if items != 1 else ' stays'} approved and will go out with the"

@@ -16,6 +16,7 @@ from bot.config import (
     Crosspost,
     DigestChannel,
     FeedSettings,
+    Identity,
     Secret,
     Settings,
     load_settings,
@@ -28,7 +29,7 @@ KNOWN_TOP = (
 )
 KNOWN_FEED = "backfill, interval, provider, quality, topics, url"
 KNOWN_DIGEST = (
-    "channel, crosspost, draft_lead, excerpt_length, max_age, max_items, min_quality,"
+    "channel, crosspost, draft_lead, excerpt_length, identity, max_age, max_items, min_quality,"
     " notify_button, order, ping_role, post_empty, providers, related_limit, review,"
     " review_ping_role, schedule, tags, template, thread, timezone, title, topics, unreviewed"
 )
@@ -142,6 +143,36 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
         ),
         (digest("crosspost: true"), "digests[1].crosspost", "expected first, all or off, got True"),
         (digest("title: ''"), "digests[1].title", "expected a non-empty string, got ''"),
+        (
+            digest("identity: The Wire"),
+            "digests[1].identity",
+            "expected a mapping like {name: The Wire, avatar_url: https://...}, got 'The Wire'",
+        ),
+        (
+            digest("identity: {avatar_url: 'https://cdn.example.org/a.png'}"),
+            "digests[1].identity.name",
+            "missing (the name digests are posted under)",
+        ),
+        (
+            digest("identity: {name: Discord Daily}"),
+            "digests[1].identity.name",
+            "Discord refuses names containing 'discord', got 'Discord Daily'",
+        ),
+        (
+            digest(f"identity: {{name: {'x' * 81}}}"),
+            "digests[1].identity.name",
+            "at most 80 characters (Discord's limit), got 81",
+        ),
+        (
+            digest("identity: {name: Wire, avatar_url: 'ftp://cdn.example.org/a.png'}"),
+            "digests[1].identity.avatar_url",
+            "'ftp://cdn.example.org/a.png' is not an http(s) URL",
+        ),
+        (
+            digest("identity: {name: Wire, colour: red}"),
+            "digests[1].identity.colour",
+            "unknown setting (known: avatar_url, name)",
+        ),
         (digest("template: [a]"), "digests[1].template", "expected a non-empty string, got ['a']"),
         (digest("topics: AI"), "digests[1].topics", "expected a list of strings, got 'AI'"),
         (digest("post_empty: 'yes'"), "digests[1].post_empty", "expected true or false, got 'yes'"),
@@ -387,6 +418,7 @@ digests:
     ping_role: "1234"
     notify_button: true
     crosspost: all
+    identity: {name: The Wire, avatar_url: "https://cdn.example.org/wire.png"}
   - channel: 457
     max_age: 12
 """,
@@ -417,6 +449,7 @@ digests:
         ping_role=1234,
         notify_button=True,
         crosspost=Crosspost.ALL,
+        identity=Identity(name="The Wire", avatar_url="https://cdn.example.org/wire.png"),
         title="AI digest",
         post_empty=True,
     )

@@ -111,10 +111,17 @@ def write_config(settings: Settings, path: Path) -> Path:
                 "thread": d.thread,
                 "title": d.title,
                 "tags": list(d.tags),
+                **(
+                    {"identity": {"name": d.identity.name, "avatar_url": d.identity.avatar_url}}
+                    if d.identity is not None
+                    else {}
+                ),
             }
             for d in settings.digests
         ],
     }
+    if settings.templates is not None:
+        data["templates"] = str(settings.templates)
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
 

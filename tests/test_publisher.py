@@ -34,8 +34,8 @@ from bot.publish import (
     failure_report,
     nonce_for,
     plan_digest,
-    thread_name,
 )
+from bot.render.renderer import default_thread_name
 from bot.store import QueueQuery, Status, Trigger
 from tests.factory import write_corpus
 
@@ -510,5 +510,5 @@ async def test_a_refused_thread_leaves_the_digest_posted_without_one(app: App) -
 
 def test_a_thread_name_fits_discord() -> None:
     long = DigestChannel(channel=1, title="x " * 80)
-    name = thread_name(long, NOW)
+    name = default_thread_name(long, NOW)
     assert len(name) <= 100 and name.endswith("… · 1 December 2026")

@@ -47,7 +47,8 @@ def forum_problem(digest: DigestChannel, forum: discord.ForumChannel) -> str | N
         )
     if digest.thread:
         return f"thread: #{forum.name} is a forum: each digest is a post, a thread already"
-    if not forum.permissions_for(forum.guild.me).send_messages_in_threads:
+    through_webhook = digest.identity is not None  # the webhook posts, not the bot
+    if not through_webhook and not forum.permissions_for(forum.guild.me).send_messages_in_threads:
         return (
             f"channel: the bot cannot post in the posts of #{forum.name}; give it Send Messages"
             " in Threads there (a digest's parts after the first go into its post)"
@@ -218,6 +219,22 @@ class NewsBot(commands.Bot):
                 return (
                     f"{settings.source}: {key.removesuffix('.channel')}.thread: the bot cannot"
                     f" start threads in {where}; give it Create Public Threads there"
+                )
+            elif digest.identity is not None and not perms.manage_webhooks:
+                return (
+                    f"{settings.source}: {key.removesuffix('.channel')}.identity: the bot cannot"
+                    f" manage webhooks in {where}; give it Manage Webhooks there (it posts as"
+                    f" {digest.identity.name!r} through a webhook of its own)"
+                )
+            elif (
+                digest.identity is not None
+                and digest.crosspost is not Crosspost.OFF
+                and not perms.manage_messages
+            ):
+                return (
+                    f"{settings.source}: {key.removesuffix('.channel')}.crosspost: the bot cannot"
+                    f" publish its webhook's messages in {where}; give it Manage Messages there"
+                    " (Discord asks it of anyone publishing a message someone else posted)"
                 )
             else:
                 # ping_role / notify_button: the role exists, may be pinged, may be given.

@@ -19,15 +19,16 @@ from typing import Any, Literal
 import aiohttp
 import discord
 
+from bot.config import Identity
+from bot.discord_adapter import history
+from bot.discord_adapter.failures import FAILURES, delivery_error
 from bot.discord_adapter.notify import notify_view
 from bot.discord_adapter.payloads import message_kwargs
+from bot.discord_adapter.webhooks import WebhookPoster, own_webhook
 from bot.errors import DeliveryError
-from bot.poster import After, ChannelInfo, ChannelKind, same_message
+from bot.poster import After, ChannelInfo, ChannelKind
 
 log = logging.getLogger(__name__)
-
-# How far back a resumed digest looks for a part that was sent but not recorded (two pages).
-HISTORY_LIMIT = 200
 
 # A digest's discussion thread archives after a day without messages (Discord's default).
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440
@@ -40,8 +41,6 @@ POST_MESSAGE_KEYS = ("content", "embeds", "allowed_mentions", "components")
 REQUIRE_TAG = 1 << 4
 # Seconds a crosspost may wait inside discord.py (for a rate limit) before it is set aside.
 CROSSPOST_PATIENCE = 3.0
-# Pages of a forum's archived posts read when looking for a post made before a crash.
-ARCHIVED_PAGES = 2
 
 # Discord allows a bot 50 requests per second in all (interactions and their webhooks aside).
 GLOBAL_LIMIT = 50
@@ -224,6 +223,7 @@ class DiscordPoster:
         self._held: set[asyncio.Task[discord.Message]] = set()
         self._channels: dict[int, ChannelInfo] = {}
         self._guilds: dict[int, int] = {}
+        self._webhooks: dict[int, asyncio.Future[discord.Webhook]] = {}
         http = client.http
         if http.http_trace is None and client.user is None:
             trace = aiohttp.TraceConfig()
@@ -326,34 +326,14 @@ class DiscordPoster:
     async def find_post(
         self, forum_id: int, name: str, payload: Mapping[str, Any], after: datetime
     ) -> int | None:
-        http, me = self.client.http, self.client.user
-        since = discord.utils.time_snowflake(after)
-        try:
-            if forum_id not in self._guilds:
-                await self.channel_info(forum_id)
-            active = await http.get_active_threads(self._guilds[forum_id])
-            candidates = [t for t in active.get("threads", []) if int(t["parent_id"]) == forum_id]
-            before: str | None = None
-            for _ in range(ARCHIVED_PAGES):
-                page = await http.get_public_archived_threads(forum_id, before=before)
-                threads = page.get("threads", [])
-                candidates += threads
-                if not page.get("has_more") or not threads:
-                    break
-                before = threads[-1]["thread_metadata"]["archive_timestamp"]
-            for thread in candidates:
-                thread_id = int(thread["id"])
-                mine = me is None or int(thread.get("owner_id") or 0) == me.id
-                if thread.get("name") != name or thread_id <= since or not mine:
-                    continue
-                starter = await http.get_message(thread_id, thread_id)
-                if same_message(dict(starter), payload):
-                    return thread_id
-        except discord.NotFound:
-            return None
-        except FAILURES as exc:
-            raise delivery_error(exc) from exc
-        return None
+        guild = await self.guild_of(forum_id)
+        return await history.find_post(self.client, guild, forum_id, name, payload, after)
+
+    async def guild_of(self, channel_id: int) -> int:
+        """The id of the guild holding the channel."""
+        if channel_id not in self._guilds:
+            await self.channel_info(channel_id)
+        return self._guilds[channel_id]
 
     async def crosspost(self, channel_id: int, message_id: int) -> None:
         """Never waits long: a channel whose crossposts Discord limited (known from its
@@ -405,27 +385,23 @@ class DiscordPoster:
     async def find_recent(
         self, channel_id: int, payload: Mapping[str, Any], after: After
     ) -> int | None:
-        channel = self.client.get_partial_messageable(channel_id)
-        me = self.client.user
-        since = discord.Object(id=after) if isinstance(after, int) else after
+        return await history.find_recent(self.client, channel_id, payload, after)
+
+    async def with_identity(self, channel_id: int, identity: Identity) -> WebhookPoster:
+        """Through the channel's webhook of this bot, found (or made) once per process and
+        channel; concurrent digests of one channel share the lookup."""
+        finding = self._webhooks.get(channel_id)
+        if finding is None:
+            finding = asyncio.ensure_future(own_webhook(self.client, channel_id))
+            self._webhooks[channel_id] = finding
         try:
-            async for message in channel.history(limit=HISTORY_LIMIT, after=since):
-                if me is not None and message.author.id != me.id:
-                    continue
-                embeds = [embed.to_dict() for embed in message.embeds]
-                shown = {"content": message.content, "embeds": embeds}
-                if same_message(shown, payload):
-                    return message.id
-        except discord.HTTPException as exc:
-            # Without history access we cannot check; sending with the nonce is the best left.
-            log.warning("cannot read history of channel %d: %s", channel_id, _describe(exc))
-        except FAILURES as exc:
-            raise delivery_error(exc) from exc
-        return None
-
-
-FAILURES = (discord.HTTPException, discord.RateLimited, TimeoutError, aiohttp.ClientError, OSError)
-"""What a request to Discord can fail with (RateLimited: a wait over max_ratelimit_timeout)."""
+            webhook = await asyncio.shield(finding)
+        except DeliveryError:
+            if self._webhooks.get(channel_id) is finding:
+                del self._webhooks[channel_id]  # the next digest asks again
+            raise
+        guild = await self.guild_of(channel_id)
+        return WebhookPoster(self, self.client, webhook, channel_id, guild, identity)
 
 
 def _crosspost_limited(wait: float) -> DeliveryError:
@@ -460,25 +436,3 @@ def channel_info_of(data: Mapping[str, Any]) -> ChannelInfo:
     tags = {str(t["name"]).lower(): int(t["id"]) for t in data.get("available_tags") or []}
     require = bool(int(data.get("flags") or 0) & REQUIRE_TAG)
     return ChannelInfo(kind, tags=tags, require_tag=require)
-
-
-def delivery_error(exc: BaseException) -> DeliveryError:
-    """What a failed request comes to for the core: permanent for a 4xx, else transient."""
-    if isinstance(exc, discord.DiscordServerError):
-        return DeliveryError(_describe(exc), permanent=False, status=exc.status, code=exc.code)
-    if isinstance(exc, discord.RateLimited):
-        # discord.py would have waited longer than the client's max_ratelimit_timeout.
-        return DeliveryError(
-            f"rate limited for {exc.retry_after:.0f}s",
-            permanent=False,
-            status=429,
-            retry_after=exc.retry_after,
-        )
-    if isinstance(exc, discord.HTTPException):
-        return DeliveryError(_describe(exc), permanent=True, status=exc.status, code=exc.code)
-    return DeliveryError(f"connection failed ({type(exc).__name__})", permanent=False)
-
-
-def _describe(exc: discord.HTTPException) -> str:
-    text = exc.text or exc.response.reason or "error"
-    return f"{exc.status} {text} (code {exc.code})" if exc.code else f"{exc.status} {text}"

@@ -3,6 +3,8 @@
 Only the output of these blocks is used; anything else the template writes is ignored:
 
 - ``header`` (starts the first message) and ``footer`` (ends the last one), once each;
+- ``thread_name``, once: the name of the digest's forum post or discussion thread (plain
+  text, one line, at most 100 characters), when its channel makes one;
 - ``item``, once per article, with ``item`` set to that article's view. Its text is the
   item's Markdown, unless the template (or one it extends) defines embed blocks:
 - ``embed_title``, ``embed_description``, ``embed_author``, ``embed_footer``, ``embed_color``
@@ -48,7 +50,7 @@ EMBED_BLOCKS: Final = (
     "embed_related_name",
     "embed_related",
 )
-_TOP_LEVEL: Final = ("header", "item", "footer")
+_TOP_LEVEL: Final = ("header", "item", "footer", "thread_name")
 _COLOR: Final = re.compile(r"#?([0-9a-fA-F]{6})")
 
 BlockFunction = Callable[[Context], Iterator[str]]

@@ -36,7 +36,7 @@ from bot.render.environment import (
     make_environment,
     problem,
 )
-from bot.render.filters import Md
+from bot.render.filters import Md, plain
 from bot.render.sandbox import budget
 from bot.render.views import DigestView, ItemView, full_lengths, item_view
 
@@ -49,6 +49,14 @@ def _timezone(name: str) -> tzinfo:
     except (ZoneInfoNotFoundError, ValueError):
         log.warning("unknown time zone %r; showing dates in UTC", name)
         return UTC
+
+
+def default_thread_name(digest: DigestChannel, created_at: datetime) -> str:
+    """A digest's post or thread without a ``thread_name`` block is named like the digest: its
+    title and its day in the channel's time zone, within Discord's 100 characters."""
+    local = created_at.astimezone(_timezone(digest.timezone))
+    day = f" · {local.day} {local:%B %Y}"
+    return pack.shorten_text(digest.title, limits.THREAD_NAME_MAX - len(day)) + day
 
 
 class Renderer:
@@ -173,6 +181,26 @@ class Renderer:
             header, items, footer, ping_role=digest.ping_role, notify_button=digest.notify_button
         )
 
+    def thread_name(
+        self, articles: Sequence[Article], digest: DigestChannel, *, now: datetime, ref: str
+    ) -> str:
+        """The name of the digest's forum post or discussion thread: the template's
+        ``thread_name`` block (same variables as ``header``) as plain text on one line (Discord
+        shows no Markdown there) within 100 characters; :func:`default_thread_name` when the
+        template has none or it renders nothing."""
+        with budget():
+            blocks, _, _ = self._blocks(digest, articles, now, ref)
+            try:
+                text = blocks.render("thread_name")
+            except Exception as exc:
+                raise problem(exc, blocks.where) from None
+        name = " ".join(plain(text).split())
+        if not name:
+            return default_thread_name(digest, now)
+        short = pack.shorten_text(name, limits.THREAD_NAME_MAX)
+        # One word longer than the limit: cut inside it rather than name the post "…".
+        return short if short.strip("…") else name[: limits.THREAD_NAME_MAX - 1] + "…"
+
     def render_item(
         self, article: Article, digest: DigestChannel, *, now: datetime
     ) -> dict[str, Any]:
@@ -245,6 +273,7 @@ class Renderer:
                 digest = replace(channel, template=name)
                 try:
                     self.render_digest(sample, digest, now=now, ref="check")
+                    self.thread_name(sample, digest, now=now, ref="check")
                     self.render_item(sample[0], digest, now=now)
                 except TemplateProblem as exc:
                     note(exc)

@@ -131,11 +131,13 @@ class Store(Protocol):
         messages: Sequence[NewMessage],
         *,
         scheduled_for: datetime | None = None,
+        thread_name: str | None = None,
     ) -> tuple[DigestRecord, bool]:
         """Write a digest and its messages in one transaction; returns (digest, created). A
         digest with the same key is returned as it is, never written twice. With
         ``scheduled_for``, the claimed scheduled run of the channel is linked to the digest in
-        the same transaction (see :meth:`orphaned_runs`)."""
+        the same transaction (see :meth:`orphaned_runs`). ``thread_name`` is the name of its
+        forum post or discussion thread, fixed with its messages."""
         ...
 
     async def unfinished_digests(self, channel_id: int | None = None) -> list[DigestRecord]: ...

@@ -379,4 +379,9 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX articles_origin_pending ON articles (origin, status, id)",
         ),
     ),
+    (
+        10,
+        "the name of a digest's forum post or discussion thread, rendered with its messages",
+        ("ALTER TABLE digests ADD COLUMN thread_name TEXT",),
+    ),
 )

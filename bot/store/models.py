@@ -228,6 +228,10 @@ class DigestRecord:
     post the digest is, once made."""
     post_started_at: datetime | None = None
     """When making its forum post was first attempted (the post may exist from then on)."""
+    thread_name: str | None = None
+    """The name its forum post or discussion thread gets, rendered with its messages (the
+    template's ``thread_name`` block): fixed, so a post looked for after a crash is found by
+    it. None for digests written before it was kept."""
 
     @property
     def unsent(self) -> tuple[OutboxMessage, ...]:

@@ -86,7 +86,8 @@ def _ts(value: datetime | None) -> str | None:
 
 
 _DIGEST_COLUMNS = (
-    "SELECT id, channel_id, key, status, created_at, trigger, error, thread_id, post_started_at"
+    "SELECT id, channel_id, key, status, created_at, trigger, error, thread_id, post_started_at,"
+    " thread_name"
 )
 
 
@@ -1083,6 +1084,7 @@ class SQLiteStore:
         messages: Sequence[NewMessage],
         *,
         scheduled_for: datetime | None = None,
+        thread_name: str | None = None,
     ) -> tuple[DigestRecord, bool]:
         now = self._now()
         async with self._transaction() as db:
@@ -1092,9 +1094,9 @@ class SQLiteStore:
                 digest_id, created = int(row[0]), False
             else:
                 cursor = await db.execute(
-                    "INSERT INTO digests (channel_id, key, trigger, status, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (channel_id, key, trigger, DigestStatus.PENDING, now),
+                    "INSERT INTO digests (channel_id, key, trigger, status, created_at,"
+                    " thread_name) VALUES (?, ?, ?, ?, ?, ?)",
+                    (channel_id, key, trigger, DigestStatus.PENDING, now, thread_name),
                 )
                 digest_id, created = int(cursor.lastrowid or 0), True
                 await cursor.close()
@@ -1144,7 +1146,9 @@ class SQLiteStore:
     ) -> list[DigestRecord]:
         digests = []
         for row in rows:
-            digest_id, channel_id, key, status, created_at, trigger, error, thread_id, tried = row
+            digest_id, channel_id, key, status, created_at, trigger, error, thread_id, tried = row[
+                :9
+            ]
             items: dict[int, list[int]] = {}
             for article_id, message_position in await self._read(
                 "SELECT article_id, message_position FROM digest_items WHERE digest_id = ?"
@@ -1181,6 +1185,7 @@ class SQLiteStore:
                     error=error,
                     thread_id=thread_id,
                     post_started_at=_dt(tried),
+                    thread_name=row[9],
                 )
             )
         return digests

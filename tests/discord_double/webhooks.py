@@ -14,7 +14,8 @@ Discord's rules, as the double applies them:
   otherwise); in a forum, ``thread_name`` (and ``applied_tags``) makes a post whose starter is
   this message (thread id = message id, the webhook its owner), and one of ``thread_name`` or
   ``thread_id`` is required (220001), not both (220002); ``thread_name`` elsewhere is 220003.
-  Only an application's webhook may send components (50035). Mentions follow
+  Components count only with ``?with_components=true`` (else they are dropped), and only an
+  application's webhook may send interactive ones (50035). Mentions follow
   ``allowed_mentions`` as for the bot; a webhook may mention every role and ``@everyone``.
 - ``GET``/``PATCH``/``DELETE /webhooks/{id}/{token}/messages/{message_id}`` (``?thread_id=``
   for a message in a thread) reach only that webhook's own messages (10008 otherwise). An
@@ -280,6 +281,8 @@ class WebhookRoutes:
         hook = self._hook(request)
         g, ch = self._where(request, hook)
         body = request[BODY] if isinstance(request[BODY], dict) else {}
+        if not _truthy(request.query.get("with_components")):
+            body = {k: v for k, v in body.items() if k != "components"}  # ignored without it
         errors = check_message_body(body, check_nonce=False)
         check_allowed_mentions(errors, body.get("allowed_mentions"))
         _check_name(errors, "username", body.get("username"), required=False)
