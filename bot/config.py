@@ -177,6 +177,15 @@ class FeedSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """Where ``newsbot run`` serves Prometheus metrics and its health checks."""
+
+    port: int
+    host: str = "127.0.0.1"
+    """Loopback by default; ``0.0.0.0`` in a container whose port is published."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything newsbot reads from its config file and the environment."""
 
@@ -196,6 +205,7 @@ class Settings:
     feeds: tuple[FeedSettings, ...] = ()
     allow_private_feeds: bool = False
     """Fetch feeds from loopback, private and link-local addresses (a feed on the LAN)."""
+    metrics: MetricsSettings | None = None
     token: Secret = field(default_factory=lambda: Secret(""))
     api_base: str = DEFAULT_API_BASE
     gateway: str | None = None
@@ -447,6 +457,21 @@ def _clustering(value: Any) -> Clustering:
 
 
 # The file's top-level keys: how each is read and the Settings field it sets.
+def _port(value: Any) -> int:
+    if checks.integer(value) < 0 or value > 65535:
+        raise checks.Invalid(f"expected a TCP port (0 to 65535), got {value}")
+    return int(value)
+
+
+def _metrics(value: Any) -> MetricsSettings:
+    if not isinstance(value, dict):
+        raise checks.Invalid(f"expected a mapping like {{port: 9108}}, got {value!r}")
+    values = checks.fields(value, {"port": _port, "host": checks.text})
+    if "port" not in values:
+        raise checks.Invalid("missing (the port metrics and health checks are served on)", ".port")
+    return MetricsSettings(**values)
+
+
 _TOP: dict[str, tuple[str, checks.Parse]] = {
     "database": ("database", checks.text),
     "templates": ("templates", checks.folder),
@@ -461,6 +486,7 @@ _TOP: dict[str, tuple[str, checks.Parse]] = {
     "clustering": ("clustering", _clustering),
     "feeds": ("feeds", _feeds),
     "allow_private_feeds": ("allow_private_feeds", checks.flag),
+    "metrics": ("metrics", _metrics),
 }
 
 

@@ -206,6 +206,7 @@ class Publisher:
         retries: int = 3,
         backoff: timedelta = timedelta(seconds=2),
         on_crosspost_queued: Callable[[], None] | None = None,
+        on_result: Callable[[PublishResult], None] | None = None,
     ) -> None:
         self.store = store
         self.renderer = renderer
@@ -216,6 +217,8 @@ class Publisher:
         self.backoff = backoff
         self.on_crosspost_queued = on_crosspost_queued
         """Called when a digest queued crossposts (the bot wakes its Crossposter)."""
+        self.on_result = on_result
+        """Called with what each delivery of a digest came to (the bot counts them)."""
         self._locks: dict[int, asyncio.Lock] = {}
 
     def _lock(self, channel: int) -> asyncio.Lock:
@@ -316,6 +319,12 @@ class Publisher:
             return _unexpected(channel, "publishing", exc)
 
     async def _deliver(self, digest: DigestRecord, *, resumed: bool) -> PublishResult:
+        result = await self._deliver_parts(digest, resumed=resumed)
+        if self.on_result is not None:
+            self.on_result(result)
+        return result
+
+    async def _deliver_parts(self, digest: DigestRecord, *, resumed: bool) -> PublishResult:
         store, channel = self.store, digest.channel_id
         sent_ids = [m.message_id for m in digest.messages if m.message_id is not None]
         unsent = list(digest.unsent)

@@ -25,7 +25,7 @@ from bot.errors import ConfigError
 
 KNOWN_TOP = (
     "allow_private_feeds, auto_approve, catch_up_grace, clustering, database, digests, feeds,"
-    " guild, moderator_roles, review_channel, review_feed, review_feed_max, templates"
+    " guild, metrics, moderator_roles, review_channel, review_feed, review_feed_max, templates"
 )
 KNOWN_FEED = "backfill, interval, provider, quality, topics, url"
 KNOWN_DIGEST = (
@@ -292,6 +292,14 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
             "https://a.example/f is listed twice",
         ),
         ("allow_private_feeds: 'yes'", "allow_private_feeds", "expected true or false, got 'yes'"),
+        ("metrics: 9108", "metrics", "expected a mapping like {port: 9108}, got 9108"),
+        (
+            "metrics: {host: 0.0.0.0}",
+            "metrics.port",
+            "missing (the port metrics and health checks are served on)",
+        ),
+        ("metrics: {port: 70000}", "metrics.port", "expected a TCP port (0 to 65535), got 70000"),
+        ("metrics: {port: web}", "metrics.port", "expected an integer, got 'web'"),
     ],
 )
 def test_every_kind_of_config_error_names_file_and_key(

@@ -79,7 +79,9 @@ class NewsBot(commands.Bot):
         assert isinstance(tree, NewsTree)
         tree.serve(app.settings)
         self.app = app
-        self.poster = DiscordPoster(self, guild=app.settings.guild)
+        self.poster = DiscordPoster(
+            self, guild=app.settings.guild, on_rate_limited=app.metrics.rate_limited.inc
+        )
         self.crossposter = Crossposter(app.store, self.poster, app.clock)
         self.publisher = Publisher(
             app.store,
@@ -88,6 +90,7 @@ class NewsBot(commands.Bot):
             app.clock,
             app.settings,
             on_crosspost_queued=self.crossposter.wake,
+            on_result=app.metrics.published,
         )
         self.drafts = Drafts(app.store, app.renderer, app.clock, app.settings)
         self.review_poll = review_poll
@@ -146,6 +149,18 @@ class NewsBot(commands.Bot):
             return
         self.spawn(self._start_background(), "start-up work")
         self.started.set()
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction[Any], command: Any
+    ) -> None:
+        """Counted from the moment Discord created the interaction: what the member waited."""
+        waited = discord.utils.utcnow() - interaction.created_at
+        self.app.metrics.answered("command", waited.total_seconds())
+
+    @property
+    def ready_to_serve(self) -> bool:
+        """For ``/readyz``: connected, start-up checks passed, unfinished digests resumed."""
+        return self.is_ready() and self.serving.is_set() and not self.is_closed()
 
     def check_channels(self) -> str | None:
         """A clear message if the config names a channel the bot cannot use: every channel
@@ -276,7 +291,12 @@ class NewsBot(commands.Bot):
             return
         alerts = FeedAlertPoster(self.poster, app.settings.review_channel)
         self.feed_loop = FeedLoop(
-            app.settings, app.store, app.clock, alerts=alerts, cluster=app.clusterer
+            app.settings,
+            app.store,
+            app.clock,
+            alerts=alerts,
+            cluster=app.clusterer,
+            on_report=app.metrics.fetched,
         )
         self.spawn(self.feed_loop.run(), "feeds")
 

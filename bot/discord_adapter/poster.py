@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Literal
@@ -212,6 +212,7 @@ class DiscordPoster:
         pacer: GlobalPacer | None = None,
         guild: int | None = None,
         crosspost_patience: float = CROSSPOST_PATIENCE,
+        on_rate_limited: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
         self.guild = guild
@@ -230,6 +231,8 @@ class DiscordPoster:
             self.pacer.attach(trace)
             self.answers.attach(trace)
             self.crosspost_limits.attach(trace)
+            if on_rate_limited is not None:
+                trace.on_request_end.append(_counting_429s(on_rate_limited))
             http.http_trace = trace
         else:
             log.warning("the Discord client is already traced or logged in; not pacing it")
@@ -402,6 +405,17 @@ class DiscordPoster:
             raise
         guild = await self.guild_of(channel_id)
         return WebhookPoster(self, self.client, webhook, channel_id, guild, identity)
+
+
+def _counting_429s(count: Callable[[], None]) -> Any:
+    """A request-end hook calling ``count`` for each answer 429 from Discord (discord.py waits
+    and retries on its own; the operator still wants to see them)."""
+
+    async def on_end(session: aiohttp.ClientSession, context: SimpleNamespace, params: Any) -> None:
+        if params.response.status == 429 and _api_path(str(params.url)) is not None:
+            count()
+
+    return on_end
 
 
 def _crosspost_limited(wait: float) -> DeliveryError:

@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.discord_adapter.client import NewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
 from bot.errors import LoginFailed, StartupError
+from bot.metrics import serve
 from bot.publish import PublishResult, PublishStatus
 from bot.store import Trigger
 
@@ -97,9 +98,14 @@ async def run_bot(settings: Settings) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
                 loop.add_signal_handler(sig, lambda: bot.spawn(bot.close(), "shutdown"))
-        with _talking_to_discord(settings):
-            async with bot:
-                await bot.start(settings.token.reveal(), reconnect=True)
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.metrics is not None:
+                await stack.enter_async_context(
+                    serve(settings.metrics, app.metrics, app.store, lambda: bot.ready_to_serve)
+                )
+            with _talking_to_discord(settings):
+                async with bot:
+                    await bot.start(settings.token.reveal(), reconnect=True)
         if bot.startup_error is not None:
             raise StartupError(bot.startup_error)
 
