@@ -120,13 +120,18 @@ def show_json(
             }
             for e in audit
         ],
-        "deliveries": [
-            {
-                "channel": d.channel_id,
-                "message": d.message_id,
-                "digest": d.digest_id,
-                "at": d.delivered_at.isoformat(),
-            }
-            for d in deliveries
-        ],
+        "deliveries": deliveries_json(deliveries),
     }
+
+
+def deliveries_json(deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
+    """Where an item was published, for ``queue --json`` and ``show --json``."""
+    return [
+        {
+            "channel": d.channel_id,
+            "message": d.message_id,
+            "digest": d.digest_id,
+            "at": d.delivered_at.isoformat(),
+        }
+        for d in deliveries
+    ]

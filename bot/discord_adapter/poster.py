@@ -19,6 +19,7 @@ from typing import Any, Literal
 import aiohttp
 import discord
 
+from bot.discord_adapter.edits import edit_params
 from bot.discord_adapter.notify import notify_view
 from bot.discord_adapter.payloads import message_kwargs
 from bot.errors import DeliveryError
@@ -395,6 +396,13 @@ class DiscordPoster:
         except FAILURES as exc:
             raise delivery_error(exc) from exc
         return int(data["id"])
+
+    async def edit(self, channel_id: int, message_id: int, payload: dict[str, Any]) -> None:
+        # A message posted through a webhook needs the webhook's route (not handled yet).
+        try:
+            await self.client.http.edit_message(channel_id, message_id, params=edit_params(payload))
+        except FAILURES as exc:
+            raise delivery_error(exc) from exc
 
     def _release(self, task: asyncio.Task[discord.Message]) -> None:
         self._held.discard(task)
