@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import discord
 from discord.http import MultipartParameters
 
 
 def edit_body(payload: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "content": payload.get("content") or "",
-        "embeds": list(payload.get("embeds") or []),
+        # Through discord.py's Embed, as a send goes: the edited embeds are sent as posted.
+        "embeds": [discord.Embed.from_dict(e).to_dict() for e in payload.get("embeds") or []],
         "allowed_mentions": {"parse": []},
     }
     if payload.get("components"):
