@@ -106,8 +106,16 @@ class Editor:
     long as the bot runs with :meth:`run`."""
 
     def __init__(
-        self, store: Store, renderer: Renderer, poster: Poster, clock: Clock, settings: Settings
+        self,
+        store: Store,
+        renderer: Renderer,
+        poster: Poster,
+        clock: Clock,
+        settings: Settings,
+        *,
+        poll: timedelta = POLL,
     ) -> None:
+        self.poll = poll
         self.store = store
         self.renderer = renderer
         self.poster = poster
@@ -156,13 +164,15 @@ class Editor:
                 first = False
             except Exception:
                 log.exception("edit pass failed; will retry")
-            sleeping = asyncio.ensure_future(self.clock.sleep_until(self.clock.now() + POLL))
+            # Until woken, or the next poll: edits queued by another process (``newsbot
+            # ingest``, ``retract``) have no one to wake this one. Polling for another
+            # process's writes is real time, as the review feed's; nothing here is scheduled.
             woken = asyncio.ensure_future(self._wake.wait())
             try:
-                await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait((woken,), timeout=self.poll.total_seconds())
             finally:
-                sleeping.cancel()
                 woken.cancel()
+                await asyncio.gather(woken, return_exceptions=True)
 
     async def _edit(self, edit: PendingEdit, items: dict[int, QueueItem]) -> str:
         """One queued edit; the name of its count in :class:`EditRound`."""
