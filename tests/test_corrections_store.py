@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.articles import Provider
 from bot.clock import ManualClock
 from bot.errors import InvalidTransition, NotFound
 from bot.store import (
     EditOutcome,
     EditWhy,
+    Merge,
     Outcome,
     QueueQuery,
     Selection,
@@ -160,3 +162,19 @@ async def test_deliveries_of_many_items(store: Store) -> None:
     assert [(d.channel_id, d.message_id) for d in found[ids[0]]] == [(50, 9000)]
     assert [(d.channel_id, d.message_id) for d in found[ids[2]]] == [(50, 9001)]
     assert found[999] == []
+
+
+async def test_coverage_clustered_into_a_published_item_queues_its_edit(store: Store) -> None:
+    ids, digest_id = await published(store)
+    lead = await store.get(ids[2])
+    other = make_article(
+        7, url="https://other-outlet.example/7", provider=Provider("Other", "other-outlet.example")
+    )
+    merge = Merge(lead_url=lead.article.url, outlet="other-outlet.example", score=0.9)
+    [(item_id, outcome)] = await store.upsert_articles(
+        [other], actor="t", merges={other.url: merge}
+    )
+    assert (item_id, outcome) == (ids[2], Outcome.CLUSTERED)
+    [edit] = await store.pending_edits(10)
+    assert (edit.digest_id, edit.position, edit.why) == (digest_id, 1, EditWhy.CORRECTION)
+    assert (await store.get(ids[2])).corrected_at is not None
