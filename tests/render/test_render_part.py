@@ -73,19 +73,36 @@ def test_a_corrected_title_changes_its_item_only(renderer: Renderer, seeds: list
 def test_a_grown_item_is_shortened_and_the_others_stay(
     renderer: Renderer, seeds: list[Article]
 ) -> None:
-    messages = renderer.render_digest(seeds, digest(), now=NOW, ref=REF)
+    wide = digest(excerpt_length=1500)
+    messages = renderer.render_digest(seeds, wide, now=NOW, ref=REF)
     message = max(messages, key=lambda m: len(m.content))
+    assert len(message.item_indices) > 1 and len(message.content) > 1000
     position = messages.index(message)
     target = message.item_indices[-1]
     grown = list(seeds)
-    grown[target] = replace(seeds[target], excerpt="Much longer now. " * 120)
-    payload = again(renderer, grown, messages, position, "digest")
+    grown[target] = replace(seeds[target], excerpt="Much longer now. " * 80)  # 1,360 characters
+    payload = renderer.render_part(
+        grown,
+        wide,
+        now=NOW,
+        ref=REF,
+        indices=message.item_indices,
+        first=position == 0,
+        last=position == len(messages) - 1,
+        current=message.payload,
+    )
+    whole = ("Much longer now. " * 80).strip()
     content = str(payload["content"])
     assert len(content) <= 2000
-    assert "Much longer now." in content and "…" in content
+    assert "Much longer now." in content and whole not in content and "…" in content
     # The other items' text is unchanged: the message up to the grown item is the same.
     cut = message.content.index(f"**{target + 1}. ")
     assert content[:cut] == message.content[:cut]
+    # Alone, the grown item fits whole: it was shortened to stay beside the others.
+    alone = renderer.render_part(
+        grown, wide, now=NOW, ref=REF, indices=[target], first=False, last=False
+    )
+    assert whole in str(alone["content"])
 
 
 @pytest.mark.parametrize("kind", KINDS)
