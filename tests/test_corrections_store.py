@@ -99,10 +99,15 @@ async def test_a_second_change_joins_the_queued_edit(store: Store, clock: Manual
     assert digest.messages[0].payload == payload
 
 
-async def test_unsent_messages_are_not_queued(store: Store) -> None:
-    _ids, _ = await published(store, sent=False)
-    await store.upsert_articles([make_article(3, source_hash="b")], actor="t")
+async def test_an_unsent_part_is_edited_once_it_is_sent(store: Store) -> None:
+    # A retraction while a digest is half sent: its unsent part goes out as it was written
+    # (resuming it must find it by that content), then it is edited.
+    ids, digest_id = await published(store, sent=False)
+    await store.retract(ids[2], "gone", actor="m")
     assert await store.pending_edits(10) == []
+    await store.record_sent(digest_id, 1, 9001, NOW)
+    [edit] = await store.pending_edits(10)
+    assert (edit.position, edit.message_id, edit.why) == (1, 9001, EditWhy.RETRACTION)
 
 
 async def test_retraction_is_audited_queued_and_never_selected(store: Store) -> None:

@@ -1313,9 +1313,10 @@ class SQLiteStore:
     async def _queue_edits(
         self, db: aiosqlite.Connection, article_ids: Sequence[int], why: EditWhy, now: str
     ) -> None:
-        """Queue every sent message carrying one of the items for rendering again (inside the
+        """Queue every message carrying one of the items for rendering again (inside the
         caller's transaction), and note the correction on the items that were published. A
-        message queued already joins its row; a retraction stays a retraction."""
+        message queued already joins its row; a retraction stays a retraction. A part of an
+        unfinished digest is queued too: it goes out as it was written, then is edited."""
         for chunk in _chunks(list(dict.fromkeys(article_ids))):
             marks = _placeholders(len(chunk))
             await db.execute(
@@ -1323,7 +1324,7 @@ class SQLiteStore:
                 " SELECT DISTINCT i.digest_id, i.message_position, ?, ? FROM digest_items i"
                 " JOIN digest_messages m"
                 " ON m.digest_id = i.digest_id AND m.position = i.message_position"
-                f" WHERE i.article_id IN ({marks}) AND m.message_id IS NOT NULL"
+                f" WHERE i.article_id IN ({marks})"
                 " ON CONFLICT (digest_id, position) DO UPDATE SET"
                 " why = CASE WHEN edits.done_at IS NULL AND edits.why = 'retraction'"
                 " THEN 'retraction' ELSE excluded.why END,"
