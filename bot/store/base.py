@@ -61,7 +61,9 @@ class Store(Protocol):
         approvals: Mapping[str, Approval] | None = None,
         merges: Mapping[str, Merge] | None = None,
     ) -> list[tuple[int, Outcome]]:
-        """Insert new articles and update unpublished ones, in one transaction. A new article
+        """Insert new articles and update changed ones, in one transaction; a published item
+        that changed (or took in clustered coverage) stays published and every message that
+        carries it is queued for an edit (``pending_edits``) in the same transaction. A new article
         whose url is in ``approvals`` is stored approved, with that approval audited; the
         policy that decides is ``bot.moderation``'s. A new article whose url is in ``merges``
         becomes related coverage of that item (``Outcome.CLUSTERED`` with the item's id),
