@@ -15,8 +15,9 @@ that outbox, in ``newsbot run`` (resumed at start, like unfinished digests) and 
 - a correction is not sent for a channel with ``corrections: off``, nor for a message posted
   longer than ``correction_window`` before the change (a retraction ignores ``corrections``);
 - Discord refusing for now (30046: too many edits of a message older than an hour; 50083: its
-  thread is archived) holds that message's edit, still queued, until the next start; it is
-  reported once in the review channel. Other messages' edits go on.
+  thread is archived) holds that message's edit, still queued, for an hour (or until the next
+  start or ``newsbot publish``); it is reported once in the review channel. Other messages'
+  edits go on.
 
 Forum digests' parts live in the post's thread, so they are edited there. Webhook messages
 (posted through a webhook identity) need the webhook's own route: not handled here yet.
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 BATCH = 50
 # With nothing queued, look at the outbox again this often (the CLI and feeds queue too).
 POLL = timedelta(minutes=1)
+# A held edit (30046, 50083) is tried again this long after it was held back, or at the start.
+HOLD_RETRY = timedelta(hours=1)
 TOO_MANY_OLD_EDITS = 30046
 THREAD_ARCHIVED = 50083
 HELD = (TOO_MANY_OLD_EDITS, THREAD_ARCHIVED)
@@ -88,11 +91,11 @@ def split_key(key: str, fallback: datetime) -> tuple[str, datetime]:
 def edit_report(edit: PendingEdit, exc: DeliveryError) -> str:
     """The review channel's one message about an edit Discord holds back."""
     if exc.code == THREAD_ARCHIVED:
-        fix = "its thread is archived; unarchive it and the edit goes out at the next start"
+        fix = "its thread is archived; unarchive it and the edit goes out within the hour"
     else:
         fix = (
-            "Discord limits edits of messages older than an hour; the edit is tried again at"
-            " the next start (`newsbot run` or `newsbot publish`)"
+            "Discord limits edits of messages older than an hour; newsbot tries again within"
+            " the hour (and at each start or `newsbot publish`)"
         )
     return (
         f"**Could not correct a digest message in <#{edit.channel_id}>**"
@@ -123,6 +126,7 @@ class Editor:
         self.settings = settings
         self._wake = asyncio.Event()
         self._stopped = False
+        self._unblocked_at: datetime | None = None
 
     def wake(self) -> None:
         """Something was queued (a retraction, a moderator's edit): look now."""
@@ -133,7 +137,8 @@ class Editor:
         self._wake.set()
 
     async def resume(self) -> EditRound:
-        """Try the held edits again (on start), then one pass."""
+        """Try the held edits again (on start, and hourly), then one pass."""
+        self._unblocked_at = self.clock.now()
         held = await self.store.unblock_edits()
         if held:
             log.info("trying %d held edit%s again", held, "s" if held != 1 else "")
@@ -154,14 +159,14 @@ class Editor:
         return result
 
     async def run(self) -> None:
-        """Work the outbox until stopped, held edits first tried again; a failing pass is
-        logged and the next one follows."""
-        first = True
+        """Work the outbox until stopped, held edits tried again first and then hourly; a
+        failing pass is logged and the next one follows."""
         while not self._stopped:
             self._wake.clear()
+            last = self._unblocked_at
             try:
-                await (self.resume() if first else self.run_once())
-                first = False
+                due = last is None or self.clock.now() - last >= HOLD_RETRY
+                await (self.resume() if due else self.run_once())
             except Exception:
                 log.exception("edit pass failed; will retry")
             # Until woken, or the next poll: edits queued by another process (``newsbot

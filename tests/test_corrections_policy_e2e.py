@@ -5,15 +5,16 @@ their post and held in an archived one (50083), and the slash commands in the ru
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot import moderation
 from bot.app import open_app
+from bot.clock import ManualClock as BotClock
 from bot.config import Corrections, DigestChannel, Retraction
 from bot.discord_adapter.runner import publish_once
 from bot.ingest import ingest
-from tests.discord_double import DoubleFactory
+from tests.discord_double import DoubleFactory, ManualClock
 from tests.discord_double.forum import archive
 from tests.reliability.harness import running_bot
 from tests.test_corrections_e2e import (
@@ -169,3 +170,34 @@ async def test_slash_retract_and_edit_are_for_moderators_and_edit_at_once(
         audit = [e.action for e in await app.store.audit(item.id)]
         assert audit[-1] == "retracted"
         assert [e.action for e in await app.store.audit(other.id)][-1] == "edited"
+
+
+async def test_the_running_bot_tries_a_held_edit_again_after_an_hour(
+    discord_double_factory: DoubleFactory, tmp_path: Path, restore_endpoints: None
+) -> None:
+    discord_clock = ManualClock()
+    double = await discord_double_factory(
+        rate_limits=ROOMY, clock=discord_clock, old_message_edits=0
+    )
+    general = double.channel("digest-general").id
+    settings, _ = await published(double, tmp_path, DigestChannel(channel=general, **THREE_PARTS))
+    part = double.messages(general)[1]
+    item = await item_in(settings, part["id"])
+    discord_clock.advance(3601)  # old: Discord takes no edit of it for now
+    async with open_app(settings) as app:
+        await moderation.edit(app.store, item.id, actor="cli:op", title="Held back")
+    clock = BotClock(datetime.now(UTC))
+    async with running_bot(settings, double, clock):
+        [refused] = await double.wait_for_request(
+            lambda r: r.method == "PATCH" and r.status == 400, timeout=10
+        )
+        assert refused.json["allowed_mentions"] == NO_MENTIONS
+        await double.wait_for_message(
+            "review", lambda m: "Could not correct" in m["content"], timeout=10
+        )
+        double.old_message_edits = 5  # Discord lets edits of it through again
+        clock.advance(timedelta(hours=1))
+        await double.wait_for_request(lambda r: r.method == "PATCH" and r.status == 200, timeout=10)
+        assert "Held back" in double.message(part["id"])["content"]
+    reports = [m for m in double.messages("review") if "Could not correct" in m["content"]]
+    assert len(reports) == 1

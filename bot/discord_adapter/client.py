@@ -90,7 +90,10 @@ class NewsBot(commands.Bot):
             on_crosspost_queued=self.crossposter.wake,
         )
         self.drafts = Drafts(app.store, app.renderer, app.clock, app.settings)
-        self.editor = Editor(app.store, app.renderer, self.poster, app.clock, app.settings)
+        # It looks for edits other processes queued as often as the review feed looks for items.
+        self.editor = Editor(
+            app.store, app.renderer, self.poster, app.clock, app.settings, poll=review_poll
+        )
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
         self.scheduler: Scheduler | None = None
