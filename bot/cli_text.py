@@ -85,6 +85,11 @@ def show_lines(
         ("quality", "" if article.quality is None else str(article.quality)),
         ("heat", "" if article.heat is None else str(article.heat)),
         ("suggested by", item.submitted_by or ""),
+        (
+            "retracted",
+            f"{when(item.retracted_at)}: {item.retraction_reason}" if item.retracted else "",
+        ),
+        ("corrected", when(item.corrected_at) if item.corrected_at else ""),
     ]
     lines = [f"#{item.id} · {state}"]
     lines.extend(f"{name + ':':<14}{value}" for name, value in fields if value)

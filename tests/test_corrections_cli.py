@@ -56,6 +56,9 @@ def test_retract_and_edit_queue_edits_and_queue_json_shows_them(
         "; 1 posted message queued for editing (sent by the running bot, or by the next"
         " `newsbot publish`)\n"
     )
+    assert run(db, "show", str(ids[0])) == 0
+    shown = [line for line in capsys.readouterr().out.splitlines() if line.startswith("retracted:")]
+    assert len(shown) == 1 and shown[0].endswith(" UTC: The outlet withdrew it")
     assert run(db, "edit", f"#{ids[2]}", "--title", "A better title") == 0
     assert capsys.readouterr().out == (
         f"edited {ids[2]}: A better title; not posted anywhere: nothing to edit\n"
