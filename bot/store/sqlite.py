@@ -1487,6 +1487,13 @@ class SQLiteStore:
         return row is not None and not row[0]
 
     async def unblock_edits(self) -> int:
+        # Read first: at every start and hourly, and almost always there is nothing held, so
+        # no write lock is taken for it.
+        [(held,)] = await self._read(
+            "SELECT count(*) FROM edits WHERE done_at IS NULL AND blocked_code IS NOT NULL"
+        )
+        if not held:
+            return 0
         async with self._transaction() as db:
             cursor = await db.execute(
                 "UPDATE edits SET blocked_code = NULL"
