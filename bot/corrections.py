@@ -147,13 +147,17 @@ class Editor:
     async def run_once(self) -> EditRound:
         counts = dict.fromkeys(("edited", "unchanged", "skipped", "refused", "held", "waiting"), 0)
         items: dict[int, QueueItem] = {}
-        for edit in await self.store.pending_edits(BATCH):
+        pending = await self.store.pending_edits(BATCH)
+        for edit in pending:
             if edit.blocked_code is not None:
                 counts["held"] += 1
                 continue
             outcome = await self._edit(edit, items)
             counts[outcome] += 1
         result = EditRound(**counts)
+        done = result.edited + result.unchanged + result.skipped + result.refused
+        if len(pending) == BATCH and done:
+            self._wake.set()  # more after this batch: the next pass follows at once
         if result != EditRound():
             log.info("edits: %s", result.summary)
         return result
@@ -162,7 +166,6 @@ class Editor:
         """Work the outbox until stopped, held edits tried again first and then hourly; a
         failing pass is logged and the next one follows."""
         while not self._stopped:
-            self._wake.clear()
             last = self._unblocked_at
             try:
                 due = last is None or self.clock.now() - last >= HOLD_RETRY
@@ -178,6 +181,7 @@ class Editor:
             finally:
                 woken.cancel()
                 await asyncio.gather(woken, return_exceptions=True)
+            self._wake.clear()
 
     async def _edit(self, edit: PendingEdit, items: dict[int, QueueItem]) -> str:
         """One queued edit; the name of its count in :class:`EditRound`."""

@@ -183,3 +183,13 @@ async def test_coverage_clustered_into_a_published_item_queues_its_edit(store: S
     [edit] = await store.pending_edits(10)
     assert (edit.digest_id, edit.position, edit.why) == (digest_id, 1, EditWhy.CORRECTION)
     assert (await store.get(ids[2])).corrected_at is not None
+
+
+async def test_held_edits_come_after_the_others(store: Store, clock: ManualClock) -> None:
+    ids, digest_id = await published(store)
+    await store.retract(ids[0], "r", actor="m")
+    await store.block_edit(digest_id, 0, 30046)
+    clock.advance(timedelta(minutes=1))
+    await store.retract(ids[2], "r", actor="m")  # queued later, but not held
+    assert [e.position for e in await store.pending_edits(10)] == [1, 0]
+    assert [e.position for e in await store.pending_edits(1)] == [1]

@@ -202,8 +202,8 @@ class Store(Protocol):
         ...
 
     async def pending_edits(self, limit: int) -> list[PendingEdit]:
-        """The oldest queued edits whose messages were sent (blocked ones included: the
-        caller skips them), with what rendering them needs."""
+        """The oldest queued edits whose messages were sent, with what rendering them needs;
+        held ones (``block_edit``) are included after all the others."""
         ...
 
     async def record_edit_attempt(

@@ -1393,7 +1393,8 @@ class SQLiteStore:
             " e.reported FROM edits e JOIN digests g ON g.id = e.digest_id"
             " JOIN digest_messages m ON m.digest_id = e.digest_id AND m.position = e.position"
             " WHERE e.done_at IS NULL AND m.message_id IS NOT NULL"
-            " ORDER BY e.queued_at, e.digest_id, e.position LIMIT ?",
+            # Held ones last, so that they never crowd the others out of a batch.
+            " ORDER BY e.blocked_code IS NOT NULL, e.queued_at, e.digest_id, e.position LIMIT ?",
             (limit,),
         )
         layouts: dict[int, tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]] = {}
