@@ -12,7 +12,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,60 +20,16 @@ import yaml
 from bot import config_values as checks
 from bot.articles.urls import http_url_problem, safe_url
 from bot.errors import ConfigError
+from bot.options import Corrections, Crosspost, DraftReview, Retraction, Unreviewed
 from bot.schedule import parse_schedule
+from bot.secret import Secret
 
 DEFAULT_CONFIG = Path("newsbot.yaml")
 DEFAULT_DB = Path("newsbot.db")
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 ORDERS = ("quality", "heat", "newest")
-
-
-class Secret:
-    """A string that never shows itself in reprs, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-class Crosspost(StrEnum):
-    """Which parts of a digest in an announcement channel are published to following servers."""
-
-    OFF = "off"
-    FIRST = "first"
-    ALL = "all"
-
-
-class DraftReview(StrEnum):
-    """Whether moderators approve a scheduled digest itself before it is posted."""
-
-    NONE = "none"
-    DRAFT = "draft"
-
-
-class Unreviewed(StrEnum):
-    """What a scheduled run whose draft nobody approved does at its time."""
-
-    HOLD = "hold"
-    POST = "post"
+# Re-exported: the settings hold the token as a Secret, and the options as these.
+__all__ = ["Corrections", "Crosspost", "DraftReview", "Retraction", "Secret", "Unreviewed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +81,9 @@ class DigestChannel:
     review_ping_role: int | None = None
     """Mentioned (and only it) when a draft of this channel waits for a decision."""
     identity: Identity | None = None
+    corrections: Corrections = Corrections.EDIT
+    """``off``: posted messages are not edited when an item changes (retractions still show)."""
+    retraction: Retraction = Retraction.STRIKE
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +159,8 @@ class Settings:
     """At most this many review posts an hour."""
     digests: tuple[DigestChannel, ...] = ()
     catch_up_grace: timedelta = timedelta(hours=6)
+    correction_window: timedelta = timedelta(hours=48)
+    """A message is edited for a change to an item in it only this long after it was posted."""
     clustering: Clustering = field(default_factory=Clustering)
     feeds: tuple[FeedSettings, ...] = ()
     allow_private_feeds: bool = False
@@ -284,6 +244,22 @@ def _identity(value: Any) -> Identity:
     return Identity(**values)
 
 
+def _corrections(value: Any) -> Corrections:
+    if value is False:  # YAML 1.1 reads a bare off as false
+        return Corrections.OFF
+    try:
+        return Corrections(value)
+    except ValueError:
+        raise checks.Invalid(f"expected edit or off, got {value!r}") from None
+
+
+def _retraction(value: Any) -> Retraction:
+    try:
+        return Retraction(value)
+    except ValueError:
+        raise checks.Invalid(f"expected strike or remove, got {value!r}") from None
+
+
 def _review(value: Any) -> DraftReview:
     if value is None or value is False:  # YAML reads a bare none as null, off as false
         return DraftReview.NONE
@@ -325,6 +301,8 @@ _DIGEST: dict[str, checks.Parse] = {
     "unreviewed": _unreviewed,
     "review_ping_role": checks.snowflake,
     "identity": _identity,
+    "corrections": _corrections,
+    "retraction": _retraction,
 }
 
 
@@ -483,6 +461,7 @@ _TOP: dict[str, tuple[str, checks.Parse]] = {
     "review_feed_max": ("review_feed_max", checks.positive),
     "digests": ("digests", _digests),
     "catch_up_grace": ("catch_up_grace", checks.duration),
+    "correction_window": ("correction_window", checks.duration),
     "clustering": ("clustering", _clustering),
     "feeds": ("feeds", _feeds),
     "allow_private_feeds": ("allow_private_feeds", checks.flag),

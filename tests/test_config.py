@@ -13,10 +13,12 @@ from bot.config import (
     DEFAULT_API_BASE,
     AutoApprove,
     Clustering,
+    Corrections,
     Crosspost,
     DigestChannel,
     FeedSettings,
     Identity,
+    Retraction,
     Secret,
     Settings,
     load_settings,
@@ -24,14 +26,16 @@ from bot.config import (
 from bot.errors import ConfigError
 
 KNOWN_TOP = (
-    "allow_private_feeds, auto_approve, catch_up_grace, clustering, database, digests, feeds,"
-    " guild, metrics, moderator_roles, review_channel, review_feed, review_feed_max, templates"
+    "allow_private_feeds, auto_approve, catch_up_grace, clustering, correction_window, database,"
+    " digests, feeds, guild, metrics, moderator_roles, review_channel, review_feed,"
+    " review_feed_max, templates"
 )
 KNOWN_FEED = "backfill, interval, provider, quality, topics, url"
 KNOWN_DIGEST = (
-    "channel, crosspost, draft_lead, excerpt_length, identity, max_age, max_items, min_quality,"
-    " notify_button, order, ping_role, post_empty, providers, related_limit, review,"
-    " review_ping_role, schedule, tags, template, thread, timezone, title, topics, unreviewed"
+    "channel, corrections, crosspost, draft_lead, excerpt_length, identity, max_age, max_items,"
+    " min_quality, notify_button, order, ping_role, post_empty, providers, related_limit,"
+    " retraction, review, review_ping_role, schedule, tags, template, thread, timezone, title,"
+    " topics, unreviewed"
 )
 
 
@@ -91,6 +95,17 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
             "digests[1].unreviewed",
             "expected hold or post, got 'wait'",
         ),
+        (
+            digest("corrections: always"),
+            "digests[1].corrections",
+            "expected edit or off, got 'always'",
+        ),
+        (
+            digest("retraction: hide"),
+            "digests[1].retraction",
+            "expected strike or remove, got 'hide'",
+        ),
+        ("correction_window: forever", "correction_window", f"{DURATION} 'forever'"),
         (
             "review_channel: 9\n" + digest("draft_lead: soon"),
             "digests[1].draft_lead",
@@ -481,3 +496,15 @@ def test_the_environment_and_the_flag_override_the_file(tmp_path: Path) -> None:
     assert load_settings(db=tmp_path / "flag.db", environ=environ).database == tmp_path / "flag.db"
     del environ["NEWSBOT_DB"]
     assert load_settings(environ=environ).database == tmp_path / "file.db"
+
+
+def test_corrections_and_retractions_settings(tmp_path: Path) -> None:
+    defaults = load(tmp_path, digest("title: News"))
+    assert defaults.correction_window == timedelta(hours=48)
+    assert defaults.digests[0].corrections is Corrections.EDIT
+    assert defaults.digests[0].retraction is Retraction.STRIKE
+    text = "correction_window: 6h\n" + digest("corrections: off\n    retraction: remove")
+    settings = load(tmp_path, text)
+    assert settings.correction_window == timedelta(hours=6)
+    assert settings.digests[0].corrections is Corrections.OFF
+    assert settings.digests[0].retraction is Retraction.REMOVE

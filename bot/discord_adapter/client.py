@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.app import App
 from bot.config import Crosspost, DigestChannel
+from bot.corrections import Editor
 from bot.crosspost import Crossposter
 from bot.discord_adapter.cogs import DigestCog, NewsCog
 from bot.discord_adapter.deck import DeckButton
@@ -93,6 +94,10 @@ class NewsBot(commands.Bot):
             on_result=app.metrics.published,
         )
         self.drafts = Drafts(app.store, app.renderer, app.clock, app.settings)
+        # It looks for edits other processes queued as often as the review feed looks for items.
+        self.editor = Editor(
+            app.store, app.renderer, self.poster, app.clock, app.settings, poll=review_poll
+        )
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
         self.scheduler: Scheduler | None = None
@@ -121,7 +126,7 @@ class NewsBot(commands.Bot):
         await self.add_cog(feed)
         await self.add_cog(DraftDesk(self, settings, self.drafts, self.wake_scheduler))
         await self.add_cog(NotifyRoles(settings))
-        await self.add_cog(NewsCog(settings, self.app.store, feed))
+        await self.add_cog(NewsCog(settings, self.app.store, feed, self.editor.wake))
         app = self.app
         await self.add_cog(
             DigestCog(
@@ -273,6 +278,8 @@ class NewsBot(commands.Bot):
         self.serving.set()
         if any(d.crosspost is not Crosspost.OFF for d in self.app.settings.digests):
             self.spawn(self.crossposter.run(), "crossposter")
+        if self.app.runs_schedules:  # one process works the edits outbox, as the schedules
+            self.spawn(self.editor.run(), "editor")
         if self.app.settings.digests and self.app.runs_schedules:
             app = self.app
             self.scheduler = Scheduler(
@@ -313,6 +320,7 @@ class NewsBot(commands.Bot):
 
     async def close(self) -> None:
         self.crossposter.stop()
+        self.editor.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.feed_loop is not None:

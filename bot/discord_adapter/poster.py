@@ -21,12 +21,13 @@ import discord
 
 from bot.config import Identity
 from bot.discord_adapter import history
+from bot.discord_adapter.edits import edit_params
 from bot.discord_adapter.failures import FAILURES, delivery_error
 from bot.discord_adapter.notify import notify_view
 from bot.discord_adapter.payloads import message_kwargs
 from bot.discord_adapter.webhooks import WebhookPoster, own_webhook
 from bot.errors import DeliveryError
-from bot.poster import After, ChannelInfo, ChannelKind
+from bot.poster import After, ChannelInfo, ChannelKind, Poster
 
 log = logging.getLogger(__name__)
 
@@ -379,6 +380,13 @@ class DiscordPoster:
             raise delivery_error(exc) from exc
         return int(data["id"])
 
+    async def edit(self, channel_id: int, message_id: int, payload: dict[str, Any]) -> None:
+        # A message posted through a webhook needs the webhook's route (not handled yet).
+        try:
+            await self.client.http.edit_message(channel_id, message_id, params=edit_params(payload))
+        except FAILURES as exc:
+            raise delivery_error(exc) from exc
+
     def _release(self, task: asyncio.Task[discord.Message]) -> None:
         self._held.discard(task)
         if not task.cancelled() and task.exception() is not None:
@@ -390,7 +398,7 @@ class DiscordPoster:
     ) -> int | None:
         return await history.find_recent(self.client, channel_id, payload, after)
 
-    async def with_identity(self, channel_id: int, identity: Identity) -> WebhookPoster:
+    async def with_identity(self, channel_id: int, identity: Identity) -> Poster:
         """Through the channel's webhook of this bot, found (or made) once per process and
         channel; concurrent digests of one channel share the lookup."""
         finding = self._webhooks.get(channel_id)

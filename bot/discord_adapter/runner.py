@@ -12,13 +12,14 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 import discord
 
 from bot.app import App, open_app
 from bot.config import Settings
+from bot.corrections import EditRound
 from bot.discord_adapter.client import NewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
 from bot.errors import LoginFailed, StartupError
@@ -34,6 +35,8 @@ class PublishRun:
 
     resumed: list[PublishResult]
     results: list[PublishResult]
+    edits: EditRound = field(default_factory=EditRound)
+    """The pass over the edits outbox (corrections, retractions) that followed."""
 
     @property
     def failed(self) -> bool:
@@ -126,7 +129,9 @@ async def publish_once(settings: Settings, channel: int | None) -> PublishRun:
                 results = await bot.publisher.publish_many(channels, trigger=Trigger.CLI)
                 # One pass over the crosspost queue; what must wait is left for the next run.
                 await bot.crossposter.run_once()
-    return PublishRun(resumed=resumed, results=results)
+                # And one over the edits outbox (corrections, retractions), held ones again.
+                edits = await bot.editor.resume()
+    return PublishRun(resumed=resumed, results=results, edits=edits)
 
 
 async def sync_commands(settings: Settings, *, globally: bool) -> int:
