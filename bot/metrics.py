@@ -79,6 +79,8 @@ class Metrics:
         elif result.status is PublishStatus.RETRY_LATER:
             self.digests.labels("retry_later").inc()
             self.failures.labels("transient").inc()
+        elif result.status is PublishStatus.BUSY:
+            self.digests.labels("busy").inc()
 
     def fetched(self, report: FetchReport) -> None:
         for result in report.results:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,7 +18,8 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import Crosspost, DigestChannel, Settings
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, LeaseLost
+from bot.leases import LEASE_TTL, holder_is_gone, lease_owner
 from bot.limits import NONCE_MAX
 from bot.poster import After, ChannelInfo, ChannelKind, Poster
 from bot.render import PackedMessage, Renderer, allowed_mentions
@@ -126,6 +128,8 @@ class PublishStatus(StrEnum):
     """Discord refused (a 4xx) or something unexpected broke; the items stay queued."""
     RETRY_LATER = "retry_later"
     """Discord kept failing (5xx, timeouts); the digest stays in the outbox for later."""
+    BUSY = "busy"
+    """Another newsbot process is publishing the channel (it holds its lease); left to it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,11 +159,13 @@ def describe_result(result: PublishResult, where: str) -> str:
         return f"nothing new for {where}"
     if result.status is PublishStatus.RETRY_LATER:
         return f"{where}: Discord is failing ({result.error}); will retry"
+    if result.status is PublishStatus.BUSY:
+        return f"{where}: another newsbot process is publishing it; left to that one"
     return f"{where}: failed: {result.error}"
 
 
 # A resumed digest that ended so holds the channel: its next digest waits for it.
-_BLOCKING = (PublishStatus.FAILED, PublishStatus.RETRY_LATER)
+_BLOCKING = (PublishStatus.FAILED, PublishStatus.RETRY_LATER, PublishStatus.BUSY)
 
 
 def _unexpected(channel: int, doing: str, exc: Exception) -> PublishResult:
@@ -207,6 +213,8 @@ class Publisher:
         backoff: timedelta = timedelta(seconds=2),
         on_crosspost_queued: Callable[[], None] | None = None,
         on_result: Callable[[PublishResult], None] | None = None,
+        owner: str | None = None,
+        lease_ttl: timedelta = LEASE_TTL,
     ) -> None:
         self.store = store
         self.renderer = renderer
@@ -219,10 +227,36 @@ class Publisher:
         """Called when a digest queued crossposts (the bot wakes its Crossposter)."""
         self.on_result = on_result
         """Called with what each delivery of a digest came to (the bot counts them)."""
+        self.owner = owner or lease_owner()
+        """This publisher's name as a channel's lease holder (see ``bot.leases``)."""
+        self.lease_ttl = lease_ttl
         self._locks: dict[int, asyncio.Lock] = {}
 
     def _lock(self, channel: int) -> asyncio.Lock:
         return self._locks.setdefault(channel, asyncio.Lock())
+
+    @asynccontextmanager
+    async def _leased(self, channel: int) -> AsyncIterator[int | None]:
+        """The channel's lease for this publisher (its token), or None while another live
+        process holds it; let go at the end."""
+        store, now = self.store, self.clock.now()
+        token = await store.take_lease(channel, self.owner, now, now + self.lease_ttl)
+        if token is None:
+            holder = await store.lease_holder(channel, now)
+            if holder is not None and holder_is_gone(holder):
+                log.info("channel %d: its publisher %s is gone; taking over", channel, holder)
+                token = await store.take_lease(
+                    channel, self.owner, now, now + self.lease_ttl, from_owner=holder
+                )
+        try:
+            yield token
+        finally:
+            if token is not None:
+                await store.release_lease(channel, token, self.clock.now())
+
+    def _busy(self, channel: int) -> PublishResult:
+        log.info("channel %d: another newsbot process is publishing it", channel)
+        return PublishResult(channel=channel, status=PublishStatus.BUSY)
 
     async def resume_unfinished(self) -> list[PublishResult]:
         """Finish every digest a previous run left half-sent (called on start). As in
@@ -234,15 +268,18 @@ class Publisher:
 
     async def _resume_channel(self, channel: int) -> list[PublishResult]:
         try:
-            async with self._lock(channel):
-                return await self._resume_locked(channel)
+            async with self._lock(channel), self._leased(channel) as lease:
+                if lease is None:
+                    return [self._busy(channel)]
+                return await self._resume_locked(channel, lease)
         except Exception as exc:
             return [_unexpected(channel, "resuming", exc)]
 
-    async def _resume_locked(self, channel: int) -> list[PublishResult]:
-        """Deliver the channel's unfinished digests; the caller holds the channel's lock."""
+    async def _resume_locked(self, channel: int, lease: int) -> list[PublishResult]:
+        """Deliver the channel's unfinished digests; the caller holds the channel's lock and
+        its lease ``lease``."""
         return [
-            await self._deliver(digest, resumed=True)
+            await self._deliver(digest, resumed=True, lease=lease)
             for digest in await self.store.unfinished_digests(channel)
         ]
 
@@ -259,8 +296,10 @@ class Publisher:
         ``scheduled_for`` is the scheduled run this publish makes (already claimed): the digest
         is linked to it as it is written, so a run is never left claimed without its digest
         (see :meth:`~bot.store.Store.orphaned_runs`)."""
-        async with self._lock(channel):
-            resumed = await self._resume_locked(channel)
+        async with self._lock(channel), self._leased(channel) as lease:
+            if lease is None:
+                return self._busy(channel)
+            resumed = await self._resume_locked(channel, lease)
             blocked = next((r for r in resumed if r.status in _BLOCKING), None)
             if blocked is not None:
                 return blocked
@@ -302,7 +341,7 @@ class Publisher:
                 len(outbox),
                 trigger,
             )
-            return await self._deliver(digest, resumed=False)
+            return await self._deliver(digest, resumed=False, lease=lease)
 
     async def publish_many(
         self, channels: Sequence[int], *, trigger: Trigger = Trigger.COMMAND
@@ -318,13 +357,26 @@ class Publisher:
         except Exception as exc:
             return _unexpected(channel, "publishing", exc)
 
-    async def _deliver(self, digest: DigestRecord, *, resumed: bool) -> PublishResult:
-        result = await self._deliver_parts(digest, resumed=resumed)
+    async def _deliver(self, digest: DigestRecord, *, resumed: bool, lease: int) -> PublishResult:
+        try:
+            result = await self._deliver_parts(digest, resumed=resumed, lease=lease)
+        except LeaseLost:
+            log.warning("digest %d: another newsbot process took it over", digest.id)
+            result = PublishResult(
+                channel=digest.channel_id, status=PublishStatus.BUSY, digest_id=digest.id
+            )
         if self.on_result is not None:
             self.on_result(result)
         return result
 
-    async def _deliver_parts(self, digest: DigestRecord, *, resumed: bool) -> PublishResult:
+    async def _renew(self, channel: int, lease: int) -> None:
+        """Hold the channel for another ``lease_ttl``; ``LeaseLost`` once another took it."""
+        if not await self.store.renew_lease(channel, lease, self.clock.now() + self.lease_ttl):
+            raise LeaseLost(channel)
+
+    async def _deliver_parts(
+        self, digest: DigestRecord, *, resumed: bool, lease: int
+    ) -> PublishResult:
         store, channel = self.store, digest.channel_id
         sent_ids = [m.message_id for m in digest.messages if m.message_id is not None]
         unsent = list(digest.unsent)
@@ -333,7 +385,8 @@ class Publisher:
             info = await self.poster.channel_info(channel)
             poster = await self._poster_for(channel)
             if info.kind is ChannelKind.FORUM:
-                target, made = await self._forum_post(digest, info, poster)
+                await self._renew(channel, lease)
+                target, made = await self._forum_post(digest, info, poster, lease)
                 if made is not None:
                     sent_ids.insert(0, made)
                     unsent = unsent[1:]
@@ -360,9 +413,11 @@ class Publisher:
                         found,
                         self.clock.now(),
                         crosspost_in=crosspost(message.position),
+                        lease=lease,
                     )
                     sent_ids.append(found)
                     continue
+            await self._renew(channel, lease)
             try:
                 message_id = await self._send(poster, target, message.payload, message.nonce)
             except DeliveryError as exc:
@@ -373,6 +428,7 @@ class Publisher:
                 message_id,
                 self.clock.now(),
                 crosspost_in=crosspost(message.position),
+                lease=lease,
             )
             sent_ids.append(message_id)
         if self.on_crosspost_queued is not None and any(
@@ -429,7 +485,7 @@ class Publisher:
         return default_thread_name(wanted, digest.created_at)
 
     async def _forum_post(
-        self, digest: DigestRecord, info: ChannelInfo, poster: Poster
+        self, digest: DigestRecord, info: ChannelInfo, poster: Poster, lease: int
     ) -> tuple[int, int | None]:
         """The forum post a digest is: (its id, the id if it was made or found just now).
 
@@ -442,7 +498,7 @@ class Publisher:
                 return digest.thread_id, None
             # Recorded as the digest's post, but the crash came before its starter was.
             await self.store.record_sent(
-                digest.id, first.position, digest.thread_id, self.clock.now()
+                digest.id, first.position, digest.thread_id, self.clock.now(), lease=lease
             )
             return digest.thread_id, digest.thread_id
         wanted = self._configured(digest.channel_id) or DigestChannel(channel=digest.channel_id)
@@ -459,7 +515,7 @@ class Publisher:
             post = await poster.create_post(digest.channel_id, name, first.payload, tags)
         await self.store.record_thread(digest.id, post)
         # The starter message shares the post's id.
-        await self.store.record_sent(digest.id, first.position, post, self.clock.now())
+        await self.store.record_sent(digest.id, first.position, post, self.clock.now(), lease=lease)
         return post, post
 
     async def _forum_tags(

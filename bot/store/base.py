@@ -154,10 +154,41 @@ class Store(Protocol):
         at: datetime,
         *,
         crosspost_in: int | None = None,
+        lease: int | None = None,
     ) -> None:
         """Record an accepted message and mark its items published to the channel; with
         ``crosspost_in`` (its announcement channel) queue its crosspost in the same
-        transaction, so a recorded part is never left without the crosspost it needs."""
+        transaction, so a recorded part is never left without the crosspost it needs. With
+        ``lease`` (a token of :meth:`take_lease`), only while that lease is the channel's:
+        else ``LeaseLost`` and nothing is recorded."""
+        ...
+
+    async def take_lease(
+        self,
+        channel_id: int,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        from_owner: str | None = None,
+    ) -> int | None:
+        """Become the one process publishing the channel until ``until``: a new fencing token,
+        or None while another owner's lease has not expired (and is not ``from_owner``'s,
+        whose process is known to be gone). An owner may take its own lease again."""
+        ...
+
+    async def lease_holder(self, channel_id: int, now: datetime) -> str | None:
+        """The owner of the channel's unexpired lease, if any."""
+        ...
+
+    async def renew_lease(self, channel_id: int, token: int, until: datetime) -> bool:
+        """Extend the lease while ``token`` is still the channel's; False once another process
+        took over."""
+        ...
+
+    async def release_lease(self, channel_id: int, token: int, now: datetime) -> None:
+        """Let the channel go now (if ``token`` still holds it), so another process need not
+        wait for the expiry."""
         ...
 
     async def waiting_crossposts(self, limit: int) -> list[WaitingCrosspost]:

@@ -415,4 +415,22 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX edits_pending ON edits (queued_at) WHERE done_at IS NULL",
         ),
     ),
+    (
+        12,
+        "who publishes a channel now: one process at a time, with a fencing token",
+        (
+            # A process publishing a channel holds its lease until ``expires_at`` (renewed
+            # with every part it sends); ``token`` grows with every new holder, and a part is
+            # recorded only under the current token, so a process that lost the lease (it
+            # stalled past the expiry and another took over) can no longer record anything.
+            """
+            CREATE TABLE channel_leases (
+                channel_id INTEGER PRIMARY KEY,
+                owner TEXT NOT NULL,
+                token INTEGER NOT NULL,
+                expires_at TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
 )

@@ -58,6 +58,8 @@ class RunOutcome(StrEnum):
     NOTHING = "nothing"
     FAILED = "failed"
     RETRY_LATER = "retry_later"
+    BUSY = "busy"
+    """Another newsbot process was publishing the channel; the run is tried again."""
     ERROR = "error"
     """The publish raised (a bug, the database); logged with its traceback."""
     INTERRUPTED = "interrupted"

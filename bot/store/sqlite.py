@@ -23,7 +23,7 @@ import aiosqlite
 from bot.articles import Article, Image, Provider, Related, canonical_url
 from bot.articles.urls import outlet_key
 from bot.clock import Clock
-from bot.errors import InvalidTransition, NotFound, StoreError
+from bot.errors import InvalidTransition, LeaseLost, NotFound, StoreError
 from bot.store.base import NewMessage
 from bot.store.migrations import MIGRATIONS
 from bot.store.models import (
@@ -1226,9 +1226,19 @@ class SQLiteStore:
         at: datetime,
         *,
         crosspost_in: int | None = None,
+        lease: int | None = None,
     ) -> None:
         when = _ts(at)
         async with self._transaction() as db:
+            if lease is not None:
+                async with db.execute(
+                    "SELECT g.channel_id, l.token FROM digests g"
+                    " LEFT JOIN channel_leases l ON l.channel_id = g.channel_id WHERE g.id = ?",
+                    (digest_id,),
+                ) as cursor:
+                    row = await cursor.fetchone()
+                if row is not None and row[1] != lease:
+                    raise LeaseLost(int(row[0]))
             await db.execute(
                 "UPDATE digest_messages SET message_id = ?, sent_at = ?"
                 " WHERE digest_id = ? AND position = ? AND message_id IS NULL",
@@ -1271,6 +1281,61 @@ class SQLiteStore:
                     f" WHERE id IN ({marks}) AND status = 'approved'",
                     (when, when, *chunk),
                 )
+
+    async def take_lease(
+        self,
+        channel_id: int,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        from_owner: str | None = None,
+    ) -> int | None:
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT owner, token, expires_at FROM channel_leases WHERE channel_id = ?",
+                (channel_id,),
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                token = 1
+                await db.execute(
+                    "INSERT INTO channel_leases (channel_id, owner, token, expires_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (channel_id, owner, token, _ts(until)),
+                )
+                return token
+            held_by, current, expires_at = row
+            if held_by not in (owner, from_owner) and _at(expires_at) > now:
+                return None
+            token = int(current) + 1
+            await db.execute(
+                "UPDATE channel_leases SET owner = ?, token = ?, expires_at = ?"
+                " WHERE channel_id = ?",
+                (owner, token, _ts(until), channel_id),
+            )
+            return token
+
+    async def lease_holder(self, channel_id: int, now: datetime) -> str | None:
+        rows = await self._read(
+            "SELECT owner, expires_at FROM channel_leases WHERE channel_id = ?", (channel_id,)
+        )
+        return rows[0][0] if rows and _at(rows[0][1]) > now else None
+
+    async def renew_lease(self, channel_id: int, token: int, until: datetime) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE channel_leases SET expires_at = ? WHERE channel_id = ? AND token = ?",
+                (_ts(until), channel_id, token),
+            )
+            return cursor.rowcount > 0
+
+    async def release_lease(self, channel_id: int, token: int, now: datetime) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE channel_leases SET expires_at = ? WHERE channel_id = ? AND token = ?",
+                (_ts(now), channel_id, token),
+            )
 
     async def record_thread(self, digest_id: int, thread_id: int) -> None:
         async with self._transaction() as db:
