@@ -229,10 +229,14 @@ def publish_report(run: PublishRun) -> list[str]:
     channel. What a crashed earlier run left half-sent and this run finished is reported too,
     so the operator sees it went out (the channel's own line then says what this run found
     new)."""
-    from bot.publish import describe_result
+    from bot.publish import PublishStatus, describe_result
 
     lines = [
-        *(f"resumed: {describe_result(r, f'channel {r.channel}')}" for r in run.resumed),
+        *(
+            f"resumed: {describe_result(r, f'channel {r.channel}')}"
+            for r in run.resumed
+            if r.status is not PublishStatus.BUSY  # the channel's own line says so
+        ),
         *(describe_result(r, f"channel {r.channel}") for r in run.results),
     ]
     if run.edits.summary != "nothing to edit":

@@ -347,7 +347,7 @@ async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 # --- digests ------------------------------------------------------------------------------------
 async def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import open_app
-    from bot.publish import plan_digest
+    from bot.plan import plan_digest
 
     digest = settings.digest_for(args.channel)
     if args.template:

@@ -9,45 +9,60 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.app import App
+from bot.app import App, open_app
+from bot.config import DigestChannel
 from bot.errors import LeaseLost
 from bot.leases import LEASE_TTL, holder_is_gone, lease_owner
 from bot.publish import PublishStatus, describe_result
-from tests.test_publisher import GENERAL, NOW, MemoryPoster, app, publisher_for
+from tests.discord_double import DoubleFactory
+from tests.test_publish_e2e import (
+    ROOMY,
+    THREE_PARTS,
+    Launcher,
+    approve_corpus,
+    finish,
+    part_of,
+    parts,
+    settings_for,
+    start_publish,
+    write_config,
+)
+from tests.test_publisher import GENERAL, NOW, SCIENCE, MemoryPoster, app, publisher_for
 
-__all__ = ["app"]  # the fixture, used by name
+__all__ = ["app", "start_publish"]  # the fixtures, used by name
 
 
 async def test_a_lease_has_one_holder_until_it_expires_or_is_let_go(app: App) -> None:
     store, until = app.store, NOW + LEASE_TTL
-    first = await store.take_lease(GENERAL, "a", NOW, until)
-    assert first == 1
-    assert await store.take_lease(GENERAL, "b", NOW, until) is None
+    assert await store.take_leases([GENERAL, SCIENCE], "a", NOW, until) == {GENERAL: 1, SCIENCE: 1}
+    assert await store.take_leases([GENERAL], "b", NOW, until) == {}
+    assert await store.take_leases([GENERAL], "a", NOW, until) == {GENERAL: 1}  # still a's
     assert await store.lease_holder(GENERAL, NOW) == "a"
-    assert await store.renew_lease(GENERAL, first, until + timedelta(minutes=1))
+    assert await store.renew_lease(GENERAL, 1, until + timedelta(minutes=1))
     # Expired: anyone may take it, with a larger token, and the old holder can no longer renew.
     later = until + timedelta(minutes=2)
-    second = await store.take_lease(GENERAL, "b", later, later + LEASE_TTL)
-    assert second == 2
-    assert not await store.renew_lease(GENERAL, first, later + LEASE_TTL)
-    await store.release_lease(GENERAL, first, later)  # a stale token lets nothing go
+    assert await store.take_leases([GENERAL], "b", later, later + LEASE_TTL) == {GENERAL: 2}
+    assert not await store.renew_lease(GENERAL, 1, later + LEASE_TTL)
+    await store.release_leases({GENERAL: 1}, later)  # a stale token lets nothing go
     assert await store.lease_holder(GENERAL, later) == "b"
-    await store.release_lease(GENERAL, second, later)
+    await store.release_leases({GENERAL: 2}, later)
     assert await store.lease_holder(GENERAL, later) is None
-    assert await store.take_lease(GENERAL, "c", later, later + LEASE_TTL) == 3
+    assert await store.take_leases([GENERAL], "c", later, later + LEASE_TTL) == {GENERAL: 3}
     # A holder known to be gone is taken over before its lease expires.
-    assert await store.take_lease(GENERAL, "d", later, later + LEASE_TTL, from_owner="c") == 4
+    taken = await store.take_leases([GENERAL], "d", later, later + LEASE_TTL, from_owner="c")
+    assert taken == {GENERAL: 4}
 
 
 async def test_a_second_publisher_of_a_busy_channel_posts_nothing_until_the_lease_is_free(
     app: App,
 ) -> None:
     other = lease_owner()  # a live process: this one, under another name
-    await app.store.take_lease(GENERAL, other, NOW, NOW + LEASE_TTL)
+    await app.store.take_leases([GENERAL], other, NOW, NOW + LEASE_TTL)
     poster = MemoryPoster()
     publisher = publisher_for(app, poster)
     busy = await publisher.publish(GENERAL)
@@ -73,7 +88,7 @@ async def test_a_publisher_that_lost_its_lease_records_nothing_and_the_new_holde
         # The stalled publisher's lease ran out while it waited on Discord: another took it.
         app.clock.advance(LEASE_TTL + timedelta(seconds=1))  # type: ignore[attr-defined]
         now = app.clock.now()
-        assert await app.store.take_lease(GENERAL, "taker", now, now + LEASE_TTL) is not None
+        assert await app.store.take_leases([GENERAL], "taker", now, now + LEASE_TTL) == {GENERAL: 2}
 
     original = poster.send
     calls = 0
@@ -94,7 +109,7 @@ async def test_a_publisher_that_lost_its_lease_records_nothing_and_the_new_holde
     assert [m.message_id is not None for m in digest.messages][:2] == [True, False]
     with pytest.raises(LeaseLost):
         await app.store.record_sent(digest.id, 1, 99, app.clock.now(), lease=1)
-    await app.store.release_lease(GENERAL, 2, app.clock.now())
+    await app.store.release_leases({GENERAL: 2}, app.clock.now())
 
     poster.send = original  # type: ignore[method-assign]
     resumed = await taker.resume_unfinished()
@@ -117,3 +132,32 @@ def test_a_holder_is_gone_only_when_its_process_on_this_machine_ended() -> None:
     assert not holder_is_gone(lease_owner())  # this process
     assert not holder_is_gone(f"another-host.invalid:{pid}:abcd")
     assert not holder_is_gone("garbage")
+
+
+async def test_newsbot_publish_beside_another_publishing_process_posts_the_digest_once(
+    discord_double_factory: DoubleFactory, tmp_path: Path, start_publish: Launcher
+) -> None:
+    double = await discord_double_factory(rate_limits=ROOMY)
+    channel = double.channel("digest-general").id
+    settings = settings_for(double, tmp_path, DigestChannel(channel, max_items=10, **THREE_PARTS))
+    config = write_config(settings, tmp_path / "newsbot.yaml")
+    await approve_corpus(settings, tmp_path / "corpus", 10)
+    # The first process is in the middle of its digest: part 2 waits on Discord.
+    hold = double.hold(lambda r: part_of(r, 1))
+    first = await start_publish(double, settings, config, channel)
+    await hold.wait(timeout=30)
+    second = await start_publish(double, settings, config, channel)
+    code, out, err = await finish(second)
+    assert code == 0, err
+    assert out.splitlines() == [
+        f"channel {channel}: another newsbot process is publishing it; left to that one"
+    ]
+    hold.release()
+    code, out, err = await finish(first)
+    assert code == 0, err
+    assert out.splitlines() == [f"posted 10 items in 3 messages to channel {channel}"]
+    messages = double.messages(channel)
+    assert len(messages) == 3 and set(parts(messages).values()) == {1}
+    async with open_app(settings) as app:
+        assert await app.store.unfinished_digests() == []
+        assert await app.store.lease_holder(channel, app.clock.now()) is None

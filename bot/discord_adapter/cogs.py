@@ -23,7 +23,8 @@ from bot.discord_adapter.review import ReviewFeed, decide
 from bot.discord_adapter.views import QueuePager
 from bot.errors import ConfigError
 from bot.limits import CONTENT_MAX, length
-from bot.publish import Publisher, PublishResult, describe_result, plan_digest
+from bot.plan import plan_digest
+from bot.publish import Publisher, PublishResult, describe_result
 from bot.render import Renderer
 from bot.render.escape import escape_markdown
 from bot.schedule.effective import (

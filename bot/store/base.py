@@ -163,18 +163,19 @@ class Store(Protocol):
         else ``LeaseLost`` and nothing is recorded."""
         ...
 
-    async def take_lease(
+    async def take_leases(
         self,
-        channel_id: int,
+        channel_ids: Sequence[int],
         owner: str,
         now: datetime,
         until: datetime,
         *,
         from_owner: str | None = None,
-    ) -> int | None:
-        """Become the one process publishing the channel until ``until``: a new fencing token,
-        or None while another owner's lease has not expired (and is not ``from_owner``'s,
-        whose process is known to be gone). An owner may take its own lease again."""
+    ) -> dict[int, int]:
+        """Become the one process publishing each channel until ``until``, in one write: the
+        fencing token of each channel taken. A channel whose lease another owner holds
+        unexpired is left out (unless that owner is ``from_owner``, whose process is known to
+        be gone); a new holder gets a larger token, the same owner keeps its token."""
         ...
 
     async def lease_holder(self, channel_id: int, now: datetime) -> str | None:
@@ -186,9 +187,9 @@ class Store(Protocol):
         took over."""
         ...
 
-    async def release_lease(self, channel_id: int, token: int, now: datetime) -> None:
-        """Let the channel go now (if ``token`` still holds it), so another process need not
-        wait for the expiry."""
+    async def release_leases(self, tokens: Mapping[int, int], now: datetime) -> None:
+        """Let the channels go now (those whose token still holds), so another process need
+        not wait for the expiry."""
         ...
 
     async def waiting_crossposts(self, limit: int) -> list[WaitingCrosspost]:

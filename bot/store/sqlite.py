@@ -1282,39 +1282,45 @@ class SQLiteStore:
                     (when, when, *chunk),
                 )
 
-    async def take_lease(
+    async def take_leases(
         self,
-        channel_id: int,
+        channel_ids: Sequence[int],
         owner: str,
         now: datetime,
         until: datetime,
         *,
         from_owner: str | None = None,
-    ) -> int | None:
+    ) -> dict[int, int]:
+        got: dict[int, int] = {}
         async with self._transaction() as db:
-            async with db.execute(
-                "SELECT owner, token, expires_at FROM channel_leases WHERE channel_id = ?",
-                (channel_id,),
-            ) as cursor:
-                row = await cursor.fetchone()
-            if row is None:
-                token = 1
+            for channel_id in channel_ids:
+                async with db.execute(
+                    "SELECT owner, token, expires_at FROM channel_leases WHERE channel_id = ?",
+                    (channel_id,),
+                ) as cursor:
+                    row = await cursor.fetchone()
+                if row is None:
+                    await db.execute(
+                        "INSERT INTO channel_leases (channel_id, owner, token, expires_at)"
+                        " VALUES (?, ?, 1, ?)",
+                        (channel_id, owner, _ts(until)),
+                    )
+                    got[channel_id] = 1
+                    continue
+                held_by, token, expires_at = row[0], int(row[1]), _at(row[2])
+                if held_by == owner and expires_at > now:
+                    pass  # still ours: the same token, held longer
+                elif held_by == from_owner or expires_at <= now:
+                    token += 1
+                else:
+                    continue
                 await db.execute(
-                    "INSERT INTO channel_leases (channel_id, owner, token, expires_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (channel_id, owner, token, _ts(until)),
+                    "UPDATE channel_leases SET owner = ?, token = ?, expires_at = ?"
+                    " WHERE channel_id = ?",
+                    (owner, token, _ts(until), channel_id),
                 )
-                return token
-            held_by, current, expires_at = row
-            if held_by not in (owner, from_owner) and _at(expires_at) > now:
-                return None
-            token = int(current) + 1
-            await db.execute(
-                "UPDATE channel_leases SET owner = ?, token = ?, expires_at = ?"
-                " WHERE channel_id = ?",
-                (owner, token, _ts(until), channel_id),
-            )
-            return token
+                got[channel_id] = token
+        return got
 
     async def lease_holder(self, channel_id: int, now: datetime) -> str | None:
         rows = await self._read(
@@ -1330,11 +1336,11 @@ class SQLiteStore:
             )
             return cursor.rowcount > 0
 
-    async def release_lease(self, channel_id: int, token: int, now: datetime) -> None:
+    async def release_leases(self, tokens: Mapping[int, int], now: datetime) -> None:
         async with self._transaction() as db:
-            await db.execute(
+            await db.executemany(
                 "UPDATE channel_leases SET expires_at = ? WHERE channel_id = ? AND token = ?",
-                (_ts(now), channel_id, token),
+                [(_ts(now), channel_id, token) for channel_id, token in tokens.items()],
             )
 
     async def record_thread(self, digest_id: int, thread_id: int) -> None:
