@@ -200,15 +200,6 @@ def _orders(value: Any) -> tuple[str, ...] | None:
     return order or None  # an empty list keeps the default order
 
 
-def _crosspost(value: Any) -> Crosspost:
-    if value is False:  # YAML 1.1 reads a bare off as false
-        return Crosspost.OFF
-    try:
-        return Crosspost(value)
-    except ValueError:
-        raise checks.Invalid(f"expected first, all or off, got {value!r}") from None
-
-
 # Discord refuses a webhook name or username with these in it, and more than 80 characters.
 _NAME_MAX = 80
 _NAME_FORBIDDEN = ("discord", "clyde")
@@ -244,38 +235,6 @@ def _identity(value: Any) -> Identity:
     return Identity(**values)
 
 
-def _corrections(value: Any) -> Corrections:
-    if value is False:  # YAML 1.1 reads a bare off as false
-        return Corrections.OFF
-    try:
-        return Corrections(value)
-    except ValueError:
-        raise checks.Invalid(f"expected edit or off, got {value!r}") from None
-
-
-def _retraction(value: Any) -> Retraction:
-    try:
-        return Retraction(value)
-    except ValueError:
-        raise checks.Invalid(f"expected strike or remove, got {value!r}") from None
-
-
-def _review(value: Any) -> DraftReview:
-    if value is None or value is False:  # YAML reads a bare none as null, off as false
-        return DraftReview.NONE
-    try:
-        return DraftReview(value)
-    except ValueError:
-        raise checks.Invalid(f"expected draft or none, got {value!r}") from None
-
-
-def _unreviewed(value: Any) -> Unreviewed:
-    try:
-        return Unreviewed(value)
-    except ValueError:
-        raise checks.Invalid(f"expected hold or post, got {value!r}") from None
-
-
 _DIGEST: dict[str, checks.Parse] = {
     "channel": checks.snowflake,
     "schedule": checks.cron_text,
@@ -295,14 +254,15 @@ _DIGEST: dict[str, checks.Parse] = {
     "notify_button": checks.flag,
     "thread": checks.flag,
     "tags": checks.strings,
-    "crosspost": _crosspost,
-    "review": _review,
+    # YAML 1.1 reads a bare off as false: for these choices it means the "off" one.
+    "crosspost": checks.choice(Crosspost, "first, all or off", false=Crosspost.OFF),
+    "review": checks.choice(DraftReview, "draft or none", false=DraftReview.NONE),
     "draft_lead": checks.duration,
-    "unreviewed": _unreviewed,
+    "unreviewed": checks.choice(Unreviewed, "hold or post"),
     "review_ping_role": checks.snowflake,
     "identity": _identity,
-    "corrections": _corrections,
-    "retraction": _retraction,
+    "corrections": checks.choice(Corrections, "edit or off", false=Corrections.OFF),
+    "retraction": checks.choice(Retraction, "strike or remove"),
 }
 
 
