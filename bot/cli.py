@@ -41,7 +41,7 @@ from bot.cli_output import (
     write_stderr,
 )
 from bot.config import Settings, load_settings
-from bot.errors import NewsbotError
+from bot.errors import NewsbotError, StartupError
 
 if TYPE_CHECKING:
     from bot.discord_adapter.runner import PublishRun
@@ -73,6 +73,20 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def shard_range(text: str) -> range:
+    """``--shard-ids``: ``A-B`` (both included) or one id ``A``."""
+    first, dash, last = text.partition("-")
+    try:
+        ids = range(int(first), int(last if dash else first) + 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected shard ids as A-B (like 0-3) or one id, got {text!r}"
+        ) from None
+    if ids.start < 0 or not ids:
+        raise argparse.ArgumentTypeError(f"expected A-B with 0 <= A <= B, got {text!r}")
+    return ids
 
 
 def item_id_arg(text: str) -> int:
@@ -253,6 +267,27 @@ def _add_discord_commands(add: Callable[[str, Handler, str], argparse.ArgumentPa
         await run_bot(settings)
         return 0
 
+    async def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
+        from bot.discord_adapter.runner import run_gateway
+
+        ids: range | None = args.shard_ids
+        count: int | None = args.shard_count
+        if ids is not None and count is None:
+            raise StartupError("--shard-ids needs --shard-count (the bot's shards in all)")
+        if ids is not None and count is not None and ids.stop > count:
+            raise StartupError(
+                f"--shard-ids {ids.start}-{ids.stop - 1}: shard ids go from 0 to"
+                f" {count - 1} with --shard-count {count}"
+            )
+        await run_gateway(settings, ids, count)
+        return 0
+
+    async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+        from bot.discord_adapter.runner import run_worker
+
+        await run_worker(settings)
+        return 0
+
     async def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         from bot.discord_adapter.runner import publish_once
 
@@ -296,6 +331,24 @@ def _add_discord_commands(add: Callable[[str, Handler, str], argparse.ArgumentPa
         return 0
 
     add("run", cmd_run, "Run the bot: gateway, slash commands, review channel and schedules.")
+    p = add(
+        "gateway",
+        cmd_gateway,
+        "Hold the gateway (slash commands, buttons) and leave the work to newsbot worker.",
+    )
+    p.add_argument(
+        "--shard-ids",
+        type=shard_range,
+        metavar="A-B",
+        help="only these shards (both ends included), for several gateway processes",
+    )
+    p.add_argument("--shard-count", type=positive_int, metavar="N", help="the bot's shards in all")
+    add(
+        "worker",
+        cmd_worker,
+        "Run schedules, publishing, review posts, feeds and edits over REST (no gateway);"
+        " run any number of them on one PostgreSQL database.",
+    )
     p = add(
         "publish",
         cmd_publish,

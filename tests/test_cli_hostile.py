@@ -55,6 +55,8 @@ COMMANDS: dict[str, list[str]] = {
     "preview": ["preview"],
     "check-templates": ["check-templates", "--seeds", "{seed}"],
     "run": ["run"],
+    "gateway": ["gateway"],
+    "worker": ["worker"],
     "publish": ["publish"],
     "sync-commands": ["sync-commands", "--global"],
     "schedules": ["schedules"],
@@ -64,7 +66,8 @@ COMMANDS: dict[str, list[str]] = {
     "feeds": ["feeds", "--json"],
 }
 NO_DATABASE = {"check-templates"}  # renders the templates only
-TALKS_TO_DISCORD = {"run", "publish", "sync-commands"}  # fail later: nothing listens on :9
+# These fail later: nothing listens on :9.
+TALKS_TO_DISCORD = {"run", "gateway", "worker", "publish", "sync-commands"}
 CHANGES_THE_QUEUE = {"ingest", "approve", "reject", "retract", "edit"}
 # Fails before printing anything: the seeded queue has no article that clustering merged.
 REFUSED_HERE = {"split"}

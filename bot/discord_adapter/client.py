@@ -26,10 +26,17 @@ from bot.discord_adapter.tree import NewsTree
 from bot.draft import Drafts
 from bot.feeds.loop import FeedLoop
 from bot.feeds.registry import all_feeds
-from bot.publish import Publisher, describe_result
+from bot.places import Places
+from bot.processes import GLOBAL_LIMIT, Duty, Membership, Role
+from bot.publish import Publisher, PublishStatus, describe_result
 from bot.schedule.loop import Scheduler
 
 log = logging.getLogger(__name__)
+
+WORKER_POLL = timedelta(seconds=30)
+"""How often a worker's scheduler looks for schedules and drafts changed elsewhere."""
+TAKE_OVER = timedelta(seconds=15)
+"""How often a worker looks for half-sent digests of a worker that died."""
 
 
 def forum_problem(digest: DigestChannel, forum: discord.ForumChannel) -> str | None:
@@ -66,6 +73,8 @@ class NewsBot(commands.Bot):
         *,
         review_poll: timedelta = timedelta(seconds=10),
         sync_on_start: bool = True,
+        role: Role = Role.RUN,
+        **client_options: Any,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channels, roles and the bot's own permissions; nothing more
@@ -75,7 +84,9 @@ class NewsBot(commands.Bot):
             tree_cls=NewsTree,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            **client_options,
         )
+        self.role = role
         tree = self.tree
         assert isinstance(tree, NewsTree)
         tree.serve(app.settings)
@@ -100,6 +111,11 @@ class NewsBot(commands.Bot):
         )
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
+        owner = self.publisher.leases.owner  # one name per process: leases, duties, heartbeat
+        self.membership = Membership(app.store, owner, role, self.on_share)
+        self.run_slots = Places(2 * GLOBAL_LIMIT)
+        """How many scheduled runs a worker makes at once (see ``on_share``)."""
+        self._closed = asyncio.Event()
         self.scheduler: Scheduler | None = None
         self.feed_loop: FeedLoop | None = None
         self.startup_error: str | None = None
@@ -119,7 +135,8 @@ class NewsBot(commands.Bot):
             self.app.store,
             self.app.renderer,
             self.app.clock,
-            serving=self.serving,
+            # newsbot run posts reviews once serving; a worker while it holds the duty.
+            serving=self.serving if self.role is Role.RUN else None,
             poll=self.review_poll,
         )
         self.add_dynamic_items(ReviewButton, DeckButton, NotifyButton, DraftButton, DraftSelect)
@@ -152,7 +169,10 @@ class NewsBot(commands.Bot):
             self.started.set()
             await self.close()
             return
-        self.spawn(self._start_background(), "start-up work")
+        if self.role is Role.GATEWAY:
+            self.spawn(self._serve_gateway(), "start-up work")
+        else:
+            self.spawn(self._start_background(), "start-up work")
         self.started.set()
 
     async def on_app_command_completion(
@@ -165,7 +185,8 @@ class NewsBot(commands.Bot):
     @property
     def ready_to_serve(self) -> bool:
         """For ``/readyz``: connected, start-up checks passed, unfinished digests resumed."""
-        return self.is_ready() and self.serving.is_set() and not self.is_closed()
+        connected = self.is_ready() or self.role is Role.WORKER  # a worker has no gateway
+        return connected and self.serving.is_set() and not self.is_closed()
 
     def check_channels(self) -> str | None:
         """A clear message if the config names a channel the bot cannot use: every channel
@@ -270,7 +291,19 @@ class NewsBot(commands.Bot):
                 return f"{settings.source}: {key}: {problem}"
         return None
 
+    async def join(self) -> None:
+        """Count among the database's processes (``newsbot publish`` too, while it posts):
+        this one's share of the global limit."""
+        await self.membership.join()
+        self.spawn(self.membership.run(), "heartbeat")
+
+    async def _serve_gateway(self) -> None:
+        """A gateway answers commands and buttons; the workers do the rest."""
+        await self.join()
+        self.serving.set()
+
     async def _start_background(self) -> None:
+        await self.join()
         results = await self.publisher.resume_unfinished()
         for result in results:
             log.info("resumed: %s", describe_result(result, f"channel {result.channel}"))
@@ -288,6 +321,83 @@ class NewsBot(commands.Bot):
             self.spawn(self.scheduler.run(), "scheduler")
         if has_feeds:
             self._start_feeds()
+
+    async def work(self) -> None:
+        """``newsbot worker``: the work without the gateway (the client is logged in over
+        REST only), alongside any number of other workers on the database, until ``close()``.
+
+        Every worker runs the schedules (each run is claimed once) and takes over digests a
+        killed worker left half-sent (once its lease is free); one worker at a time, by a duty
+        in the database, posts review items, polls the feeds, edits corrected messages and
+        crossposts."""
+        app, settings, store = self.app, self.app.settings, self.app.store
+        await self.join()
+        for result in await self.publisher.resume_unfinished():
+            if result.status is not PublishStatus.BUSY:
+                log.info("resumed: %s", describe_result(result, f"channel {result.channel}"))
+        self.serving.set()
+        if settings.digests:
+            self.scheduler = Scheduler(
+                settings,
+                store,
+                app.clock,
+                self.publisher,
+                drafts=self.drafts,
+                poll=WORKER_POLL,
+                slots=self.run_slots,
+            )
+            self.spawn(self.scheduler.run(), "scheduler")
+        self.spawn(self._take_over(), "take-over")
+        owner = self.membership.owner
+        duties = [
+            Duty("edits", store, owner, self.editor.run),
+            Duty("feeds", store, owner, self._poll_feeds),
+        ]
+        feed = self.get_cog(ReviewFeed.__cog_name__)
+        if isinstance(feed, ReviewFeed) and feed.posts:
+            duties.append(Duty("review posts", store, owner, feed.run))
+        if any(d.crosspost is not Crosspost.OFF for d in settings.digests):
+            duties.append(Duty("crossposts", store, owner, self.crossposter.run))
+        for duty in duties:
+            self.spawn(duty.run(), duty.name)
+        await self.wait_until_closed()
+
+    async def _take_over(self) -> None:
+        """Finish digests whose worker died mid-send, as soon as their lease lets us."""
+        while True:
+            await asyncio.sleep(TAKE_OVER.total_seconds())
+            try:
+                for result in await self.publisher.resume_unfinished():
+                    if result.status is not PublishStatus.BUSY:
+                        log.info(
+                            "took over: %s", describe_result(result, f"channel {result.channel}")
+                        )
+            except Exception:
+                log.exception("could not look for digests to take over; trying again")
+
+    async def _poll_feeds(self) -> None:
+        """The feeds duty: a feed loop of its own for as long as the duty is held."""
+        app = self.app
+        loop = FeedLoop(
+            app.settings,
+            app.store,
+            app.clock,
+            alerts=FeedAlertPoster(self.poster, app.settings.review_channel),
+            cluster=app.clusterer,
+            on_report=app.metrics.fetched,
+        )
+        self.feed_loop = loop
+        try:
+            await loop.run()
+        finally:
+            self.feed_loop = None
+
+    def on_share(self, share: int) -> None:
+        """This process's share of the global limit changed (see ``bot.processes``)."""
+        self.poster.pacer.resize(share)
+        # Twice as many channels under way as requests a second keeps the share in use (a
+        # channel's parts go one after the other) while leaving the rest to other workers.
+        self.run_slots.resize(2 * share)
 
     def _start_feeds(self) -> None:
         """Poll the feeds from now on; like the schedules, only in the process holding the
@@ -331,7 +441,12 @@ class NewsBot(commands.Bot):
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
+        await self.membership.leave()
+        self._closed.set()
         await super().close()  # removes the cogs: the review feed stops in its cog_unload
+
+    async def wait_until_closed(self) -> None:
+        await self._closed.wait()
 
     def wake_feeds(self) -> None:
         """Make the feed loop re-read the feeds now (one was added)."""
@@ -344,3 +459,8 @@ class NewsBot(commands.Bot):
         """Make the scheduler re-read the schedules now (one was set or cleared)."""
         if self.scheduler is not None:
             self.scheduler.wake()
+
+
+class ShardedNewsBot(NewsBot, commands.AutoShardedBot):
+    """``newsbot gateway --shard-count N``: the same bot over the shards it is given
+    (``shard_ids``), each shard a gateway connection of its own."""

@@ -27,7 +27,9 @@ from bot.discord_adapter.notify import notify_view
 from bot.discord_adapter.payloads import message_kwargs
 from bot.discord_adapter.webhooks import WebhookPoster, own_webhook
 from bot.errors import DeliveryError
+from bot.places import Places
 from bot.poster import After, ChannelInfo, ChannelKind, Poster
+from bot.processes import GLOBAL_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,6 @@ REQUIRE_TAG = 1 << 4
 # Seconds a crosspost may wait inside discord.py (for a rate limit) before it is set aside.
 CROSSPOST_PATIENCE = 3.0
 
-# Discord allows a bot 50 requests per second in all (interactions and their webhooks aside).
-GLOBAL_LIMIT = 50
 GLOBAL_PERIOD = 1.0
 
 
@@ -55,7 +55,7 @@ def _api_path(url: str) -> str | None:
 
 
 class GlobalPacer:
-    """Keeps a client's REST requests within Discord's global limit.
+    """Keeps a client's REST requests within its share of Discord's global limit.
 
     discord.py paces each route's bucket by the ``X-RateLimit-*`` headers but only reacts to the
     global limit once Discord answers 429 (which also counts towards Cloudflare's ban on invalid
@@ -64,18 +64,19 @@ class GlobalPacer:
     arrived: Discord counted the request before answering, so however the requests' latencies
     differ, no ``limit + 1`` of them ever reach Discord within one ``period``. The cost is one
     round trip per ``limit`` requests. Every request of the client is counted (login, history,
-    review posts), not only the poster's own.
+    review posts), not only the poster's own. ``resize`` changes the limit while requests wait
+    (several processes split the bot's limit: ``bot.processes.Membership``).
     """
 
     def __init__(self, limit: int = GLOBAL_LIMIT, period: float = GLOBAL_PERIOD) -> None:
         self.limit = limit
         self.period = period
-        self._places: asyncio.Semaphore | None = None
+        self.places = Places(limit)
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        if self._places is None:  # made lazily: it belongs to the loop the client runs in
-            self._places = asyncio.Semaphore(self.limit)
-        return self._places
+    def resize(self, limit: int) -> None:
+        """Allow ``limit`` places from now on; a smaller limit takes effect as places return."""
+        self.limit = max(1, limit)
+        self.places.resize(limit)
 
     @staticmethod
     def counts(url: str) -> bool:
@@ -91,14 +92,14 @@ class GlobalPacer:
     ) -> None:
         context.paced = self.counts(str(params.url))
         if context.paced:
-            await self._semaphore().acquire()
+            await self.places.take()
 
     async def _on_done(
         self, session: aiohttp.ClientSession, context: SimpleNamespace, _: Any
     ) -> None:
         if getattr(context, "paced", False):
             context.paced = False
-            asyncio.get_running_loop().call_later(self.period, self._semaphore().release)
+            asyncio.get_running_loop().call_later(self.period, self.places.give)
 
     def attach(self, trace: aiohttp.TraceConfig) -> None:
         trace.on_request_start.append(self._on_start)

@@ -67,7 +67,8 @@ class ReviewFeed(commands.Cog):
 
     Its task starts with the cog but waits for ``serving``: the bot sets it once its start-up
     checks passed and unfinished digests were resumed, so a REST-only client (``newsbot
-    publish``) never posts reviews.
+    publish``) never posts reviews. Without ``serving`` (a gateway or a worker), nothing starts
+    it but :meth:`run`: a worker runs it while it holds the review duty.
     """
 
     def __init__(
@@ -78,7 +79,7 @@ class ReviewFeed(commands.Cog):
         renderer: Renderer,
         clock: Clock,
         *,
-        serving: asyncio.Event,
+        serving: asyncio.Event | None,
         poll: timedelta = timedelta(seconds=10),
     ) -> None:
         self.client = client
@@ -93,8 +94,13 @@ class ReviewFeed(commands.Cog):
         self._standing_text: str | None = None  # as last posted or edited by this process
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def posts(self) -> bool:
+        """Whether the settings ask for review posts at all."""
+        return self.settings.review_channel is not None and self.settings.review_feed == "items"
+
     async def cog_load(self) -> None:
-        if self.settings.review_channel is not None and self.settings.review_feed == "items":
+        if self.posts and self.serving is not None:
             self._task = asyncio.create_task(self._run(), name="review feed")
 
     async def cog_unload(self) -> None:
@@ -109,7 +115,13 @@ class ReviewFeed(commands.Cog):
         self._wakeup.set()
 
     async def _run(self) -> None:
+        assert self.serving is not None
         await self.serving.wait()
+        await self.run()
+
+    async def run(self) -> None:
+        """Post and keep posts current until cancelled. The bot starts it (with ``serving``),
+        or a worker while it holds the review duty (``serving`` None)."""
         while True:
             refill: datetime | None = None
             try:

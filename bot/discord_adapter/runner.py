@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -20,10 +20,11 @@ import discord
 from bot.app import App, open_app
 from bot.config import Settings
 from bot.corrections import EditRound
-from bot.discord_adapter.client import NewsBot
+from bot.discord_adapter.client import NewsBot, ShardedNewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
 from bot.errors import LoginFailed, StartupError
 from bot.metrics import serve
+from bot.processes import Role
 from bot.publish import PublishResult, PublishStatus
 from bot.store import Trigger
 
@@ -96,21 +97,62 @@ async def run_bot(settings: Settings) -> None:
     _require_token(settings, "run")
     configure_endpoints(settings)
     async with open_app(settings, schedules=True) as app:
-        bot = NewsBot(app)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
-                loop.add_signal_handler(sig, lambda: bot.spawn(bot.close(), "shutdown"))
-        async with contextlib.AsyncExitStack() as stack:
-            if settings.metrics is not None:
-                await stack.enter_async_context(
-                    serve(settings.metrics, app.metrics, app.store, lambda: bot.ready_to_serve)
-                )
-            with _talking_to_discord(settings):
-                async with bot:
+        await _serve(settings, app, NewsBot(app), gateway=True)
+
+
+async def run_gateway(
+    settings: Settings, shard_ids: Sequence[int] | None, shard_count: int | None
+) -> None:
+    """``newsbot gateway``: slash commands and buttons on the given shards (all of them in
+    one connection without ``shard_count``), until SIGTERM / SIGINT."""
+    _require_token(settings, "gateway")
+    configure_endpoints(settings)
+    async with open_app(settings) as app:
+        bot: NewsBot
+        if shard_count is None:
+            bot = NewsBot(app, role=Role.GATEWAY)
+        else:
+            ids = list(shard_ids) if shard_ids is not None else None
+            # Commands are registered once, by the process holding shard 0.
+            sync = ids is None or 0 in ids
+            bot = ShardedNewsBot(
+                app, role=Role.GATEWAY, sync_on_start=sync, shard_ids=ids, shard_count=shard_count
+            )
+        await _serve(settings, app, bot, gateway=True)
+
+
+async def run_worker(settings: Settings) -> None:
+    """``newsbot worker``: schedules, publishing, review posts, feeds, edits and crossposts
+    over REST, with no gateway, beside any number of other workers; until SIGTERM / SIGINT."""
+    _require_token(settings, "worker")
+    configure_endpoints(settings)
+    async with open_app(settings) as app:
+        await _serve(
+            settings, app, NewsBot(app, role=Role.WORKER, sync_on_start=False), gateway=False
+        )
+
+
+async def _serve(settings: Settings, app: App, bot: NewsBot, *, gateway: bool) -> None:
+    """Run ``bot`` (connected to the gateway, or logged in over REST to work) with the
+    metrics endpoint when configured, until a signal closes it."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+            loop.add_signal_handler(sig, lambda: bot.spawn(bot.close(), "shutdown"))
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.metrics is not None:
+            await stack.enter_async_context(
+                serve(settings.metrics, app.metrics, app.store, lambda: bot.ready_to_serve)
+            )
+        with _talking_to_discord(settings):
+            async with bot:
+                if gateway:
                     await bot.start(settings.token.reveal(), reconnect=True)
-        if bot.startup_error is not None:
-            raise StartupError(bot.startup_error)
+                else:
+                    await bot.login(settings.token.reveal())
+                    await bot.work()
+    if bot.startup_error is not None:
+        raise StartupError(bot.startup_error)
 
 
 async def publish_once(settings: Settings, channel: int | None) -> PublishRun:
@@ -125,6 +167,8 @@ async def publish_once(settings: Settings, channel: int | None) -> PublishRun:
     async with open_app(settings) as app:
         with _talking_to_discord(settings):
             async with _logged_in(settings, app) as bot:
+                bot.membership.role = "publish"
+                await bot.join()  # its share of the global limit, beside running workers
                 resumed = await bot.publisher.resume_unfinished()
                 results = await bot.publisher.publish_many(channels, trigger=Trigger.CLI)
                 # One pass over the crosspost queue; what must wait is left for the next run.

@@ -7,10 +7,13 @@ restarts and concurrent processes, publishes through the same ``Publisher.publis
 schedule changed). A failing pass or channel is logged and retried later; it never ends the
 loop (discord.py issues #2151, #10450 are about loops that do).
 
-Only one process runs the schedules of a database: the composition root starts a Scheduler
-only while it holds the database's ``SchedulerLock`` (``open_app(..., schedules=True)``). So at
-its start, a claimed run with no digest was interrupted (the publish links its digest as it
-writes it), and it is made then while the missed-run policy allows.
+``newsbot run`` starts a Scheduler only while it holds the database's ``SchedulerLock``
+(``open_app(..., schedules=True)``). So at its start, a claimed run with no digest was
+interrupted (the publish links its digest as it writes it), and it is made then while the
+missed-run policy allows. Workers (``newsbot worker``) each run one on a shared database,
+bounded by ``slots``: the claim decides who makes a run, and a run a starting worker takes
+for interrupted although a live one is making it is stopped by the channel's lease and by
+items going to a channel once, so it posts nothing twice.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +30,7 @@ from typing import Any, Protocol, TypeVar
 from bot.clock import Clock
 from bot.config import DraftReview, Settings, Unreviewed
 from bot.draft import Drafts
+from bot.places import Places
 from bot.publish import PublishResult, PublishStatus, describe_result
 from bot.schedule.cron import MissedRunPolicy, due_run
 from bot.schedule.effective import (
@@ -85,7 +90,13 @@ class Scheduler:
     (``retry_later``), the same scheduled run is published again after each of these delays,
     never once the channel's next scheduled run has come (that publish resumes the digest).
     ``error_backoff``: the wait after a failing pass, doubling while it keeps failing, up to
-    ``max_error_backoff``.
+    ``max_error_backoff``. ``poll``: look again at least this often (a worker, whose
+    schedules and drafts change in another process that cannot wake it).
+
+    Several workers may run schedulers on one database: each run is made by whichever claims
+    it first (the claim is a unique key). ``slots`` bounds the runs this one makes at once,
+    so that the runs due together spread over the workers rather than all going to the
+    quickest claimer.
     """
 
     def __init__(
@@ -104,8 +115,12 @@ class Scheduler:
         error_backoff: timedelta = timedelta(seconds=30),
         max_error_backoff: timedelta = timedelta(minutes=10),
         drafts: Drafts | None = None,
+        poll: timedelta | None = None,
+        slots: Places | None = None,
     ) -> None:
         self._settings = settings
+        self._poll = poll
+        self._slots = slots
         self._store = store
         self._clock = clock
         self._publisher = publisher
@@ -167,6 +182,11 @@ class Scheduler:
                     wake_at = self._clock.now() + delay
                 if self._stopping:
                     break
+                if self._poll is not None:
+                    # Schedules and drafts changed by another process (a gateway's slash
+                    # commands and buttons) are seen within ``poll``.
+                    polled = self._clock.now() + self._poll
+                    wake_at = polled if wake_at is None else min(wake_at, polled)
                 await self._sleep(wake_at)
         finally:
             self._running = False
@@ -221,6 +241,9 @@ class Scheduler:
         # Each due channel publishes in its own task, started at once: channels publish
         # concurrently (the Publisher locks per channel), so a slow one makes no other late.
         jobs: list[asyncio.Task[datetime | None]] = []
+        if self._slots is not None:
+            # Workers sharing the runs each try them in their own order: fewer lost claims.
+            schedules = random.sample(schedules, len(schedules))
         for schedule in schedules:
             try:
                 job, wake_at = await self._plan(schedule, now)
@@ -398,6 +421,12 @@ class Scheduler:
 
     # --- jobs: each catches its own errors; the result is an extra wake-up time -------------
     async def _run(self, channel: int, run_at: datetime, now: datetime) -> datetime | None:
+        async with self._slots or contextlib.nullcontext():
+            return await self._claim_and_publish(channel, run_at, now)
+
+    async def _claim_and_publish(
+        self, channel: int, run_at: datetime, now: datetime
+    ) -> datetime | None:
         try:
             claimed = await self._store.claim_scheduled_run(channel, run_at)
         except Exception:

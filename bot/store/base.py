@@ -28,6 +28,7 @@ from bot.store.models import (
     Merge,
     Outcome,
     PendingEdit,
+    ProcessRecord,
     QueueItem,
     QueueQuery,
     ReviewPost,
@@ -190,6 +191,40 @@ class Store(Protocol):
     async def release_leases(self, tokens: Mapping[int, int], now: datetime) -> None:
         """Let the channels go now (those whose token still holds), so another process need
         not wait for the expiry."""
+        ...
+
+    # --- processes sharing the database -----------------------------------------------------
+    async def heartbeat(
+        self, owner: str, role: str, now: datetime, stale_before: datetime
+    ) -> list[ProcessRecord]:
+        """Say that process ``owner`` is alive at ``now`` (joining on its first call), forget
+        processes last seen before ``stale_before``, and return the live ones, itself too."""
+        ...
+
+    async def leave(self, owner: str) -> None:
+        """The process ends: it no longer counts (its duties are released separately)."""
+        ...
+
+    async def claim_duty(
+        self,
+        name: str,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        from_owner: str | None = None,
+    ) -> bool:
+        """Do the duty ``name`` until ``until``: True when it was free, expired, ``owner``'s
+        already (so claiming again renews it), or held by ``from_owner`` (a process known to
+        be gone); False while another live process holds it."""
+        ...
+
+    async def duty_holder(self, name: str, now: datetime) -> str | None:
+        """Who does the duty now (its unexpired holder), if anyone."""
+        ...
+
+    async def release_duty(self, name: str, owner: str) -> None:
+        """Give the duty up now, if ``owner`` still holds it."""
         ...
 
     async def waiting_crossposts(self, limit: int) -> list[WaitingCrosspost]:

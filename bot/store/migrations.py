@@ -433,4 +433,29 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             """,
         ),
     ),
+    (
+        13,
+        "the processes sharing the database, and the duties one of them does at a time",
+        (
+            # Every running newsbot process (run, gateway, worker) heartbeats its row; the
+            # live ones split Discord's global request limit between them.
+            """
+            CREATE TABLE processes (
+                owner TEXT PRIMARY KEY,
+                role TEXT NOT NULL,
+                started_at TEXT NOT NULL,
+                seen_at TEXT NOT NULL
+            )
+            """,
+            # Work that one process does at a time (the review feed, feed polling, the edits
+            # outbox, crossposts): held until ``expires_at``, renewed while it runs.
+            """
+            CREATE TABLE duties (
+                name TEXT PRIMARY KEY,
+                owner TEXT NOT NULL,
+                expires_at TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
 )

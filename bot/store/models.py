@@ -390,3 +390,15 @@ class PendingEdit:
     """The message as it reads now (as sent, or as last edited)."""
     blocked_code: int | None = None
     reported: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRecord:
+    """A running newsbot process, as it last said it was alive."""
+
+    owner: str
+    """``host:pid:random`` (``bot.leases.lease_owner``)."""
+    role: str
+    """``run``, ``gateway``, ``worker``, or a one-off command (``publish``)."""
+    started_at: datetime
+    seen_at: datetime

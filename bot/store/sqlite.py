@@ -44,6 +44,7 @@ from bot.store.models import (
     OutboxMessage,
     Outcome,
     PendingEdit,
+    ProcessRecord,
     QueueItem,
     QueueQuery,
     ReviewPost,
@@ -1342,6 +1343,56 @@ class SQLiteStore:
                 "UPDATE channel_leases SET expires_at = ? WHERE channel_id = ? AND token = ?",
                 [(_ts(now), channel_id, token) for channel_id, token in tokens.items()],
             )
+
+    # --- processes and duties --------------------------------------------------------------
+    async def heartbeat(
+        self, owner: str, role: str, now: datetime, stale_before: datetime
+    ) -> list[ProcessRecord]:
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM processes WHERE seen_at < ?", (_ts(stale_before),))
+            await db.execute(
+                "INSERT INTO processes (owner, role, started_at, seen_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at",
+                (owner, role, _ts(now), _ts(now)),
+            )
+            rows = await self._read(
+                "SELECT owner, role, started_at, seen_at FROM processes ORDER BY started_at",
+                via=db,
+            )
+        return [ProcessRecord(r[0], r[1], _at(r[2]), _at(r[3])) for r in rows]
+
+    async def leave(self, owner: str) -> None:
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM processes WHERE owner = ?", (owner,))
+
+    async def claim_duty(
+        self,
+        name: str,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        from_owner: str | None = None,
+    ) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO duties (name, owner, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner,"
+                " expires_at = excluded.expires_at"
+                " WHERE duties.owner IN (excluded.owner, ?) OR duties.expires_at <= ?",
+                (name, owner, _ts(until), from_owner, _ts(now)),
+            )
+            return cursor.rowcount > 0
+
+    async def duty_holder(self, name: str, now: datetime) -> str | None:
+        rows = await self._read(
+            "SELECT owner FROM duties WHERE name = ? AND expires_at > ?", (name, _ts(now))
+        )
+        return rows[0][0] if rows else None
+
+    async def release_duty(self, name: str, owner: str) -> None:
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM duties WHERE name = ? AND owner = ?", (name, owner))
 
     async def record_thread(self, digest_id: int, thread_id: int) -> None:
         async with self._transaction() as db:

@@ -1,0 +1,60 @@
+"""A limit on how many things are under way at once, which may change while they wait.
+
+``asyncio.Semaphore`` has a fixed size; the places here are resized when processes join or
+leave a database (each gets its share of Discord's limit, ``bot.processes``). A smaller
+limit takes effect as places come back; waiters are served first come, first served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from types import TracebackType
+
+
+class Places:
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.used = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    def resize(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._hand_out()
+
+    async def take(self) -> None:
+        if self.used < self.limit and not self._waiting:
+            self.used += 1
+            return
+        place = asyncio.get_running_loop().create_future()
+        self._waiting.append(place)
+        try:
+            await place
+        except asyncio.CancelledError:
+            if place.done() and not place.cancelled():
+                self.give()  # handed out as the wait was cancelled: not used
+            elif place in self._waiting:  # else already passed over by _hand_out
+                self._waiting.remove(place)
+            raise
+
+    def give(self) -> None:
+        self.used -= 1
+        self._hand_out()
+
+    def _hand_out(self) -> None:
+        while self._waiting and self.used < self.limit:
+            place = self._waiting.popleft()
+            if not place.done():
+                self.used += 1
+                place.set_result(None)
+
+    async def __aenter__(self) -> None:
+        await self.take()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.give()

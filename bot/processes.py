@@ -1,0 +1,216 @@
+"""Many newsbot processes on one database: who is alive, their share of Discord's global
+limit, and the duties one of them does at a time.
+
+Discord counts the global limit (50 requests a second) per bot, not per process, so processes
+that each kept to 50 would together be refused. Every process heartbeats a row in the store;
+the live ones split the limit evenly (:func:`share_of`). One place is kept back for a process
+that has just started: it uses that one place until the others have seen it and slowed down
+(one heartbeat, plus the second a request's place is held after its answer), then its share.
+
+A duty (posting review items, polling the feeds, the edits outbox, crossposts) is work that
+two processes must not do at once. :class:`Duty` claims it in the store, renews it while the
+work runs, and stops the work if another process took it over; a process that ends releases
+it, and one killed on this machine is taken over at once (``bot.leases.holder_is_gone``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from bot.clock import Clock, SystemClock
+from bot.leases import holder_is_gone
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+GLOBAL_LIMIT = 50
+"""Discord's requests a second for one bot, interactions and webhooks aside."""
+HEARTBEAT = timedelta(seconds=2)
+STALE = HEARTBEAT * 3
+"""A process not heard from for this long no longer counts (it died, or hangs)."""
+DUTY_TTL = timedelta(seconds=30)
+
+
+class Role(StrEnum):
+    """What a long-running process does (``newsbot run``, ``gateway``, ``worker``)."""
+
+    RUN = "run"
+    """Everything in one process: the gateway, and the work while it holds the database's
+    scheduler lock."""
+    GATEWAY = "gateway"
+    """Slash commands and buttons only; the workers do the rest."""
+    WORKER = "worker"
+    """No gateway: schedules, publishing, review posts, feeds, edits and crossposts."""
+
+
+def share_of(processes: int, limit: int = GLOBAL_LIMIT) -> int:
+    """Requests a second for each of ``processes``: one place stays free for a newcomer."""
+    return max(1, (limit - 1) // max(1, processes))
+
+
+class Membership:
+    """This process's row among the database's processes, and its share of the limit.
+
+    ``on_share`` is called with the requests a second this process may make, whenever that
+    changes (first with 1, or the whole share when no other process is alive). It runs on
+    the wall clock (``clock``, the system's by default): the limit is Discord's, in real
+    seconds, whatever clock the schedules run on.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        owner: str,
+        role: str,
+        on_share: Callable[[int], None],
+        *,
+        clock: Clock | None = None,
+        heartbeat: timedelta = HEARTBEAT,
+    ) -> None:
+        self.store = store
+        self.owner = owner
+        self.role = role
+        self.on_share = on_share
+        self.clock = clock or SystemClock()
+        self.heartbeat = heartbeat
+        self.share: int | None = None
+        self.alive = 0
+
+    async def join(self) -> None:
+        """The first heartbeat: the share to start with (see the module docstring)."""
+        live = await self._beat()
+        self._set(share_of(live) if live == 1 else 1)
+
+    async def run(self) -> None:
+        """Heartbeat until cancelled; a database error is logged and the share kept."""
+        settle = self.heartbeat + timedelta(seconds=1.5)
+        joined = self.clock.now()
+        while True:
+            await asyncio.sleep(self.heartbeat.total_seconds())
+            try:
+                live = await self._beat()
+            except Exception:
+                log.exception("could not heartbeat the database; keeping this process's share")
+                continue
+            if self.share == 1 and self.clock.now() - joined < settle and live > 1:
+                continue  # the others may not have slowed down for us yet
+            self._set(share_of(live))
+
+    async def leave(self) -> None:
+        with contextlib.suppress(Exception):  # ending anyway; the row goes stale by itself
+            await self.store.leave(self.owner)
+
+    async def _beat(self) -> int:
+        now = self.clock.now()
+        rows = await self.store.heartbeat(self.owner, self.role, now, now - STALE)
+        # A process of this machine that was killed counts no more, without waiting.
+        self.alive = sum(1 for row in rows if not holder_is_gone(row.owner))
+        return self.alive
+
+    def _set(self, share: int) -> None:
+        if share != self.share:
+            log.info(
+                "%d newsbot process(es) share the database: this one makes up to %d Discord"
+                " requests a second",
+                self.alive,
+                share,
+            )
+            self.share = share
+            self.on_share(share)
+
+
+class Duty:
+    """Runs ``work`` while this process holds the duty ``name``, and only then.
+
+    ``run()`` loops until cancelled: claim the duty (taking it over from a holder gone from
+    this machine), start ``work()`` and renew the claim every third of ``ttl``; when a renewal
+    fails (another process took it after this one stalled) the work is cancelled and the
+    claim tried again later. ``work`` is started again if it ends or fails.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        store: Store,
+        owner: str,
+        work: Callable[[], Coroutine[Any, Any, None]],
+        *,
+        clock: Clock | None = None,
+        ttl: timedelta = DUTY_TTL,
+    ) -> None:
+        self.name = name
+        self.store = store
+        self.owner = owner
+        self.work = work
+        self.clock = clock or SystemClock()
+        self.ttl = ttl
+        self.held = False
+
+    async def _claim(self) -> bool:
+        now = self.clock.now()
+        until = now + self.ttl
+        if await self.store.claim_duty(self.name, self.owner, now, until):
+            return True
+        holder = await self.store.duty_holder(self.name, now)
+        if holder is not None and holder_is_gone(holder):
+            log.info("%s: its holder %s is gone; taking over", self.name, holder)
+            return await self.store.claim_duty(self.name, self.owner, now, until, from_owner=holder)
+        return False
+
+    async def run(self) -> None:
+        pause = self.ttl.total_seconds() / 3
+        try:
+            while True:
+                try:
+                    self.held = await self._claim()
+                except Exception:
+                    log.exception("%s: could not claim it; trying again", self.name)
+                    self.held = False
+                if self.held:
+                    log.info("%s: this process does it now", self.name)
+                    await self._hold(pause)
+                await asyncio.sleep(pause)
+        finally:
+            if self.held:
+                self.held = False
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.store.release_duty(self.name, self.owner))
+
+    async def _hold(self, pause: float) -> None:
+        """Run the work while the claim renews; return once it is lost."""
+        task = asyncio.create_task(self.work(), name=self.name)
+        renewed_at = self.clock.now()
+        try:
+            while True:
+                await asyncio.wait({task}, timeout=pause)
+                if task.done():
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error(
+                            "%s failed; starting it again", self.name, exc_info=task.exception()
+                        )
+                    task = asyncio.create_task(self.work(), name=self.name)
+                try:
+                    renewed = await self._claim()
+                except Exception:
+                    # Kept while the claim surely holds; past that, another may have it.
+                    if self.clock.now() - renewed_at < self.ttl * 2 / 3:
+                        log.exception("%s: could not renew it; trying again", self.name)
+                        continue
+                    log.exception("%s: could not renew it in time; stopping here", self.name)
+                    renewed = False
+                if renewed:
+                    renewed_at = self.clock.now()
+                else:
+                    log.warning("%s: another process has it now; stopping here", self.name)
+                    self.held = False
+                    return
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
