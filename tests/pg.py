@@ -150,3 +150,13 @@ async def postgres_store(
             await store.close()
     finally:
         await drop_database(admin, name)
+
+
+@pytest.fixture
+async def pg_url(pg_dsn: str | None) -> AsyncIterator[DatabaseUrl]:
+    """A fresh, empty database's URL for one test (not yet migrated), dropped after it."""
+    if pg_dsn is None:
+        pytest.skip(SKIP)
+    url, name = await fresh_database(pg_dsn)
+    yield url
+    await drop_database(pg_dsn, name)

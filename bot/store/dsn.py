@@ -32,8 +32,6 @@ class DatabaseUrl:
             raise ValueError(f"not a valid PostgreSQL URL ({exc})") from None
         if parts.scheme.lower() not in SCHEMES:
             raise ValueError("a PostgreSQL URL starts with postgresql://")
-        if not parts.hostname and "host=" not in parts.query:
-            raise ValueError("a PostgreSQL URL names its server: postgresql://HOST/DATABASE")
         if not parts.path.strip("/"):
             raise ValueError("a PostgreSQL URL names its database: postgresql://HOST/DATABASE")
         del port
