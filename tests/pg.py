@@ -160,3 +160,10 @@ async def pg_url(pg_dsn: str | None) -> AsyncIterator[DatabaseUrl]:
     url, name = await fresh_database(pg_dsn)
     yield url
     await drop_database(pg_dsn, name)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """However many PostgreSQL params skipped, one line says so and how to enable them."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any(SKIP in str(getattr(report, "longrepr", "")) for report in skipped):
+        terminalreporter.write_line(SKIP, yellow=True)

@@ -25,6 +25,7 @@ from bot.store.migrations import MIGRATIONS as SQLITE_MIGRATIONS
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.migrations import MIGRATIONS
 from tests.discord_double import DoubleFactory
+from tests.pg import SKIP
 from tests.test_publish_e2e import ROOMY, write_articles
 from tests.test_store import make_article
 
@@ -111,7 +112,7 @@ async def test_an_unreachable_server_is_one_error_line_without_the_password() ->
 
 async def test_a_missing_database_says_so(pg_dsn: str | None) -> None:
     if pg_dsn is None:
-        pytest.skip("no PostgreSQL server")
+        pytest.skip(SKIP)
     url = DatabaseUrl(pg_dsn.rpartition("/")[0] + "/no_such_newsbot_db")
     with pytest.raises(StoreError, match="no such database on the server: create it first"):
         await PostgresStore.open(url, ManualClock(NOW))
