@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.ingest import Clusterer
+from bot.metrics import Metrics
 from bot.render import Renderer
 from bot.schedule.lock import SchedulerLock
 from bot.store import SQLiteStore, Store
@@ -32,6 +33,8 @@ class App:
     clusterer: Clusterer
     """The clustering window, kept for the app's life; pass it as ``store_articles(...,
     cluster=app.clusterer)`` where articles should cluster."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """What this process did, for ``metrics: {port}`` (counted whether or not it is served)."""
     runs_schedules: bool = False
     """Whether this process holds the database's scheduler lock and so runs its schedules
     (see ``bot.schedule.lock``); only ``open_app(..., schedules=True)`` asks for it."""

@@ -20,6 +20,7 @@ from bot import __version__
 from bot.cli_commands import (
     cmd_approve,
     cmd_check_templates,
+    cmd_edit,
     cmd_export,
     cmd_feeds,
     cmd_fetch,
@@ -27,6 +28,7 @@ from bot.cli_commands import (
     cmd_preview,
     cmd_queue,
     cmd_reject,
+    cmd_retract,
     cmd_show,
     cmd_split,
 )
@@ -171,6 +173,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", help="why (kept in the audit log)")
 
     p = add(
+        "retract",
+        cmd_retract,
+        "Retract a published item: its messages show it struck through, with the reason.",
+    )
+    p.add_argument("id", type=item_id_arg, metavar="ID", help="item id")
+    p.add_argument("--reason", required=True, help="why (shown to readers and audited)")
+
+    p = add("edit", cmd_edit, "Correct an item's title or excerpt; its messages are edited.")
+    p.add_argument("id", type=item_id_arg, metavar="ID", help="item id")
+    p.add_argument("--title", help="the new title")
+    p.add_argument("--excerpt", help="the new excerpt")
+
+    p = add(
         "split",
         cmd_split,
         "Make an article that clustering merged into an item its own pending item again.",
@@ -216,12 +231,19 @@ def publish_report(run: PublishRun) -> list[str]:
     channel. What a crashed earlier run left half-sent and this run finished is reported too,
     so the operator sees it went out (the channel's own line then says what this run found
     new)."""
-    from bot.publish import describe_result
+    from bot.publish import PublishStatus, describe_result
 
-    return [
-        *(f"resumed: {describe_result(r, f'channel {r.channel}')}" for r in run.resumed),
+    lines = [
+        *(
+            f"resumed: {describe_result(r, f'channel {r.channel}')}"
+            for r in run.resumed
+            if r.status is not PublishStatus.BUSY  # the channel's own line says so
+        ),
         *(describe_result(r, f"channel {r.channel}") for r in run.results),
     ]
+    if run.edits.summary != "nothing to edit":
+        lines.append(f"edits: {run.edits.summary}")
+    return lines
 
 
 def _add_discord_commands(add: Callable[[str, Handler, str], argparse.ArgumentParser]) -> None:

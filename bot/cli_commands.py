@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.cli_text import embed_text, show_json, show_lines
+from bot.cli_text import deliveries_json, embed_text, show_json, show_lines
 from bot.config import Settings
 from bot.errors import NewsbotError, PathError
 
@@ -108,6 +108,11 @@ def _item_json(item: Any) -> dict[str, Any]:
         "reason": item.reason,
         "submitted_by": item.submitted_by,
         "source": article.origin or None,
+        "corrected": item.corrected_at is not None,
+        "corrected_at": item.corrected_at.isoformat() if item.corrected_at else None,
+        "retracted": item.retracted,
+        "retracted_at": item.retracted_at.isoformat() if item.retracted_at else None,
+        "retraction_reason": item.retraction_reason,
     }
 
 
@@ -138,8 +143,13 @@ async def cmd_queue(args: argparse.Namespace, settings: Settings) -> int:
     )
     async with open_app(settings) as app:
         items = await app.store.list_items(query)
+        posted = await app.store.deliveries_of([item.id for item in items]) if args.json else {}
     if args.json:
-        json.dump([_item_json(item) for item in items], sys.stdout, ensure_ascii=False, indent=2)
+        shown = [
+            {**_item_json(item), "deliveries": deliveries_json(posted.get(item.id, []))}
+            for item in items
+        ]
+        json.dump(shown, sys.stdout, ensure_ascii=False, indent=2)
         print()
         return 0
     if not items:
@@ -273,6 +283,41 @@ async def cmd_reject(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failures else 0
 
 
+def _edits_note(count: int) -> str:
+    """Where a change to a posted item goes: into the edits outbox, sent by the running bot
+    (``newsbot run``) or the next ``newsbot publish``."""
+    if not count:
+        return "not posted anywhere: nothing to edit"
+    return (
+        f"{count} posted message{'s' if count != 1 else ''} queued for editing (sent by the"
+        " running bot, or by the next `newsbot publish`)"
+    )
+
+
+async def cmd_retract(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import moderation
+    from bot.app import open_app
+
+    async with open_app(settings) as app:
+        item = await moderation.retract(app.store, args.id, actor=_actor(), reason=args.reason)
+        posted = len(await app.store.deliveries(item.id))
+    print(f"retracted {item.id}: {item.article.title}; {_edits_note(posted)}")
+    return 0
+
+
+async def cmd_edit(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import moderation
+    from bot.app import open_app
+
+    async with open_app(settings) as app:
+        item = await moderation.edit(
+            app.store, args.id, actor=_actor(), title=args.title, excerpt=args.excerpt
+        )
+        posted = len(await app.store.deliveries(item.id))
+    print(f"edited {item.id}: {item.article.title}; {_edits_note(posted)}")
+    return 0
+
+
 async def cmd_split(args: argparse.Namespace, settings: Settings) -> int:
     from bot import moderation
     from bot.app import open_app
@@ -302,7 +347,7 @@ async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 # --- digests ------------------------------------------------------------------------------------
 async def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     from bot.app import open_app
-    from bot.publish import plan_digest
+    from bot.plan import plan_digest
 
     digest = settings.digest_for(args.channel)
     if args.template:

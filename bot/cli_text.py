@@ -85,6 +85,11 @@ def show_lines(
         ("quality", "" if article.quality is None else str(article.quality)),
         ("heat", "" if article.heat is None else str(article.heat)),
         ("suggested by", item.submitted_by or ""),
+        (
+            "retracted",
+            f"{when(item.retracted_at)}: {item.retraction_reason}" if item.retracted else "",
+        ),
+        ("corrected", when(item.corrected_at) if item.corrected_at else ""),
     ]
     lines = [f"#{item.id} · {state}"]
     lines.extend(f"{name + ':':<14}{value}" for name, value in fields if value)
@@ -120,13 +125,18 @@ def show_json(
             }
             for e in audit
         ],
-        "deliveries": [
-            {
-                "channel": d.channel_id,
-                "message": d.message_id,
-                "digest": d.digest_id,
-                "at": d.delivered_at.isoformat(),
-            }
-            for d in deliveries
-        ],
+        "deliveries": deliveries_json(deliveries),
     }
+
+
+def deliveries_json(deliveries: Sequence[Delivery]) -> list[dict[str, Any]]:
+    """Where an item was published, for ``queue --json`` and ``show --json``."""
+    return [
+        {
+            "channel": d.channel_id,
+            "message": d.message_id,
+            "digest": d.digest_id,
+            "at": d.delivered_at.isoformat(),
+        }
+        for d in deliveries
+    ]

@@ -12,7 +12,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -21,61 +20,17 @@ import yaml
 from bot import config_values as checks
 from bot.articles.urls import http_url_problem, safe_url
 from bot.errors import ConfigError
+from bot.options import Corrections, Crosspost, DraftReview, Retraction, Unreviewed
 from bot.schedule import parse_schedule
+from bot.secret import Secret
 from bot.store.dsn import DatabaseUrl, is_url
 
 DEFAULT_CONFIG = Path("newsbot.yaml")
 DEFAULT_DB = Path("newsbot.db")
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 ORDERS = ("quality", "heat", "newest")
-
-
-class Secret:
-    """A string that never shows itself in reprs, logs or tracebacks."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-class Crosspost(StrEnum):
-    """Which parts of a digest in an announcement channel are published to following servers."""
-
-    OFF = "off"
-    FIRST = "first"
-    ALL = "all"
-
-
-class DraftReview(StrEnum):
-    """Whether moderators approve a scheduled digest itself before it is posted."""
-
-    NONE = "none"
-    DRAFT = "draft"
-
-
-class Unreviewed(StrEnum):
-    """What a scheduled run whose draft nobody approved does at its time."""
-
-    HOLD = "hold"
-    POST = "post"
+# Re-exported: the settings hold the token as a Secret, and the options as these.
+__all__ = ["Corrections", "Crosspost", "DraftReview", "Retraction", "Secret", "Unreviewed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +82,9 @@ class DigestChannel:
     review_ping_role: int | None = None
     """Mentioned (and only it) when a draft of this channel waits for a decision."""
     identity: Identity | None = None
+    corrections: Corrections = Corrections.EDIT
+    """``off``: posted messages are not edited when an item changes (retractions still show)."""
+    retraction: Retraction = Retraction.STRIKE
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +136,15 @@ class FeedSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """Where ``newsbot run`` serves Prometheus metrics and its health checks."""
+
+    port: int
+    host: str = "127.0.0.1"
+    """Loopback by default; ``0.0.0.0`` in a container whose port is published."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything newsbot reads from its config file and the environment."""
 
@@ -194,10 +161,13 @@ class Settings:
     """At most this many review posts an hour."""
     digests: tuple[DigestChannel, ...] = ()
     catch_up_grace: timedelta = timedelta(hours=6)
+    correction_window: timedelta = timedelta(hours=48)
+    """A message is edited for a change to an item in it only this long after it was posted."""
     clustering: Clustering = field(default_factory=Clustering)
     feeds: tuple[FeedSettings, ...] = ()
     allow_private_feeds: bool = False
     """Fetch feeds from loopback, private and link-local addresses (a feed on the LAN)."""
+    metrics: MetricsSettings | None = None
     token: Secret = field(default_factory=lambda: Secret(""))
     api_base: str = DEFAULT_API_BASE
     gateway: str | None = None
@@ -230,15 +200,6 @@ def _orders(value: Any) -> tuple[str, ...] | None:
         if key not in ORDERS:
             raise checks.Invalid(f"unknown order {key!r} (use {', '.join(ORDERS)})")
     return order or None  # an empty list keeps the default order
-
-
-def _crosspost(value: Any) -> Crosspost:
-    if value is False:  # YAML 1.1 reads a bare off as false
-        return Crosspost.OFF
-    try:
-        return Crosspost(value)
-    except ValueError:
-        raise checks.Invalid(f"expected first, all or off, got {value!r}") from None
 
 
 # Discord refuses a webhook name or username with these in it, and more than 80 characters.
@@ -276,22 +237,6 @@ def _identity(value: Any) -> Identity:
     return Identity(**values)
 
 
-def _review(value: Any) -> DraftReview:
-    if value is None or value is False:  # YAML reads a bare none as null, off as false
-        return DraftReview.NONE
-    try:
-        return DraftReview(value)
-    except ValueError:
-        raise checks.Invalid(f"expected draft or none, got {value!r}") from None
-
-
-def _unreviewed(value: Any) -> Unreviewed:
-    try:
-        return Unreviewed(value)
-    except ValueError:
-        raise checks.Invalid(f"expected hold or post, got {value!r}") from None
-
-
 _DIGEST: dict[str, checks.Parse] = {
     "channel": checks.snowflake,
     "schedule": checks.cron_text,
@@ -311,12 +256,15 @@ _DIGEST: dict[str, checks.Parse] = {
     "notify_button": checks.flag,
     "thread": checks.flag,
     "tags": checks.strings,
-    "crosspost": _crosspost,
-    "review": _review,
+    # YAML 1.1 reads a bare off as false: for these choices it means the "off" one.
+    "crosspost": checks.choice(Crosspost, "first, all or off", false=Crosspost.OFF),
+    "review": checks.choice(DraftReview, "draft or none", false=DraftReview.NONE),
     "draft_lead": checks.duration,
-    "unreviewed": _unreviewed,
+    "unreviewed": checks.choice(Unreviewed, "hold or post"),
     "review_ping_role": checks.snowflake,
     "identity": _identity,
+    "corrections": checks.choice(Corrections, "edit or off", false=Corrections.OFF),
+    "retraction": checks.choice(Retraction, "strike or remove"),
 }
 
 
@@ -470,6 +418,21 @@ def _database_from(value: str, where: str) -> Path | DatabaseUrl:
 
 
 # The file's top-level keys: how each is read and the Settings field it sets.
+def _port(value: Any) -> int:
+    if checks.integer(value) < 0 or value > 65535:
+        raise checks.Invalid(f"expected a TCP port (0 to 65535), got {value}")
+    return int(value)
+
+
+def _metrics(value: Any) -> MetricsSettings:
+    if not isinstance(value, dict):
+        raise checks.Invalid(f"expected a mapping like {{port: 9108}}, got {value!r}")
+    values = checks.fields(value, {"port": _port, "host": checks.text})
+    if "port" not in values:
+        raise checks.Invalid("missing (the port metrics and health checks are served on)", ".port")
+    return MetricsSettings(**values)
+
+
 _TOP: dict[str, tuple[str, checks.Parse]] = {
     "database": ("database", _database),
     "templates": ("templates", checks.folder),
@@ -481,9 +444,11 @@ _TOP: dict[str, tuple[str, checks.Parse]] = {
     "review_feed_max": ("review_feed_max", checks.positive),
     "digests": ("digests", _digests),
     "catch_up_grace": ("catch_up_grace", checks.duration),
+    "correction_window": ("correction_window", checks.duration),
     "clustering": ("clustering", _clustering),
     "feeds": ("feeds", _feeds),
     "allow_private_feeds": ("allow_private_feeds", checks.flag),
+    "metrics": ("metrics", _metrics),
 }
 
 

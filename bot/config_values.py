@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class Invalid(Exception):
@@ -21,6 +24,21 @@ class Invalid(Exception):
 
 
 Parse = Callable[[Any], Any]
+
+
+def choice(kind: type[E], wanted: str, *, false: E | None = None) -> Callable[[Any], E]:
+    """A reader of one of ``kind``'s values (``wanted`` lists them for the message). YAML 1.1
+    reads a bare ``off`` or ``no`` as false: ``false`` is the value that stands for."""
+
+    def read(value: Any) -> E:
+        if value is False and false is not None:
+            return false
+        try:
+            return kind(value)
+        except ValueError:
+            raise Invalid(f"expected {wanted}, got {value!r}") from None
+
+    return read
 
 
 def integer(value: Any) -> int:

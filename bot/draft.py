@@ -20,7 +20,7 @@ from typing import Protocol
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.publish import DigestPlan, plan_digest
+from bot.plan import DigestPlan, plan_digest
 from bot.render import Renderer
 from bot.review import display_actor
 from bot.store import DraftRecord, DraftState, Store

@@ -90,6 +90,15 @@ class PublishError(NewsbotError):
     """A digest could not be delivered; its items stay queued."""
 
 
+class LeaseLost(PublishError):
+    """Another newsbot process took over publishing the channel (this one's lease expired):
+    what this one sends is no longer recorded; the other finishes the digest."""
+
+    def __init__(self, channel_id: int) -> None:
+        super().__init__(f"channel {channel_id}: another newsbot process took over its digest")
+        self.channel_id = channel_id
+
+
 class DeliveryError(PublishError):
     """Discord refused or failed a message. ``permanent`` errors (4xx: missing access, unknown
     channel, invalid body) stop the digest; the others are retried."""

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from bot.articles import Article, canonical_url
+from bot.articles.frontmatter import MAX_EXCERPT, MAX_TITLE
 from bot.articles.urls import http_url_problem
 from bot.config import AutoApprove
 from bot.errors import NewsbotError, one_line
@@ -34,6 +35,10 @@ class BadReason(NewsbotError):
 
 class BadUrl(NewsbotError):
     """A URL given to a command that cannot be an article's (not http(s), no host...)."""
+
+
+class BadCorrection(NewsbotError):
+    """A moderator's edit of an item that cannot be stored (nothing given, empty, too long)."""
 
 
 class NoOutlet(NewsbotError):
@@ -155,3 +160,42 @@ async def split(store: Store, article_id: int, url: str, *, actor: str) -> Queue
     if problem is not None:
         raise BadUrl(f"{one_line(url)!r} {problem}")
     return await store.split(article_id, canonical_url(url.strip()), actor=actor)
+
+
+async def retract(store: Store, article_id: int, *, actor: str, reason: str | None) -> QueueItem:
+    """Retract an item: it shows as retracted, with ``reason``, in every message that carries
+    it (the store queues the edits), and is never selected again. Audited; a reason is
+    required, since readers are shown it."""
+    why = _reason(reason)
+    if why is None:
+        raise BadReason("a retraction needs a reason (readers see it where the item was posted)")
+    return await store.retract(article_id, why, actor=actor)
+
+
+async def edit(
+    store: Store,
+    article_id: int,
+    *,
+    actor: str,
+    title: str | None = None,
+    excerpt: str | None = None,
+) -> QueueItem:
+    """A moderator's correction of an item's title or excerpt (None: kept as it is); where
+    the item was posted, its messages are edited to match."""
+    if title is None and excerpt is None:
+        raise BadCorrection("give a new title, a new excerpt, or both")
+    if title is not None:
+        title = " ".join(title.split())
+        if not title:
+            raise BadCorrection("the title cannot be empty")
+        if len(title) > MAX_TITLE:
+            raise BadCorrection(
+                f"title is too long ({len(title):,} characters; at most {MAX_TITLE:,})"
+            )
+    if excerpt is not None:
+        excerpt = excerpt.strip()
+        if len(excerpt) > MAX_EXCERPT:
+            raise BadCorrection(
+                f"excerpt is too long ({len(excerpt):,} characters; at most {MAX_EXCERPT:,})"
+            )
+    return await store.edit_item(article_id, title=title, excerpt=excerpt, actor=actor)

@@ -40,6 +40,12 @@ class Poster(Protocol):
         ``DeliveryError`` (permanent for 4xx) when Discord does not accept it."""
         ...
 
+    async def edit(self, channel_id: int, message_id: int, payload: dict[str, Any]) -> None:
+        """Replace a posted message's content, embeds (and components, when the payload has
+        any) with ``payload``, allowing no mentions: a whole payload, so repeating an edit is
+        harmless. Raise ``DeliveryError`` (with Discord's ``code``) when it is refused."""
+        ...
+
     async def find_recent(
         self, channel_id: int, payload: Mapping[str, Any], after: After
     ) -> int | None:

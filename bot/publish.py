@@ -1,13 +1,10 @@
-"""Digests: choose what a channel receives, render it, and deliver it exactly once.
-
-``plan_digest`` is what ``newsbot preview``, ``/digest preview`` and publishing share, so a
-preview shows exactly what would be posted. Delivery goes through the outbox (DESIGN §5).
+"""Digests: deliver a channel's next digest (:mod:`bot.plan`) exactly once, through the outbox
+(DESIGN §5), by one process at a time (:mod:`bot.leases`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,19 +14,17 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import Crosspost, DigestChannel, Settings
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, LeaseLost
+from bot.leases import LEASE_TTL, ChannelLeases
 from bot.limits import NONCE_MAX
+from bot.plan import digest_key, plan_digest
 from bot.poster import After, ChannelInfo, ChannelKind, Poster
-from bot.render import PackedMessage, Renderer, allowed_mentions
+from bot.render import Renderer, allowed_mentions
 from bot.render.escape import escape_markdown
 from bot.render.renderer import default_thread_name
-from bot.store import DigestRecord, DigestStatus, NewMessage, QueueItem, Selection, Store, Trigger
+from bot.store import DigestRecord, DigestStatus, NewMessage, Store, Trigger
 
 log = logging.getLogger(__name__)
-
-# Without a max_age, an item already published to one channel is still offered to another
-# channel for this long; older ones are history, not news.
-REPUBLISH_WINDOW = timedelta(days=1)
 
 # A resumed digest looks for its unrecorded part among the messages after its last recorded
 # part (an id Discord gave, so no clock is involved), or, when none is recorded, from this long
@@ -38,82 +33,6 @@ REPUBLISH_WINDOW = timedelta(days=1)
 # content and embeds (readers see no ref of ours); the window is kept short so that the one
 # message a channel may get twice alike, the empty-digest notice, cannot match an earlier one.
 HISTORY_SLACK = timedelta(minutes=1)
-
-
-@dataclass(frozen=True, slots=True)
-class DigestPlan:
-    """The next digest of one channel: the chosen items and the messages that carry them."""
-
-    channel: int | None
-    digest: DigestChannel
-    items: list[QueueItem]
-    messages: list[PackedMessage]
-    key: str
-    thread_name: str | None = None
-    """The name of its forum post or discussion thread (the template's ``thread_name``)."""
-
-    def item_ids(self, message: PackedMessage) -> tuple[int, ...]:
-        return tuple(self.items[index].id for index in message.item_indices)
-
-
-def selection_for(
-    digest: DigestChannel,
-    now: datetime,
-    limit: int | None = None,
-    only: tuple[int, ...] | None = None,
-) -> Selection:
-    return Selection(
-        only=only,
-        channel=digest.channel,
-        topics=digest.topics,
-        min_quality=digest.min_quality,
-        providers=digest.providers,
-        published_after=now - digest.max_age if digest.max_age else None,
-        republish_after=now - (digest.max_age or REPUBLISH_WINDOW),
-        order=digest.order,
-        limit=limit or digest.max_items,
-    )
-
-
-def digest_key(channel: int | None, item_ids: list[int]) -> str:
-    """A short identity for a digest: the same channel and items give the same key, so the
-    preview shows the identity publishing will use and a resumed digest is recognised."""
-    text = f"{channel}:{','.join(map(str, item_ids))}"
-    return hashlib.blake2b(text.encode(), digest_size=5).hexdigest()
-
-
-async def plan_digest(
-    store: Store,
-    renderer: Renderer,
-    digest: DigestChannel,
-    now: datetime,
-    *,
-    limit: int | None = None,
-    only: tuple[int, ...] | None = None,
-) -> DigestPlan:
-    """Select and render the next digest of the channel ``digest`` configures (get it with
-    ``settings.digest_for(channel)``; its ``channel`` None is the default digest). ``only``
-    restricts it to those items (an approved draft's), which must still qualify."""
-    items = await store.select_for_digest(selection_for(digest, now, limit, only))
-    key = digest_key(digest.channel, [item.id for item in items])
-    articles = [item.article for item in items]
-
-    def render() -> tuple[list[PackedMessage], str | None]:
-        messages = renderer.render_digest(articles, digest, now=now, ref=key)
-        if not messages:
-            return messages, None
-        return messages, renderer.thread_name(articles, digest, now=now, ref=key)
-
-    # Off the event loop: an operator's template may use its whole time budget.
-    messages, thread = await asyncio.to_thread(render)
-    return DigestPlan(
-        channel=digest.channel,
-        digest=digest,
-        items=items,
-        messages=messages,
-        key=key,
-        thread_name=thread,
-    )
 
 
 class PublishStatus(StrEnum):
@@ -126,6 +45,8 @@ class PublishStatus(StrEnum):
     """Discord refused (a 4xx) or something unexpected broke; the items stay queued."""
     RETRY_LATER = "retry_later"
     """Discord kept failing (5xx, timeouts); the digest stays in the outbox for later."""
+    BUSY = "busy"
+    """Another newsbot process is publishing the channel (it holds its lease); left to it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,11 +76,13 @@ def describe_result(result: PublishResult, where: str) -> str:
         return f"nothing new for {where}"
     if result.status is PublishStatus.RETRY_LATER:
         return f"{where}: Discord is failing ({result.error}); will retry"
+    if result.status is PublishStatus.BUSY:
+        return f"{where}: another newsbot process is publishing it; left to that one"
     return f"{where}: failed: {result.error}"
 
 
 # A resumed digest that ended so holds the channel: its next digest waits for it.
-_BLOCKING = (PublishStatus.FAILED, PublishStatus.RETRY_LATER)
+_BLOCKING = (PublishStatus.FAILED, PublishStatus.RETRY_LATER, PublishStatus.BUSY)
 
 
 def _unexpected(channel: int, doing: str, exc: Exception) -> PublishResult:
@@ -206,6 +129,9 @@ class Publisher:
         retries: int = 3,
         backoff: timedelta = timedelta(seconds=2),
         on_crosspost_queued: Callable[[], None] | None = None,
+        on_result: Callable[[PublishResult], None] | None = None,
+        owner: str | None = None,
+        lease_ttl: timedelta = LEASE_TTL,
     ) -> None:
         self.store = store
         self.renderer = renderer
@@ -216,30 +142,44 @@ class Publisher:
         self.backoff = backoff
         self.on_crosspost_queued = on_crosspost_queued
         """Called when a digest queued crossposts (the bot wakes its Crossposter)."""
+        self.on_result = on_result
+        """Called with what each delivery of a digest came to (the bot counts them)."""
+        self.leases = ChannelLeases(store, clock, owner, lease_ttl)
+        """Which channels this process publishes now (see ``bot.leases``)."""
         self._locks: dict[int, asyncio.Lock] = {}
 
     def _lock(self, channel: int) -> asyncio.Lock:
         return self._locks.setdefault(channel, asyncio.Lock())
+
+    def _busy(self, channel: int) -> PublishResult:
+        log.info("channel %d: another newsbot process is publishing it", channel)
+        return PublishResult(channel=channel, status=PublishStatus.BUSY)
 
     async def resume_unfinished(self) -> list[PublishResult]:
         """Finish every digest a previous run left half-sent (called on start). As in
         ``publish_many``, one channel's unexpected error is its result, not everyone's."""
         digests = await self.store.unfinished_digests()
         channels = sorted({d.channel_id for d in digests})
-        results = await asyncio.gather(*(self._resume_channel(c) for c in channels))
+        async with self.leases.holding(channels) as leases:
+            results = await asyncio.gather(
+                *(self._resume_channel(c, leases.get(c)) for c in channels)
+            )
         return [r for group in results for r in group]
 
-    async def _resume_channel(self, channel: int) -> list[PublishResult]:
+    async def _resume_channel(self, channel: int, lease: int | None) -> list[PublishResult]:
+        if lease is None:
+            return [self._busy(channel)]
         try:
             async with self._lock(channel):
-                return await self._resume_locked(channel)
+                return await self._resume_locked(channel, lease)
         except Exception as exc:
             return [_unexpected(channel, "resuming", exc)]
 
-    async def _resume_locked(self, channel: int) -> list[PublishResult]:
-        """Deliver the channel's unfinished digests; the caller holds the channel's lock."""
+    async def _resume_locked(self, channel: int, lease: int) -> list[PublishResult]:
+        """Deliver the channel's unfinished digests; the caller holds the channel's lock and
+        its lease ``lease``."""
         return [
-            await self._deliver(digest, resumed=True)
+            await self._deliver(digest, resumed=True, lease=lease)
             for digest in await self.store.unfinished_digests(channel)
         ]
 
@@ -256,8 +196,23 @@ class Publisher:
         ``scheduled_for`` is the scheduled run this publish makes (already claimed): the digest
         is linked to it as it is written, so a run is never left claimed without its digest
         (see :meth:`~bot.store.Store.orphaned_runs`)."""
+        async with self.leases.holding([channel]) as leases:
+            return await self._publish_leased(
+                channel, leases.get(channel), trigger, scheduled_for, only
+            )
+
+    async def _publish_leased(
+        self,
+        channel: int,
+        lease: int | None,
+        trigger: Trigger,
+        scheduled_for: datetime | None,
+        only: tuple[int, ...] | None,
+    ) -> PublishResult:
+        if lease is None:
+            return self._busy(channel)
         async with self._lock(channel):
-            resumed = await self._resume_locked(channel)
+            resumed = await self._resume_locked(channel, lease)
             blocked = next((r for r in resumed if r.status in _BLOCKING), None)
             if blocked is not None:
                 return blocked
@@ -299,7 +254,7 @@ class Publisher:
                 len(outbox),
                 trigger,
             )
-            return await self._deliver(digest, resumed=False)
+            return await self._deliver(digest, resumed=False, lease=lease)
 
     async def publish_many(
         self, channels: Sequence[int], *, trigger: Trigger = Trigger.COMMAND
@@ -307,15 +262,37 @@ class Publisher:
         """Publish the channels concurrently, so the global limit rather than one channel's
         paces a fan-out. One channel's unexpected error (a bug, the database) is logged and
         reported as its result; it does not cut the other channels' publishing short."""
-        return list(await asyncio.gather(*(self._publish_guarded(c, trigger) for c in channels)))
+        async with self.leases.holding(channels) as leases:
+            return list(
+                await asyncio.gather(
+                    *(self._publish_guarded(c, leases.get(c), trigger) for c in channels)
+                )
+            )
 
-    async def _publish_guarded(self, channel: int, trigger: Trigger) -> PublishResult:
+    async def _publish_guarded(
+        self, channel: int, lease: int | None, trigger: Trigger
+    ) -> PublishResult:
         try:
-            return await self.publish(channel, trigger=trigger)
+            return await self._publish_leased(channel, lease, trigger, None, None)
         except Exception as exc:
             return _unexpected(channel, "publishing", exc)
 
-    async def _deliver(self, digest: DigestRecord, *, resumed: bool) -> PublishResult:
+    async def _deliver(self, digest: DigestRecord, *, resumed: bool, lease: int) -> PublishResult:
+        try:
+            result = await self._deliver_parts(digest, resumed=resumed, lease=lease)
+        except LeaseLost:
+            self.leases.lost(digest.channel_id, lease)
+            log.warning("digest %d: another newsbot process took it over", digest.id)
+            result = PublishResult(
+                channel=digest.channel_id, status=PublishStatus.BUSY, digest_id=digest.id
+            )
+        if self.on_result is not None:
+            self.on_result(result)
+        return result
+
+    async def _deliver_parts(
+        self, digest: DigestRecord, *, resumed: bool, lease: int
+    ) -> PublishResult:
         store, channel = self.store, digest.channel_id
         sent_ids = [m.message_id for m in digest.messages if m.message_id is not None]
         unsent = list(digest.unsent)
@@ -324,7 +301,8 @@ class Publisher:
             info = await self.poster.channel_info(channel)
             poster = await self._poster_for(channel)
             if info.kind is ChannelKind.FORUM:
-                target, made = await self._forum_post(digest, info, poster)
+                await self.leases.renew(channel, lease)
+                target, made = await self._forum_post(digest, info, poster, lease)
                 if made is not None:
                     sent_ids.insert(0, made)
                     unsent = unsent[1:]
@@ -351,9 +329,11 @@ class Publisher:
                         found,
                         self.clock.now(),
                         crosspost_in=crosspost(message.position),
+                        lease=lease,
                     )
                     sent_ids.append(found)
                     continue
+            await self.leases.renew(channel, lease)
             try:
                 message_id = await self._send(poster, target, message.payload, message.nonce)
             except DeliveryError as exc:
@@ -364,6 +344,7 @@ class Publisher:
                 message_id,
                 self.clock.now(),
                 crosspost_in=crosspost(message.position),
+                lease=lease,
             )
             sent_ids.append(message_id)
         if self.on_crosspost_queued is not None and any(
@@ -420,7 +401,7 @@ class Publisher:
         return default_thread_name(wanted, digest.created_at)
 
     async def _forum_post(
-        self, digest: DigestRecord, info: ChannelInfo, poster: Poster
+        self, digest: DigestRecord, info: ChannelInfo, poster: Poster, lease: int
     ) -> tuple[int, int | None]:
         """The forum post a digest is: (its id, the id if it was made or found just now).
 
@@ -433,7 +414,7 @@ class Publisher:
                 return digest.thread_id, None
             # Recorded as the digest's post, but the crash came before its starter was.
             await self.store.record_sent(
-                digest.id, first.position, digest.thread_id, self.clock.now()
+                digest.id, first.position, digest.thread_id, self.clock.now(), lease=lease
             )
             return digest.thread_id, digest.thread_id
         wanted = self._configured(digest.channel_id) or DigestChannel(channel=digest.channel_id)
@@ -450,7 +431,7 @@ class Publisher:
             post = await poster.create_post(digest.channel_id, name, first.payload, tags)
         await self.store.record_thread(digest.id, post)
         # The starter message shares the post's id.
-        await self.store.record_sent(digest.id, first.position, post, self.clock.now())
+        await self.store.record_sent(digest.id, first.position, post, self.clock.now(), lease=lease)
         return post, post
 
     async def _forum_tags(

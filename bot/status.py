@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from bot.config import Settings
+from bot.config import DraftReview, Settings
 from bot.errors import one_line
 from bot.feeds.registry import feed_statuses
 from bot.schedule.cron import next_run
 from bot.schedule.effective import effective_schedules
-from bot.store import DigestSummary, Status, Store
+from bot.store import DigestSummary, DraftRecord, DraftState, Status, Store
 
 RECENT_FAILURES = 5
+# Drafts are made a channel's draft_lead before their run; a year covers any lead.
+DRAFT_HORIZON = timedelta(days=366)
 MESSAGE_LINK = "https://discord.com/channels/{guild}/{channel}/{message}"
 
 
@@ -32,6 +34,8 @@ class ChannelStatus:
     last: DigestSummary | None
     next_run: datetime | None
     schedule: str | None  # "cron (time zone)", None without a schedule
+    draft: DraftRecord | None = None
+    """The next run's draft (``review: draft``) while it waits for a decision or its time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +75,21 @@ async def gather_status(
     """Everything the status view shows, read from the store (cheap: per-status counts are
     kept, each digest lookup is by index)."""
     channels = []
+    drafted = {d.channel for d in settings.digests if d.review is DraftReview.DRAFT}
     for schedule in effective_schedules(settings, await store.schedules()):
         spec = schedule.spec
+        drafts = (
+            await store.open_drafts(schedule.channel, now + DRAFT_HORIZON)
+            if schedule.channel in drafted
+            else []
+        )
         channels.append(
             ChannelStatus(
                 channel=schedule.channel,
                 last=await store.last_digest(schedule.channel),
                 next_run=next_run(spec, now) if spec is not None else None,
                 schedule=f"{schedule.cron} ({schedule.timezone})" if spec is not None else None,
+                draft=drafts[0] if drafts else None,
             )
         )
     return StatusReport(
@@ -115,6 +126,30 @@ def _digest(report: StatusReport, digest: DigestSummary | None) -> dict[str, Any
     }
 
 
+def _draft(draft: DraftRecord | None) -> dict[str, Any] | None:
+    if draft is None:
+        return None
+    return {
+        "id": draft.id,
+        "state": draft.state.value,
+        "scheduled_for": _when(draft.scheduled_for),
+        "items": len(draft.item_ids),
+        "kept": len(draft.kept),
+        "decided_by": draft.decided_by,
+    }
+
+
+def draft_line(draft: DraftRecord, text: Callable[[str], str] = one_line) -> str:
+    """``draft for 2026-12-01 09:00 UTC waiting for review (5 items, 2 dropped)``."""
+    dropped = len(draft.item_ids) - len(draft.kept)
+    size = f"{len(draft.item_ids)} items" + (f", {dropped} dropped" if dropped else "")
+    when = f"draft for {draft.scheduled_for:%Y-%m-%d %H:%M} UTC"
+    if draft.state is DraftState.APPROVED:
+        by = f" by {text(draft.decided_by)}" if draft.decided_by else ""
+        return f"{when} approved{by} ({size})"
+    return f"{when} waiting for review ({size})"
+
+
 def status_json(report: StatusReport) -> dict[str, Any]:
     """``newsbot status --json``: the same facts as the text, as plain JSON values."""
     return {
@@ -126,6 +161,7 @@ def status_json(report: StatusReport) -> dict[str, Any]:
                 "schedule": c.schedule,
                 "next_run": _when(c.next_run),
                 "last_digest": _digest(report, c.last),
+                "draft": _draft(c.draft),
             }
             for c in report.channels
         ],
@@ -164,7 +200,8 @@ def status_lines(
             if c.next_run is not None
             else "no schedule"
         )
-        lines.append(f"{name}: {last}; {upcoming}")
+        waiting = f"; {draft_line(c.draft, text)}" if c.draft is not None else ""
+        lines.append(f"{name}: {last}; {upcoming}{waiting}")
     if report.failures:
         lines.append("Last delivery errors:")
         lines.extend(

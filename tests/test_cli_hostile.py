@@ -49,6 +49,8 @@ COMMANDS: dict[str, list[str]] = {
     "show": ["show", "1"],
     "approve": ["approve", "1"],
     "reject": ["reject", "2", "--reason", "duplicate"],
+    "retract": ["retract", "3", "--reason", "the outlet withdrew it"],
+    "edit": ["edit", "1", "--title", "A corrected title"],
     "export": ["export", "{out}"],
     "preview": ["preview"],
     "check-templates": ["check-templates", "--seeds", "{seed}"],
@@ -63,7 +65,7 @@ COMMANDS: dict[str, list[str]] = {
 }
 NO_DATABASE = {"check-templates"}  # renders the templates only
 TALKS_TO_DISCORD = {"run", "publish", "sync-commands"}  # fail later: nothing listens on :9
-CHANGES_THE_QUEUE = {"ingest", "approve", "reject"}
+CHANGES_THE_QUEUE = {"ingest", "approve", "reject", "retract", "edit"}
 # Fails before printing anything: the seeded queue has no article that clustering merged.
 REFUSED_HERE = {"split"}
 CANNOT_OPEN = "unable to open database file (the file or its folder cannot be opened)"

@@ -14,10 +14,12 @@ from bot.config import (
     DEFAULT_API_BASE,
     AutoApprove,
     Clustering,
+    Corrections,
     Crosspost,
     DigestChannel,
     FeedSettings,
     Identity,
+    Retraction,
     Secret,
     Settings,
     load_settings,
@@ -26,14 +28,16 @@ from bot.errors import ConfigError
 from bot.store.dsn import DatabaseUrl
 
 KNOWN_TOP = (
-    "allow_private_feeds, auto_approve, catch_up_grace, clustering, database, digests, feeds,"
-    " guild, moderator_roles, review_channel, review_feed, review_feed_max, templates"
+    "allow_private_feeds, auto_approve, catch_up_grace, clustering, correction_window, database,"
+    " digests, feeds, guild, metrics, moderator_roles, review_channel, review_feed,"
+    " review_feed_max, templates"
 )
 KNOWN_FEED = "backfill, interval, provider, quality, topics, url"
 KNOWN_DIGEST = (
-    "channel, crosspost, draft_lead, excerpt_length, identity, max_age, max_items, min_quality,"
-    " notify_button, order, ping_role, post_empty, providers, related_limit, review,"
-    " review_ping_role, schedule, tags, template, thread, timezone, title, topics, unreviewed"
+    "channel, corrections, crosspost, draft_lead, excerpt_length, identity, max_age, max_items,"
+    " min_quality, notify_button, order, ping_role, post_empty, providers, related_limit,"
+    " retraction, review, review_ping_role, schedule, tags, template, thread, timezone, title,"
+    " topics, unreviewed"
 )
 
 
@@ -93,6 +97,17 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
             "digests[1].unreviewed",
             "expected hold or post, got 'wait'",
         ),
+        (
+            digest("corrections: always"),
+            "digests[1].corrections",
+            "expected edit or off, got 'always'",
+        ),
+        (
+            digest("retraction: hide"),
+            "digests[1].retraction",
+            "expected strike or remove, got 'hide'",
+        ),
+        ("correction_window: forever", "correction_window", f"{DURATION} 'forever'"),
         (
             "review_channel: 9\n" + digest("draft_lead: soon"),
             "digests[1].draft_lead",
@@ -294,6 +309,14 @@ FIVE_FIELDS = "expected 5 fields (minute hour day-of-month month day-of-week)"
             "https://a.example/f is listed twice",
         ),
         ("allow_private_feeds: 'yes'", "allow_private_feeds", "expected true or false, got 'yes'"),
+        ("metrics: 9108", "metrics", "expected a mapping like {port: 9108}, got 9108"),
+        (
+            "metrics: {host: 0.0.0.0}",
+            "metrics.port",
+            "missing (the port metrics and health checks are served on)",
+        ),
+        ("metrics: {port: 70000}", "metrics.port", "expected a TCP port (0 to 65535), got 70000"),
+        ("metrics: {port: web}", "metrics.port", "expected an integer, got 'web'"),
     ],
 )
 def test_every_kind_of_config_error_names_file_and_key(
@@ -508,3 +531,15 @@ def test_a_bad_postgresql_url_names_the_key_and_the_file(
         load_settings(environ={"NEWSBOT_DB": value})
     with pytest.raises(ConfigError, match=f"^--db: {re.escape(problem)}"):
         load_settings(db=value, environ={})
+
+
+def test_corrections_and_retractions_settings(tmp_path: Path) -> None:
+    defaults = load(tmp_path, digest("title: News"))
+    assert defaults.correction_window == timedelta(hours=48)
+    assert defaults.digests[0].corrections is Corrections.EDIT
+    assert defaults.digests[0].retraction is Retraction.STRIKE
+    text = "correction_window: 6h\n" + digest("corrections: off\n    retraction: remove")
+    settings = load(tmp_path, text)
+    assert settings.correction_window == timedelta(hours=6)
+    assert settings.digests[0].corrections is Corrections.OFF
+    assert settings.digests[0].retraction is Retraction.REMOVE

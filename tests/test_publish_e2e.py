@@ -30,8 +30,8 @@ from bot.cli import publish_report
 from bot.config import DigestChannel, Secret, Settings
 from bot.discord_adapter.runner import publish_once
 from bot.ingest import ingest
+from bot.plan import plan_digest
 from bot.poster import message_shape
-from bot.publish import plan_digest
 from bot.store import QueueQuery, Status
 from tests.discord_double import (
     BOT_ROLE_PERMISSIONS,

@@ -23,17 +23,16 @@ from bot.clock import ManualClock
 from bot.config import DigestChannel, Settings
 from bot.errors import DeliveryError
 from bot.ingest import ingest
+from bot.plan import DigestPlan, plan_digest
 from bot.poster import After, ChannelInfo, ChannelKind, same_message
 from bot.publish import (
     HISTORY_SLACK,
-    DigestPlan,
     Publisher,
     PublishResult,
     PublishStatus,
     describe_result,
     failure_report,
     nonce_for,
-    plan_digest,
 )
 from bot.render.renderer import default_thread_name
 from bot.store import QueueQuery, Status, Trigger

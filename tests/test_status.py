@@ -16,8 +16,8 @@ from bot.articles import Article, Provider
 from bot.cli import main
 from bot.clock import ManualClock
 from bot.config import load_settings
-from bot.status import gather_status, status_lines
-from bot.store import DigestStatus, Trigger
+from bot.status import gather_status, status_json, status_lines
+from bot.store import DigestStatus, DraftState, Trigger
 from tests.discord_double import DiscordDouble
 from tests.reliability import harness
 from tests.reliability.harness import running_bot
@@ -121,6 +121,51 @@ def test_newsbot_status_prints_text_and_json(
     assert other["last_digest"] is None and other["schedule"] is None
     assert [e["channel"] for e in data["delivery_errors"]] == [457]
     assert data["failing_feeds"] == [] and data["trusted_outlets"] == ["ex.org"]
+
+
+DRAFT_CONFIG = """\
+guild: 789
+review_channel: 111
+digests:
+  - channel: 456
+    schedule: "0 9 * * *"
+    timezone: Europe/Berlin
+    review: draft
+"""
+
+
+async def test_a_waiting_draft_shows_in_the_status_until_it_is_decided(tmp_path: Path) -> None:
+    path = tmp_path / "newsbot.yaml"
+    path.write_text(DRAFT_CONFIG, encoding="utf-8")
+    settings = load_settings(path, environ={})
+    run = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    async with open_app(settings, clock=ManualClock(NOW)) as app:
+        store = app.store
+        ids = [i for i, _ in await store.upsert_articles([article(n) for n in range(3)], actor="t")]
+        draft, _ = await store.create_draft(456, run, ids)
+        waiting = await gather_status(app.settings, store, NOW)
+        dropped = await store.change_draft(draft.id, draft.version, dropped=(ids[0],), actor="mod")
+        approved = await store.change_draft(
+            dropped.id, dropped.version, state=DraftState.APPROVED, actor="mod"
+        )
+        decided = await gather_status(app.settings, store, NOW)
+    [channel] = waiting.channels
+    assert channel.draft is not None and channel.draft.id == draft.id
+    assert status_lines(waiting)[2].endswith(
+        "; draft for 2026-12-01 08:00 UTC waiting for review (3 items)"
+    )
+    assert status_json(waiting)["channels"][0]["draft"] == {
+        "id": draft.id,
+        "state": "waiting",
+        "scheduled_for": "2026-12-01T08:00:00+00:00",
+        "items": 3,
+        "kept": 3,
+        "decided_by": None,
+    }
+    assert approved.state is DraftState.APPROVED
+    assert status_lines(decided)[2].endswith(
+        "; draft for 2026-12-01 08:00 UTC approved by mod (3 items, 1 dropped)"
+    )
 
 
 async def test_news_status_is_for_moderators_only(

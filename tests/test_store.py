@@ -90,12 +90,17 @@ async def test_reingest_is_unchanged_or_updated_never_duplicated(store: Store) -
     assert await store.count_items(QueueQuery()) == 1
 
 
-async def test_published_items_are_not_updated_by_reingest(store: Store) -> None:
+async def test_published_items_are_updated_by_reingest_and_stay_published(store: Store) -> None:
+    # Issue 15: a published article that changes is corrected (its messages are edited), so
+    # re-ingest updates it; it stays published (it is not offered again).
     [(item_id, _)] = await store.upsert_articles([make_article(1, published=True)], actor="t")
     assert (await store.get(item_id)).status is Status.PUBLISHED
-    changed = make_article(1, title="Rewritten", source_hash="other")
-    assert await store.upsert_articles([changed], actor="t") == [(item_id, Outcome.UNCHANGED)]
-    assert (await store.get(item_id)).article.title == "Story 1"
+    changed = make_article(1, title="Rewritten", source_hash="other", published=True)
+    assert await store.upsert_articles([changed], actor="t") == [(item_id, Outcome.UPDATED)]
+    item = await store.get(item_id)
+    assert item.article.title == "Rewritten" and item.status is Status.PUBLISHED
+    # Never delivered by newsbot: nothing to correct, so it is not marked corrected.
+    assert item.corrected_at is None
 
 
 async def test_auto_approve_policy(store: Store) -> None:

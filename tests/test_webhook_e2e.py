@@ -17,6 +17,7 @@ from bot.app import open_app
 from bot.config import DigestChannel, Identity
 from bot.discord_adapter.runner import publish_once, run_bot
 from bot.errors import StartupError
+from bot.ingest import ingest
 from bot.store import QueueQuery, Status
 from tests.discord_double import DiscordDouble, DoubleFactory, GuildBuilder, User
 from tests.discord_double.clock import ManualClock, SnowflakeGenerator
@@ -25,6 +26,7 @@ from tests.discord_double.recording import RecordedRequest
 from tests.discord_double.state import BOT_ROLE_PERMISSIONS, THREAD_TYPES, Channel
 from tests.discord_double.webhooks import avatar_hash
 from tests.reliability import harness
+from tests.test_corrections_e2e import item_in, retitle
 from tests.test_publish_e2e import (
     ROOMY,
     THREE_PARTS,
@@ -245,3 +247,33 @@ async def test_a_webhook_refused_later_is_reported_with_the_permission_to_give(
     async with open_app(settings) as app:
         items = await app.store.list_items(QueueQuery())
     assert {item.status for item in items} == {Status.APPROVED}  # they go with the next one
+
+
+async def test_a_correction_of_a_webhook_digest_is_edited_through_the_webhook(
+    discord_double_factory: DoubleFactory, tmp_path: Path, restore_endpoints: None
+) -> None:
+    double = await discord_double_factory(guild=newsroom(), rate_limits=ROOMY)
+    channel = double.channel("digest-general").id
+    digest = DigestChannel(channel=channel, max_items=10, identity=WIRE, **THREE_PARTS)
+    settings = settings_for(double, tmp_path, digest)
+    corpus = tmp_path / "corpus"
+    await approve_corpus(settings, corpus, 10)
+    assert not (await publish_once(settings, channel)).failed
+    middle = double.messages(channel)[1]
+    others = [m["content"] for m in double.messages(channel) if m["id"] != middle["id"]]
+    item = await item_in(settings, middle["id"])
+    retitle(corpus, item, "Corrected: what the wire really said")
+    async with open_app(settings) as app:
+        assert (await ingest(app.store, [corpus])).updated == 1
+
+    run = await publish_once(settings, channel)
+    assert run.edits.edited == 1
+    [hook] = double.webhooks.values()
+    [patch] = double.requests_to("PATCH /webhooks/*")
+    assert patch.path == f"/webhooks/{hook.id}/{hook.token}/messages/{middle['id']}"
+    assert patch.json["allowed_mentions"] == {"parse": []}
+    assert double.requests_to("PATCH /channels/*/messages/*") == []
+    edited = double.message(middle["id"])
+    assert "Corrected: what the wire really said" in edited["content"]
+    assert edited["author"]["username"] == WIRE.name and edited["edited_timestamp"]
+    assert [m["content"] for m in double.messages(channel) if m["id"] != middle["id"]] == others

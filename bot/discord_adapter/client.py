@@ -13,6 +13,7 @@ from discord.ext import commands
 
 from bot.app import App
 from bot.config import Crosspost, DigestChannel
+from bot.corrections import Editor
 from bot.crosspost import Crossposter
 from bot.discord_adapter.cogs import DigestCog, NewsCog
 from bot.discord_adapter.deck import DeckButton
@@ -79,7 +80,9 @@ class NewsBot(commands.Bot):
         assert isinstance(tree, NewsTree)
         tree.serve(app.settings)
         self.app = app
-        self.poster = DiscordPoster(self, guild=app.settings.guild)
+        self.poster = DiscordPoster(
+            self, guild=app.settings.guild, on_rate_limited=app.metrics.rate_limited.inc
+        )
         self.crossposter = Crossposter(app.store, self.poster, app.clock)
         self.publisher = Publisher(
             app.store,
@@ -88,8 +91,13 @@ class NewsBot(commands.Bot):
             app.clock,
             app.settings,
             on_crosspost_queued=self.crossposter.wake,
+            on_result=app.metrics.published,
         )
         self.drafts = Drafts(app.store, app.renderer, app.clock, app.settings)
+        # It looks for edits other processes queued as often as the review feed looks for items.
+        self.editor = Editor(
+            app.store, app.renderer, self.poster, app.clock, app.settings, poll=review_poll
+        )
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
         self.scheduler: Scheduler | None = None
@@ -118,7 +126,7 @@ class NewsBot(commands.Bot):
         await self.add_cog(feed)
         await self.add_cog(DraftDesk(self, settings, self.drafts, self.wake_scheduler))
         await self.add_cog(NotifyRoles(settings))
-        await self.add_cog(NewsCog(settings, self.app.store, feed))
+        await self.add_cog(NewsCog(settings, self.app.store, feed, self.editor.wake))
         app = self.app
         await self.add_cog(
             DigestCog(
@@ -146,6 +154,18 @@ class NewsBot(commands.Bot):
             return
         self.spawn(self._start_background(), "start-up work")
         self.started.set()
+
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction[Any], command: Any
+    ) -> None:
+        """Counted from the moment Discord created the interaction: what the member waited."""
+        waited = discord.utils.utcnow() - interaction.created_at
+        self.app.metrics.answered("command", waited.total_seconds())
+
+    @property
+    def ready_to_serve(self) -> bool:
+        """For ``/readyz``: connected, start-up checks passed, unfinished digests resumed."""
+        return self.is_ready() and self.serving.is_set() and not self.is_closed()
 
     def check_channels(self) -> str | None:
         """A clear message if the config names a channel the bot cannot use: every channel
@@ -258,6 +278,8 @@ class NewsBot(commands.Bot):
         self.serving.set()
         if any(d.crosspost is not Crosspost.OFF for d in self.app.settings.digests):
             self.spawn(self.crossposter.run(), "crossposter")
+        if self.app.runs_schedules:  # one process works the edits outbox, as the schedules
+            self.spawn(self.editor.run(), "editor")
         if self.app.settings.digests and self.app.runs_schedules:
             app = self.app
             self.scheduler = Scheduler(
@@ -276,7 +298,12 @@ class NewsBot(commands.Bot):
             return
         alerts = FeedAlertPoster(self.poster, app.settings.review_channel)
         self.feed_loop = FeedLoop(
-            app.settings, app.store, app.clock, alerts=alerts, cluster=app.clusterer
+            app.settings,
+            app.store,
+            app.clock,
+            alerts=alerts,
+            cluster=app.clusterer,
+            on_report=app.metrics.fetched,
         )
         self.spawn(self.feed_loop.run(), "feeds")
 
@@ -293,6 +320,7 @@ class NewsBot(commands.Bot):
 
     async def close(self) -> None:
         self.crossposter.stop()
+        self.editor.stop()
         if self.scheduler is not None:
             self.scheduler.stop()
         if self.feed_loop is not None:

@@ -1,6 +1,6 @@
-"""Slash commands: ``/news`` (queue, show, approve, reject, split, submit) and ``/digest`` (preview,
-publish, schedule). Each handler parses options, checks permission, calls one core function
-and formats the reply; errors go to the tree's one error handler."""
+"""Slash commands: ``/news`` (queue, show, approve, reject, split, edit, retract, submit) and
+``/digest`` (preview, publish, schedule). Each handler parses options, checks permission, calls
+one core function and formats the reply; errors go to the tree's one error handler."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from bot.discord_adapter.review import ReviewFeed, decide
 from bot.discord_adapter.views import QueuePager
 from bot.errors import ConfigError
 from bot.limits import CONTENT_MAX, length
-from bot.publish import Publisher, PublishResult, describe_result, plan_digest
+from bot.plan import plan_digest
+from bot.publish import Publisher, PublishResult, describe_result
 from bot.render import Renderer
 from bot.render.escape import escape_markdown
 from bot.schedule.effective import (
@@ -57,10 +58,18 @@ def publish_reply(result: PublishResult) -> str:
 
 @app_commands.guild_only()
 class NewsCog(commands.GroupCog, group_name="news", group_description="The news queue"):
-    def __init__(self, settings: Settings, store: Store, feed: ReviewFeed) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        feed: ReviewFeed,
+        edits_queued: Callable[[], None] = lambda: None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.feed = feed
+        self.edits_queued = edits_queued
+        """Wakes the bot's Editor: a retraction or correction queued edits of posted messages."""
         super().__init__()
 
     async def _choices(
@@ -165,6 +174,61 @@ class NewsCog(commands.GroupCog, group_name="news", group_description="The news 
         )
         self.feed.wake()  # the new pending item goes to the review channel
         await self.feed.refresh(await self.store.get(item))  # without it as related coverage
+
+    @app_commands.command(
+        name="edit", description="Correct an item's title or excerpt; its posts are edited"
+    )
+    @app_commands.describe(
+        item="item id (type to search titles)",
+        title="the new title",
+        excerpt="the new excerpt",
+    )
+    @app_commands.autocomplete(item=any_item)
+    async def edit(
+        self,
+        interaction: Interaction,
+        item: app_commands.Range[int, 1],
+        title: app_commands.Range[str, 1, 1000] | None = None,
+        excerpt: app_commands.Range[str, 1, 4000] | None = None,
+    ) -> None:
+        require_moderator(interaction, self.settings, "edit items")
+        actor = actor_of(interaction.user)
+        edited = await moderation.edit(self.store, item, actor=actor, title=title, excerpt=excerpt)
+        self.edits_queued()
+        await self._changed(interaction, "✏️ Edited", edited)
+
+    @app_commands.command(
+        name="retract", description="Retract a published item; its posts show it struck through"
+    )
+    @app_commands.describe(
+        item="item id (type to search titles)", reason="why (shown to readers, kept in the log)"
+    )
+    @app_commands.autocomplete(item=any_item)
+    async def retract(
+        self,
+        interaction: Interaction,
+        item: app_commands.Range[int, 1],
+        reason: app_commands.Range[str, 1, 500],
+    ) -> None:
+        require_moderator(interaction, self.settings, "retract items")
+        actor = actor_of(interaction.user)
+        retracted = await moderation.retract(self.store, item, actor=actor, reason=reason)
+        self.edits_queued()
+        await self._changed(interaction, "🚫 Retracted", retracted)
+
+    async def _changed(self, interaction: Interaction, what: str, item: QueueItem) -> None:
+        """Tell the moderator what changed and how many posted messages are being edited."""
+        posted = len(await self.store.deliveries(item.id))
+        where = (
+            f"; {posted} posted message{'s are' if posted != 1 else ' is'} being edited"
+            if posted
+            else ""
+        )
+        await interaction.response.send_message(
+            f"{what} #{item.id}: {escape_markdown(item.article.title)}{where}",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
 
     async def _decided(self, interaction: Interaction, what: str, item: QueueItem) -> None:
         """Tell the moderator, then show the decision on the item's review message."""

@@ -28,7 +28,7 @@ from bot.discord_adapter.payloads import message_kwargs
 from bot.discord_adapter.permissions import require_moderator
 from bot.discord_adapter.tree import handle_interaction_error
 from bot.draft import DraftAction, DraftConflict, Drafts, describe_draft
-from bot.publish import DigestPlan
+from bot.plan import DigestPlan
 from bot.store import DraftRecord, DraftState, QueueItem
 
 log = logging.getLogger(__name__)

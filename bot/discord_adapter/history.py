@@ -95,9 +95,9 @@ async def find_post(
             if webhook_id is None and me is not None and owner != me.id:
                 continue
             starter = dict(await http.get_message(thread_id, thread_id))
-            hook = starter.get("webhook_id")
-            author = int(str(hook or 0)) if webhook_id is not None else None
-            if author == webhook_id and same_message(starter, payload):
+            if webhook_id is not None and str(starter.get("webhook_id")) != str(webhook_id):
+                continue  # the webhook's posts are told apart by their starter's author
+            if same_message(starter, payload):
                 return thread_id
     except discord.NotFound:
         return None

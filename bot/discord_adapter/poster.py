@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Literal
@@ -21,12 +21,13 @@ import discord
 
 from bot.config import Identity
 from bot.discord_adapter import history
+from bot.discord_adapter.edits import edit_params
 from bot.discord_adapter.failures import FAILURES, delivery_error
 from bot.discord_adapter.notify import notify_view
 from bot.discord_adapter.payloads import message_kwargs
 from bot.discord_adapter.webhooks import WebhookPoster, own_webhook
 from bot.errors import DeliveryError
-from bot.poster import After, ChannelInfo, ChannelKind
+from bot.poster import After, ChannelInfo, ChannelKind, Poster
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +213,7 @@ class DiscordPoster:
         pacer: GlobalPacer | None = None,
         guild: int | None = None,
         crosspost_patience: float = CROSSPOST_PATIENCE,
+        on_rate_limited: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
         self.guild = guild
@@ -230,6 +232,8 @@ class DiscordPoster:
             self.pacer.attach(trace)
             self.answers.attach(trace)
             self.crosspost_limits.attach(trace)
+            if on_rate_limited is not None:
+                trace.on_request_end.append(_counting_429s(on_rate_limited))
             http.http_trace = trace
         else:
             log.warning("the Discord client is already traced or logged in; not pacing it")
@@ -376,6 +380,13 @@ class DiscordPoster:
             raise delivery_error(exc) from exc
         return int(data["id"])
 
+    async def edit(self, channel_id: int, message_id: int, payload: dict[str, Any]) -> None:
+        # A message posted through a webhook needs the webhook's route (not handled yet).
+        try:
+            await self.client.http.edit_message(channel_id, message_id, params=edit_params(payload))
+        except FAILURES as exc:
+            raise delivery_error(exc) from exc
+
     def _release(self, task: asyncio.Task[discord.Message]) -> None:
         self._held.discard(task)
         if not task.cancelled() and task.exception() is not None:
@@ -387,7 +398,7 @@ class DiscordPoster:
     ) -> int | None:
         return await history.find_recent(self.client, channel_id, payload, after)
 
-    async def with_identity(self, channel_id: int, identity: Identity) -> WebhookPoster:
+    async def with_identity(self, channel_id: int, identity: Identity) -> Poster:
         """Through the channel's webhook of this bot, found (or made) once per process and
         channel; concurrent digests of one channel share the lookup."""
         finding = self._webhooks.get(channel_id)
@@ -402,6 +413,17 @@ class DiscordPoster:
             raise
         guild = await self.guild_of(channel_id)
         return WebhookPoster(self, self.client, webhook, channel_id, guild, identity)
+
+
+def _counting_429s(count: Callable[[], None]) -> Any:
+    """A request-end hook calling ``count`` for each answer 429 from Discord (discord.py waits
+    and retries on its own; the operator still wants to see them)."""
+
+    async def on_end(session: aiohttp.ClientSession, context: SimpleNamespace, params: Any) -> None:
+        if params.response.status == 429 and _api_path(str(params.url)) is not None:
+            count()
+
+    return on_end
 
 
 def _crosspost_limited(wait: float) -> DeliveryError:

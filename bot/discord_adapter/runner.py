@@ -12,16 +12,18 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 import discord
 
 from bot.app import App, open_app
 from bot.config import Settings
+from bot.corrections import EditRound
 from bot.discord_adapter.client import NewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
 from bot.errors import LoginFailed, StartupError
+from bot.metrics import serve
 from bot.publish import PublishResult, PublishStatus
 from bot.store import Trigger
 
@@ -33,6 +35,8 @@ class PublishRun:
 
     resumed: list[PublishResult]
     results: list[PublishResult]
+    edits: EditRound = field(default_factory=EditRound)
+    """The pass over the edits outbox (corrections, retractions) that followed."""
 
     @property
     def failed(self) -> bool:
@@ -97,9 +101,14 @@ async def run_bot(settings: Settings) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
                 loop.add_signal_handler(sig, lambda: bot.spawn(bot.close(), "shutdown"))
-        with _talking_to_discord(settings):
-            async with bot:
-                await bot.start(settings.token.reveal(), reconnect=True)
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.metrics is not None:
+                await stack.enter_async_context(
+                    serve(settings.metrics, app.metrics, app.store, lambda: bot.ready_to_serve)
+                )
+            with _talking_to_discord(settings):
+                async with bot:
+                    await bot.start(settings.token.reveal(), reconnect=True)
         if bot.startup_error is not None:
             raise StartupError(bot.startup_error)
 
@@ -120,7 +129,9 @@ async def publish_once(settings: Settings, channel: int | None) -> PublishRun:
                 results = await bot.publisher.publish_many(channels, trigger=Trigger.CLI)
                 # One pass over the crosspost queue; what must wait is left for the next run.
                 await bot.crossposter.run_once()
-    return PublishRun(resumed=resumed, results=results)
+                # And one over the edits outbox (corrections, retractions), held ones again.
+                edits = await bot.editor.resume()
+    return PublishRun(resumed=resumed, results=results, edits=edits)
 
 
 async def sync_commands(settings: Settings, *, globally: bool) -> int:

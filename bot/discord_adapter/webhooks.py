@@ -9,7 +9,7 @@ each message; renaming the identity in the config leaves no webhook behind.
 
 Webhooks take no nonce: a part that may have been sent before a crash is looked for among
 that webhook's recent messages (:mod:`bot.discord_adapter.history`) before it is sent again.
-Actions on messages already posted (crossposts, threads) stay the bot's.
+Crossposts and threads stay the bot's; corrections edit through the webhook's own route.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bot.config import Identity
 from bot.discord_adapter import history
 from bot.discord_adapter.failures import FAILURES, delivery_error, describe
 from bot.discord_adapter.notify import notify_view
-from bot.discord_adapter.payloads import message_kwargs
+from bot.discord_adapter.payloads import NO_MENTIONS, message_kwargs
 from bot.errors import DeliveryError
 from bot.poster import After, ChannelInfo, Poster
 
@@ -127,6 +127,27 @@ class WebhookPoster:
         except FAILURES as exc:
             raise delivery_error(exc) from exc
         return message.id
+
+    async def edit(self, channel_id: int, message_id: int, payload: dict[str, Any]) -> None:
+        """Through the webhook's own route (a bot cannot edit a webhook's message). A message
+        the webhook did not post (sent by the bot before the identity was configured) is
+        edited by the bot instead."""
+        kwargs: dict[str, Any] = {
+            "content": payload.get("content") or "",
+            "embeds": [discord.Embed.from_dict(e) for e in payload.get("embeds") or []],
+            "allowed_mentions": NO_MENTIONS,
+        }
+        view = notify_view(payload)
+        if view is not None:
+            kwargs["view"] = view
+        if channel_id != self.channel_id:
+            kwargs["thread"] = discord.Object(id=channel_id)
+        try:
+            await self.webhook.edit_message(message_id, **kwargs)
+        except discord.NotFound:
+            await self.base.edit(channel_id, message_id, payload)
+        except FAILURES as exc:
+            raise delivery_error(exc) from exc
 
     async def find_recent(
         self, channel_id: int, payload: Mapping[str, Any], after: After

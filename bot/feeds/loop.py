@@ -20,7 +20,7 @@ from bot.clock import Clock
 from bot.config import FeedSettings, Settings
 from bot.feeds.address import check_for
 from bot.feeds.fetch import Fetcher
-from bot.feeds.poll import Alerts, FeedPoller
+from bot.feeds.poll import Alerts, FeedPoller, FetchReport
 from bot.feeds.registry import all_feeds
 from bot.ingest import Clusterer
 from bot.store import FeedState, Store
@@ -50,6 +50,7 @@ class FeedLoop:
         fetcher: Callable[[], Fetcher] | None = None,
         idle: timedelta = timedelta(minutes=1),
         error_backoff: timedelta = timedelta(minutes=1),
+        on_report: Callable[[FetchReport], None] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -58,6 +59,7 @@ class FeedLoop:
         self.cluster = cluster
         self._fetcher = fetcher or (lambda: Fetcher(check_for(settings.allow_private_feeds)))
         self._idle = idle
+        self._on_report = on_report
         self._error_backoff = error_backoff
         self._wake = asyncio.Event()
         self._settled = asyncio.Event()
@@ -124,6 +126,8 @@ class FeedLoop:
         due = [f for f in feeds if due_at[f.url] <= now]
         if due:
             report = await poller.poll_all(due)
+            if self._on_report is not None:
+                self._on_report(report)
             for line in report.problems:
                 log.info("feeds: %s", line)
             log.info("feeds: %s", report.summary)

@@ -404,6 +404,26 @@ def pack_measured(
     return messages
 
 
+def assemble(header: str, items: Sequence[Measured], footer: str) -> PackedMessage | None:
+    """One message of exactly ``header`` (the ping included), ``items`` and ``footer``, as
+    :func:`pack` joins them, or None when they no longer fit one message together: how a
+    posted message is rendered again for an edit, without moving an item to another one.
+    Its ``allowed_mentions`` allow nothing (an edit pings no one)."""
+    draft = _Draft(CONTENT_BUDGET)
+    if not draft.takes_text(length(header)):
+        return None
+    draft.add_text(header, length(header))
+    for measured in items:
+        key = _url_key(measured.item.embed) if measured.item.embed is not None else None
+        if measured.embed_problems or not draft.takes(measured, key):
+            return None
+        draft.add(measured, key)
+    if not draft.takes_text(length(footer)):
+        return None
+    draft.add_text(footer, length(footer))
+    return draft.finish()
+
+
 def shorten_text(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` characters at a word boundary, ending with ``…``.
 

@@ -14,7 +14,7 @@ Rendering is pure and synchronous; async callers run it in a worker thread
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -74,10 +74,15 @@ class Renderer:
         return find_template(self.env, name, self.template_dir)
 
     def _blocks(
-        self, digest: DigestChannel, articles: Sequence[Article], now: datetime, ref: str
+        self,
+        digest: DigestChannel,
+        articles: Sequence[Article],
+        now: datetime,
+        ref: str,
+        retracted: Mapping[int, str] | None = None,
     ) -> tuple[Blocks, list[ItemView], tzinfo]:
         """The channel's template loaded for a digest of ``articles``, their full views, and
-        the channel's time zone."""
+        the channel's time zone; ``retracted`` maps an article's index to why it was."""
         if now.tzinfo is None:
             raise ValueError("now must be an aware datetime")
         template = self.template(digest.template)
@@ -85,8 +90,17 @@ class Renderer:
         tz = _timezone(digest.timezone)
         local = now.astimezone(tz)
         length = digest.excerpt_length
+        gone = retracted or {}
         views = [
-            item_view(article, index, tz, digest.related_limit, pack.Cut(), excerpt_length=length)
+            item_view(
+                article,
+                index,
+                tz,
+                digest.related_limit,
+                pack.Cut(),
+                excerpt_length=length,
+                retraction=gone.get(index),
+            )
             for index, article in enumerate(articles)
         ]
         variables = {
@@ -110,21 +124,20 @@ class Renderer:
         digest: DigestChannel,
         tz: tzinfo,
         room: int,
+        only: Sequence[int] | None = None,
     ) -> list[pack.Measured]:
-        """Every article rendered, each shortened until it fits ``room`` characters alone."""
-        limit, length = digest.related_limit, digest.excerpt_length
+        """Every article (or those at the indices ``only``) rendered, each shortened until it
+        fits ``room`` characters alone."""
         measured: list[pack.Measured] = []
-        for index, (article, view) in enumerate(zip(articles, views, strict=True)):
-
-            def render(
-                cut: pack.Cut, article: Article = article, index: int = index
-            ) -> pack.RenderedItem:
-                view = item_view(article, index, tz, limit, cut, excerpt_length=length)
-                return blocks.item(article, view)
+        for index in range(len(articles)) if only is None else only:
+            article, view = articles[index], views[index]
+            render = self._renderer(blocks, article, view, digest, tz)
 
             item = pack.measure(blocks.item(article, view))
             if not item.fits(room):
-                excerpt, related, title = full_lengths(article, limit, length)
+                excerpt, related, title = full_lengths(
+                    article, digest.related_limit, digest.excerpt_length
+                )
                 fitted = pack.fit_item(
                     render,
                     lambda candidate: pack.fits_alone(candidate, room),
@@ -143,6 +156,125 @@ class Renderer:
                 item = pack.measure(fitted)
             measured.append(item)
         return measured
+
+    @staticmethod
+    def _renderer(
+        blocks: Blocks, article: Article, view: ItemView, digest: DigestChannel, tz: tzinfo
+    ) -> Callable[[pack.Cut], pack.RenderedItem]:
+        """How :func:`~bot.render.pack.fit_item` renders ``article`` shorter."""
+        limit, length = digest.related_limit, digest.excerpt_length
+        retraction = str(view.retraction_reason) if view.retracted else None
+
+        def render(cut: pack.Cut) -> pack.RenderedItem:
+            shorter = item_view(
+                article, view.index, tz, limit, cut, excerpt_length=length, retraction=retraction
+            )
+            return blocks.item(article, shorter)
+
+        return render
+
+    def render_part(
+        self,
+        articles: Sequence[Article],
+        digest: DigestChannel,
+        *,
+        now: datetime,
+        ref: str,
+        indices: Sequence[int],
+        first: bool,
+        last: bool,
+        retracted: Mapping[int, str] | None = None,
+        current: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One posted message of a digest of ``articles`` rendered again, for an edit (a
+        correction, a retraction): the items at ``indices`` only, so no item moves to another
+        message; the header (and ping) when it is the ``first`` message, the footer when the
+        ``last``, as :meth:`render_digest` made them (same ``now`` and ``ref``). When the items
+        no longer fit together, one is shortened as packing does: first one whose rendering
+        is not in ``current`` (the message as it reads), so the others stay as they were.
+        ``allowed_mentions`` allow nothing: an edit pings no one."""
+        pack.check_ref(ref)
+        with budget():
+            blocks, views, tz = self._blocks(digest, articles, now, ref, retracted)
+            try:
+                header = blocks.render("header") if first else ""
+                items = self._items(
+                    blocks, articles, views, digest, tz, pack.CONTENT_BUDGET, only=indices
+                )
+                footer = blocks.render("footer") if last else ""
+                shown = pack.with_ping(header, digest.ping_role) if first else ""
+                message = pack.assemble(shown, items, footer)
+                if message is None:
+                    parts = (shown, footer)
+                    shorter = self._shortened(
+                        blocks, articles, views, digest, tz, items, parts, current
+                    )
+                    message = pack.assemble(shown, shorter, footer)
+            except TemplateProblem:
+                raise
+            except Exception as exc:
+                raise problem(exc, blocks.where) from None
+        if message is None:
+            raise TemplateProblem(
+                blocks.where, None, "the message no longer fits even with an item shortened"
+            )
+        payload = message.payload
+        if last and digest.notify_button and digest.ping_role is not None:
+            payload["components"] = [pack.notify_row(digest.ping_role)]
+        return payload
+
+    def _shortened(
+        self,
+        blocks: Blocks,
+        articles: Sequence[Article],
+        views: Sequence[ItemView],
+        digest: DigestChannel,
+        tz: tzinfo,
+        items: list[pack.Measured],
+        parts: tuple[str, str],
+        current: Mapping[str, Any] | None,
+    ) -> list[pack.Measured]:
+        """``items`` with one of them shortened to fit beside the others and the message's
+        header and footer (``parts``): a changed one (not in ``current``) first, the longest
+        first."""
+        content = str((current or {}).get("content") or "")
+        embeds = list((current or {}).get("embeds") or [])
+        header, footer = parts
+
+        def unchanged(m: pack.Measured) -> bool:
+            item = m.item
+            return item.embed in embeds if item.embed is not None else item.text in content
+
+        order = sorted(
+            range(len(items)),
+            key=lambda k: (unchanged(items[k]), -items[k].text_length - items[k].embed_length),
+        )
+        for k in order:
+            index = items[k].item.index
+            article = articles[index]
+            before, after = items[:k], items[k + 1 :]
+            excerpt, related, title = full_lengths(
+                article, digest.related_limit, digest.excerpt_length
+            )
+
+            def fits(
+                candidate: pack.RenderedItem,
+                before: list[pack.Measured] = before,
+                after: list[pack.Measured] = after,
+            ) -> bool:
+                together = [*before, pack.measure(candidate), *after]
+                return pack.assemble(header, together, footer) is not None
+
+            fitted = pack.fit_item(
+                self._renderer(blocks, article, views[index], digest, tz),
+                fits,
+                excerpt=excerpt,
+                related=related,
+                title=title,
+            )
+            if fitted is not None:
+                return [*before, pack.measure(fitted), *after]
+        return items
 
     def render_digest(
         self, articles: Sequence[Article], digest: DigestChannel, *, now: datetime, ref: str

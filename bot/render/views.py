@@ -11,7 +11,9 @@ Templates never get an :class:`~bot.articles.Article`, so a template cannot forg
   for ``<t:...>``), ``category``, ``type``, ``topics``, ``quality``, ``heat``, ``thumbnail``
   (first safe image URL) and ``related``: other outlets' coverage, deduplicated by canonical
   URL, without the article's own URL, at most ``related_limit``; each with ``title``, ``url``,
-  ``outlet``, ``domain``, ``excerpt``, ``date``, ``published``, ``quality``.
+  ``outlet``, ``domain``, ``excerpt``, ``date``, ``published``, ``quality``; ``retracted``
+  (True when a moderator retracted it, in a published message being edited) and
+  ``retraction_reason`` (why, escaped; empty when not retracted).
 
 A :class:`~bot.render.pack.Cut` makes a shorter view of the same article, for an item that does
 not fit one message: the raw text is cut before it is escaped, so no escape is ever cut.
@@ -33,6 +35,7 @@ from bot.render.pack import Cut, lead, shorten_text
 
 MAX_OUTLET: Final = 100
 MAX_RELATED_TITLE: Final = 200
+NO_REASON: Final = Md("")
 
 
 def _host(link: str) -> str:
@@ -110,6 +113,8 @@ class ItemView:
     heat: int | None
     thumbnail: SafeUrl | None
     related: tuple[RelatedView, ...]
+    retracted: bool = False
+    retraction_reason: Md = NO_REASON
 
 
 def related_entries(article: Article, limit: int) -> list[Related]:
@@ -144,9 +149,11 @@ def item_view(
     cut: Cut,
     *,
     excerpt_length: int | None = None,
+    retraction: str | None = None,
 ) -> ItemView:
     """The view of the ``index``-th article of a digest, its excerpt at most
-    ``excerpt_length`` characters of whole sentences, shortened further as ``cut`` says."""
+    ``excerpt_length`` characters of whole sentences, shortened further as ``cut`` says;
+    ``retraction`` is the reason it was retracted, if it was."""
     title, excerpt = collapse(article.title), shown_excerpt(article, excerpt_length)
     related = related_entries(article, max(related_limit, 0))
     if cut.related is not None:
@@ -174,6 +181,8 @@ def item_view(
         if links
         else None,
         related=tuple(RelatedView.of(entry, tz) for entry in related) if links else (),
+        retracted=retraction is not None,
+        retraction_reason=md(collapse(retraction or "")),
     )
 
 

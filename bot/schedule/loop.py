@@ -448,7 +448,8 @@ class Scheduler:
             outcome, digest_id, again = RunOutcome.ERROR, None, True
         else:
             outcome = RunOutcome(result.status)
-            digest_id, again = result.digest_id, result.status is PublishStatus.RETRY_LATER
+            digest_id = result.digest_id
+            again = result.status in (PublishStatus.RETRY_LATER, PublishStatus.BUSY)
             self._log_result(channel, run_at, result)
         try:
             await self._store.finish_scheduled_run(channel, run_at, outcome, digest_id)

@@ -23,9 +23,11 @@ from bot.store.models import (
     DigestSummary,
     DraftRecord,
     DraftState,
+    EditOutcome,
     FeedState,
     Merge,
     Outcome,
+    PendingEdit,
     QueueItem,
     QueueQuery,
     ReviewPost,
@@ -59,7 +61,9 @@ class Store(Protocol):
         approvals: Mapping[str, Approval] | None = None,
         merges: Mapping[str, Merge] | None = None,
     ) -> list[tuple[int, Outcome]]:
-        """Insert new articles and update unpublished ones, in one transaction. A new article
+        """Insert new articles and update changed ones, in one transaction; a published item
+        that changed (or took in clustered coverage) stays published and every message that
+        carries it is queued for an edit (``pending_edits``) in the same transaction. A new article
         whose url is in ``approvals`` is stored approved, with that approval audited; the
         policy that decides is ``bot.moderation``'s. A new article whose url is in ``merges``
         becomes related coverage of that item (``Outcome.CLUSTERED`` with the item's id),
@@ -150,10 +154,42 @@ class Store(Protocol):
         at: datetime,
         *,
         crosspost_in: int | None = None,
+        lease: int | None = None,
     ) -> None:
         """Record an accepted message and mark its items published to the channel; with
         ``crosspost_in`` (its announcement channel) queue its crosspost in the same
-        transaction, so a recorded part is never left without the crosspost it needs."""
+        transaction, so a recorded part is never left without the crosspost it needs. With
+        ``lease`` (a token of :meth:`take_lease`), only while that lease is the channel's:
+        else ``LeaseLost`` and nothing is recorded."""
+        ...
+
+    async def take_leases(
+        self,
+        channel_ids: Sequence[int],
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        from_owner: str | None = None,
+    ) -> dict[int, int]:
+        """Become the one process publishing each channel until ``until``, in one write: the
+        fencing token of each channel taken. A channel whose lease another owner holds
+        unexpired is left out (unless that owner is ``from_owner``, whose process is known to
+        be gone); a new holder gets a larger token, the same owner keeps its token."""
+        ...
+
+    async def lease_holder(self, channel_id: int, now: datetime) -> str | None:
+        """The owner of the channel's unexpired lease, if any."""
+        ...
+
+    async def renew_lease(self, channel_id: int, token: int, until: datetime) -> bool:
+        """Extend the lease while ``token`` is still the channel's; False once another process
+        took over."""
+        ...
+
+    async def release_leases(self, tokens: Mapping[int, int], now: datetime) -> None:
+        """Let the channels go now (those whose token still holds), so another process need
+        not wait for the expiry."""
         ...
 
     async def waiting_crossposts(self, limit: int) -> list[WaitingCrosspost]:
@@ -179,6 +215,60 @@ class Store(Protocol):
     ) -> None: ...
 
     async def deliveries(self, article_id: int) -> list[Delivery]: ...
+
+    async def deliveries_of(self, article_ids: Sequence[int]) -> dict[int, list[Delivery]]:
+        """Where each of the items was published (``newsbot queue --json``), in one read per
+        few hundred items rather than one per item."""
+        ...
+
+    # --- corrections and retractions (the edits outbox) -----------------------------------
+    async def retract(self, article_id: int, reason: str, *, actor: str) -> QueueItem:
+        """Retract an item: it is never selected again, the retraction is audited, and every
+        sent message carrying it is queued for an edit, all in one transaction.
+        ``InvalidTransition`` if it is retracted already, ``NotFound`` if there is none."""
+        ...
+
+    async def edit_item(
+        self, article_id: int, *, title: str | None, excerpt: str | None, actor: str
+    ) -> QueueItem:
+        """A moderator's correction of an item's title or excerpt (None: kept), audited, its
+        sent messages queued for an edit in the same transaction. No change, no edit."""
+        ...
+
+    async def pending_edits(self, limit: int) -> list[PendingEdit]:
+        """The oldest queued edits whose messages were sent, with what rendering them needs;
+        held ones (``block_edit``) are included after all the others."""
+        ...
+
+    async def record_edit_attempt(
+        self, digest_id: int, position: int, payload: dict[str, Any], at: datetime
+    ) -> None:
+        """The payload about to be sent for the edit, recorded before the PATCH."""
+        ...
+
+    async def finish_edit(
+        self,
+        digest_id: int,
+        position: int,
+        outcome: EditOutcome,
+        *,
+        queued_at: datetime,
+        at: datetime,
+        payload: dict[str, Any] | None = None,
+    ) -> bool:
+        """Close the edit queued at ``queued_at``; with ``payload``, the message reads so now.
+        False (left queued) when the message was queued again since: the newer change still
+        has to go out."""
+        ...
+
+    async def block_edit(self, digest_id: int, position: int, code: int | None) -> bool:
+        """Hold the edit (Discord refused it for now: 30046, 50083); True the first time, so
+        it is reported once."""
+        ...
+
+    async def unblock_edits(self) -> int:
+        """Let held edits be tried again (on start); how many there were."""
+        ...
 
     async def last_digest(self, channel_id: int) -> DigestSummary | None:
         """The channel's newest digest that posted at least one message."""

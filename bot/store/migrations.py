@@ -384,4 +384,53 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "the name of a digest's forum post or discussion thread, rendered with its messages",
         ("ALTER TABLE digests ADD COLUMN thread_name TEXT",),
     ),
+    (
+        11,
+        "corrections and retractions: an item's retraction and last correction, and the"
+        " outbox of edits to published messages",
+        (
+            "ALTER TABLE articles ADD COLUMN retracted_at TEXT",
+            "ALTER TABLE articles ADD COLUMN retraction_reason TEXT",
+            "ALTER TABLE articles ADD COLUMN corrected_at TEXT",
+            # One row per published message that has to be rendered again: queued in the
+            # transaction that changes an item it carries, so no change is lost to a crash;
+            # a second change before the edit goes out joins the row (the edit renders the
+            # message as it is then). ``payload`` is what is being sent, recorded before the
+            # PATCH; ``blocked_code`` is Discord's refusal (30046, 50083) that holds it.
+            """
+            CREATE TABLE edits (
+                digest_id INTEGER NOT NULL REFERENCES digests (id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                why TEXT NOT NULL,
+                queued_at TEXT NOT NULL,
+                payload TEXT,
+                attempted_at TEXT,
+                done_at TEXT,
+                outcome TEXT,
+                blocked_code INTEGER,
+                reported INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (digest_id, position)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX edits_pending ON edits (queued_at) WHERE done_at IS NULL",
+        ),
+    ),
+    (
+        12,
+        "who publishes a channel now: one process at a time, with a fencing token",
+        (
+            # A process publishing a channel holds its lease until ``expires_at`` (renewed
+            # with every part it sends); ``token`` grows with every new holder, and a part is
+            # recorded only under the current token, so a process that lost the lease (it
+            # stalled past the expiry and another took over) can no longer record anything.
+            """
+            CREATE TABLE channel_leases (
+                channel_id INTEGER PRIMARY KEY,
+                owner TEXT NOT NULL,
+                token INTEGER NOT NULL,
+                expires_at TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
 )

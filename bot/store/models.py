@@ -58,6 +58,8 @@ class RunOutcome(StrEnum):
     NOTHING = "nothing"
     FAILED = "failed"
     RETRY_LATER = "retry_later"
+    BUSY = "busy"
+    """Another newsbot process was publishing the channel; the run is tried again."""
     ERROR = "error"
     """The publish raised (a bug, the database); logged with its traceback."""
     INTERRUPTED = "interrupted"
@@ -150,6 +152,17 @@ class QueueItem:
     decided_at: datetime | None = None
     reason: str | None = None
     published_at: datetime | None = None  # first successful delivery
+    retracted_at: datetime | None = None
+    """Retracted by a moderator: shown struck through (or taken out) where it was published,
+    and never selected again."""
+    retraction_reason: str | None = None
+    corrected_at: datetime | None = None
+    """When a published item last changed (its file or feed entry, a moderator's edit, new
+    coverage): its messages are edited to match."""
+
+    @property
+    def retracted(self) -> bool:
+        return self.retracted_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,3 +347,46 @@ class FeedState:
     failing_since: datetime | None = None
     reported: bool = False
     """A failing-feed report was posted and its recovery not yet."""
+
+
+class EditWhy(StrEnum):
+    """Why a published message is rendered again."""
+
+    CORRECTION = "correction"
+    RETRACTION = "retraction"
+
+
+class EditOutcome(StrEnum):
+    EDITED = "edited"
+    UNCHANGED = "unchanged"
+    """It renders as it reads already: nothing was sent."""
+    SKIPPED = "skipped"
+    """Not edited by policy: the channel has ``corrections: off``, or the message was older
+    than ``correction_window`` when the item changed."""
+    REFUSED = "refused"
+    """Discord refused it for good (the message is gone, the bot lost access)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEdit:
+    """A published message of a digest that has to be rendered again, with what rendering it
+    needs: the digest's items in order and where each message's items are."""
+
+    digest_id: int
+    position: int
+    why: EditWhy
+    queued_at: datetime
+    channel_id: int
+    message_id: int
+    sent_at: datetime
+    thread_id: int | None
+    key: str
+    created_at: datetime
+    item_ids: tuple[int, ...]
+    """The digest's items, in the digest's order."""
+    message_items: tuple[tuple[int, ...], ...]
+    """By message position: the ids of the items each message carries."""
+    payload: dict[str, Any]
+    """The message as it reads now (as sent, or as last edited)."""
+    blocked_code: int | None = None
+    reported: bool = False

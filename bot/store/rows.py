@@ -24,7 +24,7 @@ ITEM_COLUMNS = (
     "id, url, web_url, title, excerpt, published_at, category, type, provider_name, "
     "provider_domain, topics, images, quality, heat, source_published, source, body, "
     "source_hash, status, reason, submitted_by, decided_by, decided_at, first_published_at, "
-    "created_at, updated_at, origin"
+    "created_at, updated_at, origin, retracted_at, retraction_reason, corrected_at"
 )
 
 ORDER_SQL = {
@@ -177,6 +177,9 @@ def item(row: Sequence[Any], related: tuple[Related, ...] = ()) -> QueueItem:
         created_at,
         updated_at,
         origin,
+        retracted_at,
+        retraction_reason,
+        corrected_at,
     ) = tuple(row)
     provider = Provider(provider_name or "", provider_domain or "") if provider_name else None
     article = Article(
@@ -210,6 +213,9 @@ def item(row: Sequence[Any], related: tuple[Related, ...] = ()) -> QueueItem:
         decided_at=time_or_none(decided_at),
         reason=reason,
         published_at=time_or_none(first_published_at),
+        retracted_at=time_or_none(retracted_at),
+        retraction_reason=retraction_reason,
+        corrected_at=time_or_none(corrected_at),
     )
 
 

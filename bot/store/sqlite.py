@@ -23,7 +23,7 @@ import aiosqlite
 from bot.articles import Article, Provider, Related, canonical_url
 from bot.articles.urls import outlet_key
 from bot.clock import Clock
-from bot.errors import InvalidTransition, NotFound, StoreError
+from bot.errors import InvalidTransition, LeaseLost, NotFound, StoreError
 from bot.store.base import NewMessage
 from bot.store.migrations import MIGRATIONS
 from bot.store.models import (
@@ -37,10 +37,13 @@ from bot.store.models import (
     DigestSummary,
     DraftRecord,
     DraftState,
+    EditOutcome,
+    EditWhy,
     FeedState,
     Merge,
     OutboxMessage,
     Outcome,
+    PendingEdit,
     QueueItem,
     QueueQuery,
     ReviewPost,
@@ -343,7 +346,7 @@ class SQLiteStore:
                 results.append((ids[article.url], outcome))
                 continue
             item_id, status, stored_hash = existing[article.url]
-            if stored_hash == article.source_hash or status == Status.PUBLISHED:
+            if stored_hash == article.source_hash:
                 results.append((item_id, Outcome.UNCHANGED))
                 continue
             if article is latest[article.url]:
@@ -352,6 +355,11 @@ class SQLiteStore:
             results.append((item_id, Outcome.UPDATED))
         if updates:
             await self._update_many(db, updates, actor, now)
+        # A published item that changed, or took in new coverage, is corrected where it was
+        # published: its messages are queued for editing in this same transaction.
+        changed = [item_id for item_id, _, _ in updates] + list(set(joined.values()))
+        if changed:
+            await self._queue_edits(db, changed, EditWhy.CORRECTION, now)
         if coverage_updates:
             await db.executemany(
                 "UPDATE coverage SET web_url = ?, title = ?, excerpt = ?, published_at = ?,"
@@ -864,6 +872,7 @@ class SQLiteStore:
             params: list[Any] = [_ts(selection.republish_after)]
         else:
             clauses, params = ["status = 'approved'"], []
+        clauses.append("retracted_at IS NULL")  # a retracted item never appears again
         if selection.channel is not None:
             # Items go to each channel once.
             clauses.append(
@@ -1044,9 +1053,19 @@ class SQLiteStore:
         at: datetime,
         *,
         crosspost_in: int | None = None,
+        lease: int | None = None,
     ) -> None:
         when = _ts(at)
         async with self._transaction() as db:
+            if lease is not None:
+                async with db.execute(
+                    "SELECT g.channel_id, l.token FROM digests g"
+                    " LEFT JOIN channel_leases l ON l.channel_id = g.channel_id WHERE g.id = ?",
+                    (digest_id,),
+                ) as cursor:
+                    row = await cursor.fetchone()
+                if row is not None and row[1] != lease:
+                    raise LeaseLost(int(row[0]))
             await db.execute(
                 "UPDATE digest_messages SET message_id = ?, sent_at = ?"
                 " WHERE digest_id = ? AND position = ? AND message_id IS NULL",
@@ -1090,6 +1109,67 @@ class SQLiteStore:
                     (when, when, *chunk),
                 )
 
+    async def take_leases(
+        self,
+        channel_ids: Sequence[int],
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        from_owner: str | None = None,
+    ) -> dict[int, int]:
+        got: dict[int, int] = {}
+        async with self._transaction() as db:
+            for channel_id in channel_ids:
+                async with db.execute(
+                    "SELECT owner, token, expires_at FROM channel_leases WHERE channel_id = ?",
+                    (channel_id,),
+                ) as cursor:
+                    row = await cursor.fetchone()
+                if row is None:
+                    await db.execute(
+                        "INSERT INTO channel_leases (channel_id, owner, token, expires_at)"
+                        " VALUES (?, ?, 1, ?)",
+                        (channel_id, owner, _ts(until)),
+                    )
+                    got[channel_id] = 1
+                    continue
+                held_by, token, expires_at = row[0], int(row[1]), _at(row[2])
+                if held_by == owner and expires_at > now:
+                    pass  # still ours: the same token, held longer
+                elif held_by == from_owner or expires_at <= now:
+                    token += 1
+                else:
+                    continue
+                await db.execute(
+                    "UPDATE channel_leases SET owner = ?, token = ?, expires_at = ?"
+                    " WHERE channel_id = ?",
+                    (owner, token, _ts(until), channel_id),
+                )
+                got[channel_id] = token
+        return got
+
+    async def lease_holder(self, channel_id: int, now: datetime) -> str | None:
+        rows = await self._read(
+            "SELECT owner, expires_at FROM channel_leases WHERE channel_id = ?", (channel_id,)
+        )
+        return rows[0][0] if rows and _at(rows[0][1]) > now else None
+
+    async def renew_lease(self, channel_id: int, token: int, until: datetime) -> bool:
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE channel_leases SET expires_at = ? WHERE channel_id = ? AND token = ?",
+                (_ts(until), channel_id, token),
+            )
+            return cursor.rowcount > 0
+
+    async def release_leases(self, tokens: Mapping[int, int], now: datetime) -> None:
+        async with self._transaction() as db:
+            await db.executemany(
+                "UPDATE channel_leases SET expires_at = ? WHERE channel_id = ? AND token = ?",
+                [(_ts(now), channel_id, token) for channel_id, token in tokens.items()],
+            )
+
     async def record_thread(self, digest_id: int, thread_id: int) -> None:
         async with self._transaction() as db:
             await db.execute(
@@ -1131,6 +1211,212 @@ class SQLiteStore:
                 "UPDATE digests SET status = ?, error = ?, finished_at = ? WHERE id = ?",
                 (status, error, self._now(), digest_id),
             )
+
+    # --- corrections and retractions ---------------------------------------------------------
+    async def _queue_edits(
+        self, db: aiosqlite.Connection, article_ids: Sequence[int], why: EditWhy, now: str
+    ) -> None:
+        """Queue every message carrying one of the items for rendering again (inside the
+        caller's transaction), and note the correction on the items that were published. A
+        message queued already joins its row; a retraction stays a retraction. A part of an
+        unfinished digest is queued too: it goes out as it was written, then is edited."""
+        for chunk in _chunks(list(dict.fromkeys(article_ids))):
+            marks = _placeholders(len(chunk))
+            await db.execute(
+                "INSERT INTO edits (digest_id, position, why, queued_at)"
+                " SELECT DISTINCT i.digest_id, i.message_position, ?, ? FROM digest_items i"
+                " JOIN digest_messages m"
+                " ON m.digest_id = i.digest_id AND m.position = i.message_position"
+                f" WHERE i.article_id IN ({marks})"
+                " ON CONFLICT (digest_id, position) DO UPDATE SET"
+                " why = CASE WHEN edits.done_at IS NULL AND edits.why = 'retraction'"
+                " THEN 'retraction' ELSE excluded.why END,"
+                " queued_at = excluded.queued_at, done_at = NULL, outcome = NULL",
+                (why.value, now, *chunk),
+            )
+            if why is EditWhy.CORRECTION:
+                await db.execute(
+                    f"UPDATE articles SET corrected_at = ? WHERE id IN ({marks})"
+                    " AND EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = articles.id)",
+                    (now, *chunk),
+                )
+
+    async def retract(self, article_id: int, reason: str, *, actor: str) -> QueueItem:
+        now = self._now()
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT status, retracted_at FROM articles WHERE id = ?", (article_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                raise NotFound("item", article_id)
+            status, retracted = row
+            if retracted is not None:
+                raise InvalidTransition(article_id, "retracted", "retracted")
+            await db.execute(
+                "UPDATE articles SET retracted_at = ?, retraction_reason = ?, updated_at = ?"
+                " WHERE id = ?",
+                (now, reason, now, article_id),
+            )
+            await db.execute(
+                _INSERT_AUDIT, (article_id, "retracted", actor, status, status, reason, now)
+            )
+            await self._queue_edits(db, [article_id], EditWhy.RETRACTION, now)
+        return await self.get(article_id)
+
+    async def edit_item(
+        self, article_id: int, *, title: str | None, excerpt: str | None, actor: str
+    ) -> QueueItem:
+        now = self._now()
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT status, title, excerpt FROM articles WHERE id = ?", (article_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                raise NotFound("item", article_id)
+            status, old_title, old_excerpt = row
+            title = old_title if title is None else title
+            excerpt = old_excerpt if excerpt is None else excerpt
+            if (title, excerpt) != (old_title, old_excerpt):
+                await db.execute(
+                    "UPDATE articles SET title = ?, excerpt = ?, updated_at = ? WHERE id = ?",
+                    (title, excerpt, now, article_id),
+                )
+                await db.execute(
+                    _INSERT_AUDIT, (article_id, "edited", actor, status, status, None, now)
+                )
+                await self._queue_edits(db, [article_id], EditWhy.CORRECTION, now)
+        return await self.get(article_id)
+
+    async def pending_edits(self, limit: int) -> list[PendingEdit]:
+        rows = await self._read(
+            "SELECT e.digest_id, e.position, e.why, e.queued_at, g.channel_id, m.message_id,"
+            " m.sent_at, g.thread_id, g.key, g.created_at, m.payload, e.blocked_code,"
+            " e.reported FROM edits e JOIN digests g ON g.id = e.digest_id"
+            " JOIN digest_messages m ON m.digest_id = e.digest_id AND m.position = e.position"
+            " WHERE e.done_at IS NULL AND m.message_id IS NOT NULL"
+            # Held ones last, so that they never crowd the others out of a batch.
+            " ORDER BY e.blocked_code IS NOT NULL, e.queued_at, e.digest_id, e.position LIMIT ?",
+            (limit,),
+        )
+        layouts: dict[int, tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]] = {}
+        edits: list[PendingEdit] = []
+        for row in rows:
+            digest_id = row[0]
+            if digest_id not in layouts:
+                layouts[digest_id] = await self._layout(digest_id)
+            items, by_message = layouts[digest_id]
+            edits.append(
+                PendingEdit(
+                    digest_id=digest_id,
+                    position=row[1],
+                    why=EditWhy(row[2]),
+                    queued_at=_at(row[3]),
+                    channel_id=row[4],
+                    message_id=row[5],
+                    sent_at=_at(row[6]),
+                    thread_id=row[7],
+                    key=row[8],
+                    created_at=_at(row[9]),
+                    item_ids=items,
+                    message_items=by_message,
+                    payload=json.loads(row[10]),
+                    blocked_code=row[11],
+                    reported=bool(row[12]),
+                )
+            )
+        return edits
+
+    async def _layout(self, digest_id: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
+        """A digest's items in order, and the items of each of its messages."""
+        [(count,)] = await self._read(
+            "SELECT count(*) FROM digest_messages WHERE digest_id = ?", (digest_id,)
+        )
+        rows = await self._read(
+            "SELECT article_id, message_position FROM digest_items WHERE digest_id = ?"
+            " ORDER BY position",
+            (digest_id,),
+        )
+        by_message: list[list[int]] = [[] for _ in range(count)]
+        for article_id, position in rows:
+            by_message[position].append(article_id)
+        return tuple(r[0] for r in rows), tuple(tuple(ids) for ids in by_message)
+
+    async def record_edit_attempt(
+        self, digest_id: int, position: int, payload: dict[str, Any], at: datetime
+    ) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE edits SET payload = ?, attempted_at = ?"
+                " WHERE digest_id = ? AND position = ? AND done_at IS NULL",
+                (_json(payload), _ts(at), digest_id, position),
+            )
+
+    async def finish_edit(
+        self,
+        digest_id: int,
+        position: int,
+        outcome: EditOutcome,
+        *,
+        queued_at: datetime,
+        at: datetime,
+        payload: dict[str, Any] | None = None,
+    ) -> bool:
+        async with self._transaction() as db:
+            if payload is not None:
+                await db.execute(
+                    "UPDATE digest_messages SET payload = ? WHERE digest_id = ? AND position = ?",
+                    (_json(payload), digest_id, position),
+                )
+            cursor = await db.execute(
+                "UPDATE edits SET done_at = ?, outcome = ?, blocked_code = NULL"
+                " WHERE digest_id = ? AND position = ? AND queued_at = ? AND done_at IS NULL",
+                (_ts(at), outcome.value, digest_id, position, _ts(queued_at)),
+            )
+            return cursor.rowcount > 0
+
+    async def block_edit(self, digest_id: int, position: int, code: int | None) -> bool:
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT reported FROM edits WHERE digest_id = ? AND position = ?",
+                (digest_id, position),
+            ) as cursor:
+                row = await cursor.fetchone()
+            await db.execute(
+                "UPDATE edits SET blocked_code = ?, reported = 1"
+                " WHERE digest_id = ? AND position = ?",
+                (code or 0, digest_id, position),
+            )
+        return row is not None and not row[0]
+
+    async def unblock_edits(self) -> int:
+        # Read first: at every start and hourly, and almost always there is nothing held, so
+        # no write lock is taken for it.
+        [(held,)] = await self._read(
+            "SELECT count(*) FROM edits WHERE done_at IS NULL AND blocked_code IS NOT NULL"
+        )
+        if not held:
+            return 0
+        async with self._transaction() as db:
+            cursor = await db.execute(
+                "UPDATE edits SET blocked_code = NULL"
+                " WHERE done_at IS NULL AND blocked_code IS NOT NULL"
+            )
+            return cursor.rowcount
+
+    async def deliveries_of(self, article_ids: Sequence[int]) -> dict[int, list[Delivery]]:
+        found: dict[int, list[Delivery]] = {i: [] for i in article_ids}
+        for chunk in _chunks(list(found)):
+            rows = await self._read(
+                "SELECT article_id, channel_id, message_id, digest_id, delivered_at"
+                f" FROM deliveries WHERE article_id IN ({_placeholders(len(chunk))})"
+                " ORDER BY delivered_at, channel_id",
+                chunk,
+            )
+            for r in rows:
+                found[r[0]].append(Delivery(r[0], r[1], r[2], r[3], _at(r[4])))
+        return found
 
     async def deliveries(self, article_id: int) -> list[Delivery]:
         rows = await self._read(

@@ -59,7 +59,8 @@ class DiscordDouble:
     ``interaction_token_ttl`` (15 min); ``nonce_ttl`` (how long ``enforce_nonce`` dedupes);
     ``heartbeat_interval`` (seconds, sent in HELLO); ``privileged_intents`` the application
     may use (default: all three; others close the gateway with 4014); ``ids`` the snowflake
-    source (one with a shifted ``wall_ms`` models Discord's clock differing from the bot's).
+    source (one with a shifted ``wall_ms`` models Discord's clock differing from the bot's);
+    ``old_message_edits`` how many edits a message older than an hour takes (then 30046).
     """
 
     def __init__(
@@ -77,11 +78,14 @@ class DiscordDouble:
         privileged_intents: int = PRIVILEGED_INTENTS,
         application_name: str = "newsbot",
         ids: SnowflakeGenerator | None = None,
+        old_message_edits: int = 5,
     ) -> None:
         self.token = token
         self.clock = clock
         self.ids = ids or SnowflakeGenerator()
         self.interaction_deadline = interaction_deadline
+        self.old_message_edits = old_message_edits
+        """How many edits a message older than an hour takes before 30046."""
         self.interaction_token_ttl = interaction_token_ttl
         self.privileged_intents = privileged_intents
         self.application_id = self.ids()

@@ -173,6 +173,16 @@ def cannot_edit_others() -> ApiError:
     return ApiError(403, 50005, "Cannot edit a message authored by another user")
 
 
+def too_many_old_edits() -> ApiError:
+    return ApiError(
+        400, 30046, "Maximum number of edits to messages older than 1 hour reached. Try again later"
+    )
+
+
+def archived_thread() -> ApiError:
+    return ApiError(400, 50083, "Operation cannot be performed on an archived thread")
+
+
 def empty_message() -> ApiError:
     return ApiError(400, 50006, "Cannot send an empty message")
 

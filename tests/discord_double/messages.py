@@ -18,6 +18,8 @@ from .state import User
 JsonObject = dict[str, Any]
 
 MESSAGE_TYPE_DEFAULT = 0
+OLD_MESSAGE_AGE = 3600.0
+"""Discord limits edits of messages older than an hour (30046)."""
 MESSAGE_TYPE_CHAT_INPUT_COMMAND = 20
 
 
@@ -56,6 +58,10 @@ class MessageStore:
         self.by_id: dict[int, JsonObject] = {}
         self.by_channel: dict[int, list[JsonObject]] = {}
         self.deleted: dict[int, JsonObject] = {}
+        self.created_at: dict[int, float] = {}
+        """When each message was made, on the double's clock (its age decides edit limits)."""
+        self.old_edits: dict[int, int] = {}
+        """Edits accepted per message while it was older than an hour."""
         self._nonces: dict[tuple[int, int, str], _NonceEntry] = {}
 
     def create(
@@ -101,6 +107,7 @@ class MessageStore:
         if extra:
             message.update(extra)
         self.by_id[message_id] = message
+        self.created_at[message_id] = self._clock()
         if not ephemeral:
             self.by_channel.setdefault(channel_id, []).append(message)
         return message
@@ -127,9 +134,20 @@ class MessageStore:
             )
         return out
 
-    def edit(self, message_id: int, body: Mapping[str, Any]) -> JsonObject:
-        """Apply a PATCH body: present keys replace, ``null`` clears."""
+    def age(self, message_id: int) -> float:
+        """Seconds since the message was made, on the double's clock."""
+        return self._clock() - self.created_at.get(message_id, self._clock())
+
+    def edit(
+        self, message_id: int, body: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+    ) -> JsonObject:
+        """Apply a PATCH body: present keys replace, ``null`` clears; ``extra`` are the
+        mention fields the edited content resolves to."""
         message = self.by_id[message_id]
+        if self.age(message_id) > OLD_MESSAGE_AGE:
+            self.old_edits[message_id] = self.old_edits.get(message_id, 0) + 1
+        if extra:
+            message.update(extra)
         for key in ("content", "embeds", "components", "allowed_mentions"):
             if key in body:
                 value = body[key]

@@ -22,6 +22,7 @@ from .errors import (
     ApiError,
     FormErrors,
     already_crossposted,
+    archived_thread,
     cannot_edit_others,
     empty_message,
     invalid_form_body,
@@ -32,6 +33,7 @@ from .errors import (
     not_found,
     not_text_channel,
     thread_exists,
+    too_many_old_edits,
     unauthorized,
     unknown_application,
     unknown_channel,
@@ -44,7 +46,7 @@ from .errors import (
 )
 from .limits import check_commands, check_message_body, is_empty_message
 from .mentions import check_allowed_mentions, resolve_mentions
-from .messages import UploadedFile
+from .messages import OLD_MESSAGE_AGE, UploadedFile
 from .permissions import Permission
 from .recording import BODY, FILES, RECORDED_HEADERS, RecordedRequest
 from .rest_interactions import InteractionRoutes
@@ -654,20 +656,39 @@ class RestApi:
         return json_response(thread.payload())
 
     async def edit_message(self, request: web.Request) -> web.StreamResponse:
+        """Edit a message: only its author's content (50005); not in an archived thread
+        (50083); a message older than an hour takes only ``old_message_edits`` edits (30046,
+        Discord's bound being undisclosed); the content's mentions are parsed again, narrowed
+        by the edit's ``allowed_mentions`` (none given: every mention pings, as on a send);
+        ``edited_timestamp`` is set."""
         d = self.d
-        _, ch, perms = self._visible_channel(request)
+        g, ch, perms = self._visible_channel(request)
         message = self._message_in(request, ch)
         if int(message["author"]["id"]) != d.bot_user.id:
             raise cannot_edit_others()
         body = self._body(request)
-        check_message_body(body, check_nonce=False).raise_if_any()
+        errors = check_message_body(body, check_nonce=False)
+        check_allowed_mentions(errors, body.get("allowed_mentions"))
+        errors.raise_if_any()
         message_id = int(message["id"])
         merged = d.store.preview_edit(message_id, body)
         if is_empty_message(merged, attachments=len(message.get("attachments") or [])):
             raise empty_message()
         if body.get("embeds") and not perms & Permission.EMBED_LINKS:
             raise missing_permissions()
-        updated = d.store.edit(message_id, body)
+        if ch.type in THREAD_TYPES and ch.archived:
+            raise archived_thread()
+        if (
+            d.store.age(message_id) > OLD_MESSAGE_AGE
+            and d.store.old_edits.get(message_id, 0) >= d.old_message_edits
+        ):
+            raise too_many_old_edits()
+        pinged = None
+        if "content" in body:
+            pinged = resolve_mentions(
+                str(body.get("content") or ""), body.get("allowed_mentions"), g, perms
+            )
+        updated = d.store.edit(message_id, body, pinged)
         d.notifier.notify()
         await d.dispatch("MESSAGE_UPDATE", updated)
         return json_response(updated)

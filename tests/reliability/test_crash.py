@@ -48,8 +48,8 @@ import yaml
 
 from bot.app import open_app
 from bot.config import DigestChannel, Secret, Settings
+from bot.plan import plan_digest
 from bot.poster import message_shape
-from bot.publish import plan_digest
 from bot.store import QueueQuery, Status
 from tests.discord_double import (
     BOT_ROLE_PERMISSIONS,

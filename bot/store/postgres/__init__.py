@@ -1,6 +1,6 @@
 """The PostgreSQL implementation of the Store, on asyncpg: the same semantics as SQLite's.
 
-Split by concern (articles, digests, review, schedules) over one core (pool, transactions,
+Split by concern (edits, articles, digests, review, schedules) over one core (pool, transactions,
 migrations); ``PostgresStore`` is all of them. Selected by a ``postgresql://`` database URL.
 """
 

@@ -18,6 +18,7 @@ from bot.errors import InvalidTransition, NotFound
 from bot.store.models import (
     Approval,
     AuditEntry,
+    EditWhy,
     Merge,
     Outcome,
     QueueItem,
@@ -25,7 +26,8 @@ from bot.store.models import (
     Status,
     StoryLead,
 )
-from bot.store.postgres.core import Connection, PostgresCore
+from bot.store.postgres.core import Connection
+from bot.store.postgres.edits import INSERT_AUDIT, EditsPart
 from bot.store.rows import ITEM_COLUMNS, article_row, initial_status, item, related_rows, utc
 from bot.store.rows import time_of as _at
 from bot.store.rows import time_or_none as _dt
@@ -38,10 +40,6 @@ _INSERT_RELATED = (
     "INSERT INTO related (article_id, position, url, title, excerpt, provider_name,"
     " provider_domain, published_at, quality, image) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
     " $9, $10)"
-)
-INSERT_AUDIT = (
-    "INSERT INTO audit_log (article_id, action, actor, from_status, to_status, reason, at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
 )
 _UPDATE_ARTICLE = (
     "web_url = $1, title = $2, excerpt = $3, published_at = $4, category = $5, type = $6,"
@@ -61,7 +59,7 @@ def _row(article: Article) -> tuple[Any, ...]:
     return article_row(article, utc)
 
 
-class ArticlesPart(PostgresCore):
+class ArticlesPart(EditsPart):
     async def known_hashes(self, hashes: Sequence[str]) -> set[str]:
         rows = await self._read(
             "SELECT source_hash FROM articles WHERE source_hash = ANY($1::text[])"
@@ -140,7 +138,7 @@ class ArticlesPart(PostgresCore):
                 results.append((ids[article.url], outcome))
                 continue
             item_id, status, stored_hash = existing[article.url]
-            if stored_hash == article.source_hash or status == Status.PUBLISHED:
+            if stored_hash == article.source_hash:
                 results.append((item_id, Outcome.UNCHANGED))
                 continue
             if article is latest[article.url]:
@@ -149,6 +147,11 @@ class ArticlesPart(PostgresCore):
             results.append((item_id, Outcome.UPDATED))
         if updates:
             await self._update_many(db, updates, actor, now)
+        # A published item that changed, or took in new coverage, is corrected where it was
+        # published: its messages are queued for editing in this same transaction.
+        changed = [item_id for item_id, _, _ in updates] + list(set(joined.values()))
+        if changed:
+            await self._queue_edits(db, changed, EditWhy.CORRECTION, now)
         if coverage_updates:
             await db.executemany(
                 f"UPDATE coverage SET {_UPDATE_ARTICLE} WHERE url = $18",

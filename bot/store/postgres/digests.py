@@ -1,4 +1,4 @@
-"""The PostgreSQL store's digests: selection, the outbox, deliveries and crossposts.
+"""The PostgreSQL store's digests: selection, the outbox, deliveries, crossposts and leases.
 
 As the SQLite store's (``bot.store.sqlite``), statement for statement.
 """
@@ -6,11 +6,11 @@ As the SQLite store's (``bot.store.sqlite``), statement for statement.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.errors import NotFound
+from bot.errors import LeaseLost, NotFound
 from bot.store.base import NewMessage
 from bot.store.models import (
     CrosspostOutcome,
@@ -25,7 +25,7 @@ from bot.store.models import (
     WaitingCrosspost,
 )
 from bot.store.postgres.articles import ArticlesPart, arg
-from bot.store.postgres.core import Connection
+from bot.store.postgres.core import Connection, changed
 from bot.store.rows import DIGEST_COLUMNS, ITEM_COLUMNS, ORDER_SQL, to_json, utc
 from bot.store.rows import time_of as _at
 from bot.store.rows import time_or_none as _dt
@@ -64,6 +64,7 @@ class DigestsPart(ArticlesPart):
             ]
         else:
             clauses = ["status = 'approved'"]
+        clauses.append("retracted_at IS NULL")  # a retracted item never appears again
         if selection.channel is not None:
             channel = arg(params, selection.channel)
             clauses.append(
@@ -234,9 +235,18 @@ class DigestsPart(ArticlesPart):
         at: datetime,
         *,
         crosspost_in: int | None = None,
+        lease: int | None = None,
     ) -> None:
         when = utc(at)
         async with self._transaction() as db:
+            if lease is not None:
+                row = await db.fetchrow(
+                    "SELECT g.channel_id, l.token FROM digests g"
+                    " LEFT JOIN channel_leases l ON l.channel_id = g.channel_id WHERE g.id = $1",
+                    digest_id,
+                )
+                if row is not None and row[1] != lease:
+                    raise LeaseLost(int(row[0]))
             await db.execute(
                 "UPDATE digest_messages SET message_id = $1, sent_at = $2"
                 " WHERE digest_id = $3 AND position = $4 AND message_id IS NULL",
@@ -283,6 +293,74 @@ class DigestsPart(ArticlesPart):
                 " WHERE id = ANY($2::bigint[]) AND status = 'approved'",
                 when,
                 ids,
+            )
+
+    async def take_leases(
+        self,
+        channel_ids: Sequence[int],
+        owner: str,
+        now: datetime,
+        until: datetime,
+        *,
+        from_owner: str | None = None,
+    ) -> dict[int, int]:
+        # Safe with many processes at once: the write lock orders every taker, so each reads
+        # the leases as the one before it left them.
+        got: dict[int, int] = {}
+        async with self._transaction() as db:
+            held = {
+                r[0]: (r[1], int(r[2]), r[3])
+                for r in await db.fetch(
+                    "SELECT channel_id, owner, token, expires_at FROM channel_leases"
+                    " WHERE channel_id = ANY($1::bigint[])",
+                    list(channel_ids),
+                )
+            }
+            for channel_id in dict.fromkeys(channel_ids):
+                if channel_id not in held:
+                    token = 1
+                else:
+                    held_by, token, expires_at = held[channel_id]
+                    if held_by == owner and expires_at > now:
+                        pass  # still ours: the same token, held longer
+                    elif held_by == from_owner or expires_at <= now:
+                        token += 1
+                    else:
+                        continue
+                await db.execute(
+                    "INSERT INTO channel_leases (channel_id, owner, token, expires_at)"
+                    " VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id) DO UPDATE SET"
+                    " owner = excluded.owner, token = excluded.token,"
+                    " expires_at = excluded.expires_at",
+                    channel_id,
+                    owner,
+                    token,
+                    utc(until),
+                )
+                got[channel_id] = token
+        return got
+
+    async def lease_holder(self, channel_id: int, now: datetime) -> str | None:
+        rows = await self._read(
+            "SELECT owner, expires_at FROM channel_leases WHERE channel_id = $1", (channel_id,)
+        )
+        return rows[0][0] if rows and _at(rows[0][1]) > now else None
+
+    async def renew_lease(self, channel_id: int, token: int, until: datetime) -> bool:
+        async with self._transaction() as db:
+            status = await db.execute(
+                "UPDATE channel_leases SET expires_at = $1 WHERE channel_id = $2 AND token = $3",
+                utc(until),
+                channel_id,
+                token,
+            )
+            return changed(status) > 0
+
+    async def release_leases(self, tokens: Mapping[int, int], now: datetime) -> None:
+        async with self._transaction() as db:
+            await db.executemany(
+                "UPDATE channel_leases SET expires_at = $1 WHERE channel_id = $2 AND token = $3",
+                [(utc(now), channel_id, token) for channel_id, token in tokens.items()],
             )
 
     async def record_thread(self, digest_id: int, thread_id: int) -> None:
@@ -350,6 +428,17 @@ class DigestsPart(ArticlesPart):
             )
             for r in rows
         ]
+
+    async def deliveries_of(self, article_ids: Sequence[int]) -> dict[int, list[Delivery]]:
+        found: dict[int, list[Delivery]] = {i: [] for i in article_ids}
+        rows = await self._read(
+            "SELECT article_id, channel_id, message_id, digest_id, delivered_at FROM deliveries"
+            " WHERE article_id = ANY($1::bigint[]) ORDER BY delivered_at, channel_id",
+            (list(found),),
+        )
+        for r in rows:
+            found[r[0]].append(Delivery(r[0], r[1], r[2], r[3], _at(r[4])))
+        return found
 
     async def last_digest(self, channel_id: int) -> DigestSummary | None:
         rows = await self._read(

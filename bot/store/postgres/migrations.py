@@ -337,6 +337,39 @@ _STEPS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX articles_origin_pending ON articles (origin, status, id)",
     ),
     10: ("ALTER TABLE digests ADD COLUMN thread_name TEXT",),
+    11: (
+        "ALTER TABLE articles ADD COLUMN retracted_at TIMESTAMPTZ",
+        "ALTER TABLE articles ADD COLUMN retraction_reason TEXT",
+        "ALTER TABLE articles ADD COLUMN corrected_at TIMESTAMPTZ",
+        # As SQLite's: one row per published message to render again (see its comment).
+        """
+        CREATE TABLE edits (
+            digest_id BIGINT NOT NULL REFERENCES digests (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            why TEXT NOT NULL,
+            queued_at TIMESTAMPTZ NOT NULL,
+            payload JSONB,
+            attempted_at TIMESTAMPTZ,
+            done_at TIMESTAMPTZ,
+            outcome TEXT,
+            blocked_code INTEGER,
+            reported INTEGER NOT NULL DEFAULT 0 CHECK (reported IN (0, 1)),
+            PRIMARY KEY (digest_id, position)
+        )
+        """,
+        "CREATE INDEX edits_pending ON edits (queued_at) WHERE done_at IS NULL",
+    ),
+    12: (
+        # As SQLite's: a channel's publisher holds its lease until expires_at; token fences.
+        """
+        CREATE TABLE channel_leases (
+            channel_id BIGINT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            token BIGINT NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL
+        )
+        """,
+    ),
 }
 
 MIGRATIONS: Final[tuple[Migration, ...]] = tuple(
