@@ -17,7 +17,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -52,10 +52,11 @@ def _start_cluster() -> tuple[str, Path, Path]:
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
     data, port = folder / "data", _free_port()
-    quiet = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
     subprocess.run(
         _as_postgres([initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
-        **quiet,  # type: ignore[call-overload]
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     options = f"-h 127.0.0.1 -p {port} -k {folder} -F -c fsync=off -c full_page_writes=off"
     subprocess.run(
@@ -72,14 +73,29 @@ def _start_cluster() -> tuple[str, Path, Path]:
                 "start",
             ]
         ),
-        **quiet,  # type: ignore[call-overload]
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     return f"postgresql://postgres@127.0.0.1:{port}/postgres", folder, bin_dir
 
 
-@pytest.fixture(scope="session")
-def pg_dsn() -> Iterator[str | None]:
-    """The admin DSN of a server the tests may create databases on, or None (skip)."""
+def stop_cluster(folder: Path, bin_dir: Path) -> None:
+    subprocess.run(
+        _as_postgres(
+            [str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "-w", "stop"]
+        ),
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def server() -> Iterator[str | None]:
+    """The admin DSN of a server to create databases on (NEWSBOT_TEST_PG_DSN, else a cluster
+    of its own for the block), or None when there is neither."""
     given = os.environ.get("NEWSBOT_TEST_PG_DSN", "").strip()
     if given:
         yield given
@@ -91,23 +107,14 @@ def pg_dsn() -> Iterator[str | None]:
     try:
         yield dsn
     finally:
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(bin_dir / "pg_ctl"),
-                    "-D",
-                    str(folder / "data"),
-                    "-m",
-                    "immediate",
-                    "-w",
-                    "stop",
-                ]
-            ),
-            check=False,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        shutil.rmtree(folder, ignore_errors=True)
+        stop_cluster(folder, bin_dir)
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> Iterator[str | None]:
+    """The session's server (see ``server``), started when a test first asks for it."""
+    with server() as dsn:
+        yield dsn
 
 
 async def fresh_database(admin: str) -> tuple[DatabaseUrl, str]:

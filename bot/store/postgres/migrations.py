@@ -170,26 +170,45 @@ _STEPS: dict[int, tuple[str, ...]] = {
         SELECT s, (SELECT count(*) FROM articles WHERE status = s)
         FROM unnest(ARRAY['pending', 'approved', 'rejected', 'published']) AS s
         """,
+        # Statement-level, over the statement's transition tables: one update per status a
+        # statement touched, not one per row (approving 2,000 items made 4,000 row versions
+        # of the same four rows, 9x SQLite's time).
         """
         CREATE FUNCTION articles_count() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF TG_OP IN ('DELETE', 'UPDATE') THEN
-                UPDATE status_counts SET items = items - 1 WHERE status = OLD.status;
-            END IF;
-            IF TG_OP IN ('INSERT', 'UPDATE') THEN
-                UPDATE status_counts SET items = items + 1 WHERE status = NEW.status;
+            IF TG_OP = 'INSERT' THEN
+                UPDATE status_counts c SET items = c.items + d.n
+                FROM (SELECT status, count(*) AS n FROM new_rows GROUP BY status) d
+                WHERE c.status = d.status;
+            ELSIF TG_OP = 'DELETE' THEN
+                UPDATE status_counts c SET items = c.items - d.n
+                FROM (SELECT status, count(*) AS n FROM old_rows GROUP BY status) d
+                WHERE c.status = d.status;
+            ELSE
+                UPDATE status_counts c SET items = c.items + d.n
+                FROM (
+                    SELECT status, sum(n) AS n FROM (
+                        SELECT status, 1 AS n FROM new_rows
+                        UNION ALL SELECT status, -1 FROM old_rows
+                    ) AS moves GROUP BY status HAVING sum(n) <> 0
+                ) d
+                WHERE c.status = d.status;
             END IF;
             RETURN NULL;
         END $$
         """,
         """
-        CREATE TRIGGER articles_count_change AFTER INSERT OR DELETE ON articles
-        FOR EACH ROW EXECUTE FUNCTION articles_count()
+        CREATE TRIGGER articles_count_insert AFTER INSERT ON articles
+        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION articles_count()
         """,
         """
-        CREATE TRIGGER articles_count_status AFTER UPDATE OF status ON articles
-        FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
-        EXECUTE FUNCTION articles_count()
+        CREATE TRIGGER articles_count_delete AFTER DELETE ON articles
+        REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION articles_count()
+        """,
+        """
+        CREATE TRIGGER articles_count_update AFTER UPDATE ON articles
+        REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION articles_count()
         """,
     ),
     5: (
