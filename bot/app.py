@@ -10,6 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -18,6 +19,7 @@ from bot.metrics import Metrics
 from bot.render import Renderer
 from bot.schedule.lock import SchedulerLock
 from bot.store import SQLiteStore, Store
+from bot.store.postgres import PostgresStore
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +47,28 @@ async def open_app(
     """Open the database (migrating it) and build the renderer; close everything on exit.
 
     ``schedules``: this process means to run the schedules (``newsbot run``), so it takes the
-    database's scheduler lock for as long as the app is open. When another process holds it,
+    database's scheduler lock for as long as the app is open (a file lock beside an SQLite
+    file; an advisory lock on PostgreSQL). When another process holds it,
     the app opens all the same (slash commands work) with ``runs_schedules`` False.
     """
     clock = clock or SystemClock()
-    store = await SQLiteStore.open(settings.database, clock)
-    lock = SchedulerLock(settings.database) if schedules else None
+    database = settings.database
+    store: Store
+    lock: SchedulerLock | None = None
+    postgres: PostgresStore | None = None
+    if isinstance(database, Path):
+        store = await SQLiteStore.open(database, clock)
+        lock = SchedulerLock(database) if schedules else None
+    else:
+        store = postgres = await PostgresStore.open(database, clock)
     try:
-        holds_lock = lock is not None and lock.acquire()
-        if lock is not None and not holds_lock:
+        holds_lock = False
+        if lock is not None:
+            holds_lock = lock.acquire()
+        elif schedules and postgres is not None:
+            # An advisory lock, held by a session of its own and released with it.
+            holds_lock = await postgres.acquire_scheduler_lock()
+        if schedules and not holds_lock:
             log.error(
                 "another newsbot process runs the schedules of %s; this one does not (slash"
                 " commands still work here)",

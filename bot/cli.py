@@ -113,7 +113,9 @@ def _common_options(defaults: bool) -> _Parser:
         "--config", help="config file (default: $NEWSBOT_CONFIG or ./newsbot.yaml)", **given
     )
     common.add_argument(
-        "--db", help="SQLite database file (default: $NEWSBOT_DB or newsbot.db)", **given
+        "--db",
+        help="SQLite database file or postgresql:// URL (default: $NEWSBOT_DB or newsbot.db)",
+        **given,
     )
     common.add_argument(
         "-v",

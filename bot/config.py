@@ -23,6 +23,7 @@ from bot.errors import ConfigError
 from bot.options import Corrections, Crosspost, DraftReview, Retraction, Unreviewed
 from bot.schedule import parse_schedule
 from bot.secret import Secret
+from bot.store.dsn import DatabaseUrl, is_url
 
 DEFAULT_CONFIG = Path("newsbot.yaml")
 DEFAULT_DB = Path("newsbot.db")
@@ -147,7 +148,8 @@ class MetricsSettings:
 class Settings:
     """Everything newsbot reads from its config file and the environment."""
 
-    database: Path = DEFAULT_DB
+    database: Path | DatabaseUrl = DEFAULT_DB
+    """An SQLite file, or a PostgreSQL server's ``postgresql://`` URL."""
     templates: Path | None = None
     guild: int | None = None
     moderator_roles: tuple[str | int, ...] = ()
@@ -394,6 +396,27 @@ def _clustering(value: Any) -> Clustering:
     return Clustering(**checks.fields(value, _CLUSTERING))
 
 
+def _database(value: Any) -> str | DatabaseUrl:
+    """A file path (SQLite, made relative to the config file later) or a PostgreSQL URL."""
+    text = checks.text(value)
+    if not is_url(text):
+        return text
+    try:
+        return DatabaseUrl.parse(text)
+    except ValueError as exc:
+        raise checks.Invalid(str(exc)) from None
+
+
+def _database_from(value: str, where: str) -> Path | DatabaseUrl:
+    """``NEWSBOT_DB`` or ``--db``: the same two kinds, named by ``where`` when wrong."""
+    if not is_url(value):
+        return Path(value)
+    try:
+        return DatabaseUrl.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 # The file's top-level keys: how each is read and the Settings field it sets.
 def _port(value: Any) -> int:
     if checks.integer(value) < 0 or value > 65535:
@@ -411,7 +434,7 @@ def _metrics(value: Any) -> MetricsSettings:
 
 
 _TOP: dict[str, tuple[str, checks.Parse]] = {
-    "database": ("database", checks.text),
+    "database": ("database", _database),
     "templates": ("templates", checks.folder),
     "guild": ("guild", checks.snowflake),
     "moderator_roles": ("moderator_roles", checks.roles),
@@ -447,7 +470,8 @@ def parse_settings(data: Any, source: str, base: Path) -> Settings:
                     f"{source}: digests[{number}].review: draft needs review_channel (where"
                     " drafts are shown)"
                 )
-    fields["database"] = base / fields.get("database", DEFAULT_DB)
+    database = fields.get("database", DEFAULT_DB)
+    fields["database"] = database if isinstance(database, DatabaseUrl) else base / database
     if "templates" in fields:
         fields["templates"] = base / fields["templates"]
     return Settings(**fields, source=source)
@@ -487,9 +511,9 @@ def load_settings(
         settings = parse_settings(data, str(path), path.parent)
     database = settings.database
     if env.get("NEWSBOT_DB"):
-        database = Path(env["NEWSBOT_DB"])
+        database = _database_from(env["NEWSBOT_DB"], "NEWSBOT_DB")
     if db is not None:
-        database = Path(db)
+        database = db if isinstance(db, Path) else _database_from(db, "--db")
     return replace(
         settings,
         database=database,

@@ -15,7 +15,7 @@ settings.register_profile("deterministic", derandomize=True, database=None)
 settings.register_profile("explore", max_examples=2_000)
 settings.load_profile("deterministic")
 
-pytest_plugins = ["tests.discord_double.fixtures"]
+pytest_plugins = ["tests.discord_double.fixtures", "tests.pg"]
 
 
 @pytest.fixture

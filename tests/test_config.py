@@ -3,6 +3,7 @@ problem`` message, and what is valid loads into the documented defaults."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from bot.config import (
     load_settings,
 )
 from bot.errors import ConfigError
+from bot.store.dsn import DatabaseUrl
 
 KNOWN_TOP = (
     "allow_private_feeds, auto_approve, catch_up_grace, clustering, correction_window, database,"
@@ -496,6 +498,39 @@ def test_the_environment_and_the_flag_override_the_file(tmp_path: Path) -> None:
     assert load_settings(db=tmp_path / "flag.db", environ=environ).database == tmp_path / "flag.db"
     del environ["NEWSBOT_DB"]
     assert load_settings(environ=environ).database == tmp_path / "file.db"
+
+
+def test_a_postgresql_url_selects_the_postgresql_store_and_hides_its_password(
+    tmp_path: Path,
+) -> None:
+    settings = load(tmp_path, "database: postgresql://newsbot:s3cret@db.internal:5433/news\n")
+    assert settings.database == DatabaseUrl("postgresql://newsbot:s3cret@db.internal:5433/news")
+    assert "s3cret" not in repr(settings) and "s3cret" not in str(settings.database)
+    environ = {"NEWSBOT_CONFIG": str(tmp_path / "newsbot.yaml")}
+    environ["NEWSBOT_DB"] = "postgres://127.0.0.1/other"
+    assert load_settings(environ=environ).database == DatabaseUrl("postgres://127.0.0.1/other")
+    # A file path stays SQLite, relative to the config file.
+    assert load(tmp_path, "database: postgresql.db\n").database == tmp_path / "postgresql.db"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("postgresql://h:99999/news", "not a valid PostgreSQL URL (Port out of range 0-65535)"),
+        ("postgresql://u:pw@h/", "a PostgreSQL URL names its database"),
+    ],
+)
+def test_a_bad_postgresql_url_names_the_key_and_the_file(
+    tmp_path: Path, value: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, f"database: {value}\n")
+    assert str(caught.value).startswith(f"{tmp_path / 'newsbot.yaml'}: database: {problem}")
+    assert "pw" not in str(caught.value)
+    with pytest.raises(ConfigError, match=f"^NEWSBOT_DB: {re.escape(problem)}"):
+        load_settings(environ={"NEWSBOT_DB": value})
+    with pytest.raises(ConfigError, match=f"^--db: {re.escape(problem)}"):
+        load_settings(db=value, environ={})
 
 
 def test_corrections_and_retractions_settings(tmp_path: Path) -> None:

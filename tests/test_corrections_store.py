@@ -1,4 +1,5 @@
-"""The store's side of corrections and retractions: the edits outbox (migration 11)."""
+"""The store's side of corrections and retractions: the edits outbox (migration 11), on both
+engines (the PostgreSQL params skip, saying how to enable them, without a server)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from bot.store import (
     Store,
     Trigger,
 )
+from tests.pg import postgres_store
 from tests.test_store import NOW, make_article
 
 
@@ -31,8 +33,14 @@ async def clock() -> ManualClock:
     return ManualClock(NOW)
 
 
-@pytest.fixture(params=["sqlite"])
-async def store(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Store]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[Store]:
+    if request.param == "postgresql":
+        async with postgres_store(request, clock) as pg:
+            yield pg
+        return
     opened = await SQLiteStore.open(tmp_path / "queue.db", clock)
     yield opened
     await opened.close()

@@ -2,12 +2,15 @@
 channel (``newsbot publish`` beside ``newsbot run``, or a second bot on the database) is told
 the channel is busy and posts nothing; a holder that stalls past its lease loses it, and what
 it sends then is no longer recorded (the fencing token); a holder whose process is gone is
-taken over at once, a live one only after its lease expired."""
+taken over at once, a live one only after its lease expired. The store's side runs on both
+engines (the ``store`` fixture; the PostgreSQL params skip without a server)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,11 +18,15 @@ from typing import Any
 import pytest
 
 from bot.app import App, open_app
+from bot.clock import ManualClock
 from bot.config import DigestChannel
 from bot.errors import LeaseLost
 from bot.leases import LEASE_TTL, holder_is_gone, lease_owner
 from bot.publish import PublishStatus, describe_result
+from bot.store import SQLiteStore, Status, Store, Trigger
+from bot.store.postgres import PostgresStore
 from tests.discord_double import DoubleFactory
+from tests.pg import postgres_store
 from tests.test_publish_e2e import (
     ROOMY,
     THREE_PARTS,
@@ -33,12 +40,33 @@ from tests.test_publish_e2e import (
     write_config,
 )
 from tests.test_publisher import GENERAL, NOW, SCIENCE, MemoryPoster, app, publisher_for
+from tests.test_store import make_article
 
 __all__ = ["app", "start_publish"]  # the fixtures, used by name
 
 
-async def test_a_lease_has_one_holder_until_it_expires_or_is_let_go(app: App) -> None:
-    store, until = app.store, NOW + LEASE_TTL
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """The store-level lease tests run on both engines, as tests/test_store.py does."""
+    if request.param == "postgresql":
+        async with postgres_store(request, ManualClock(NOW)) as pg:
+            yield pg
+        return
+    opened = await SQLiteStore.open(tmp_path / "queue.db", ManualClock(NOW))
+    yield opened
+    await opened.close()
+
+
+async def reopen(store: Store) -> SQLiteStore | PostgresStore:
+    """Another connection to the same database, as a second process would open."""
+    if isinstance(store, PostgresStore):
+        return await PostgresStore.open(store.url, ManualClock(NOW))
+    assert isinstance(store, SQLiteStore)
+    return await SQLiteStore.open(store.path, ManualClock(NOW))
+
+
+async def test_a_lease_has_one_holder_until_it_expires_or_is_let_go(store: Store) -> None:
+    until = NOW + LEASE_TTL
     assert await store.take_leases([GENERAL, SCIENCE], "a", NOW, until) == {GENERAL: 1, SCIENCE: 1}
     assert await store.take_leases([GENERAL], "b", NOW, until) == {}
     assert await store.take_leases([GENERAL], "a", NOW, until) == {GENERAL: 1}  # still a's
@@ -56,6 +84,47 @@ async def test_a_lease_has_one_holder_until_it_expires_or_is_let_go(app: App) ->
     # A holder known to be gone is taken over before its lease expires.
     taken = await store.take_leases([GENERAL], "d", later, later + LEASE_TTL, from_owner="c")
     assert taken == {GENERAL: 4}
+
+
+async def test_a_part_is_recorded_only_under_the_channels_current_lease(store: Store) -> None:
+    [(item_id, _)] = await store.upsert_articles([make_article(1)], actor="t")
+    await store.transition(item_id, Status.APPROVED, allowed_from=(Status.PENDING,), actor="m")
+    messages = [({"content": "one"}, "n0", (item_id,)), ({"content": "two"}, "n1", ())]
+    digest, _ = await store.create_digest(GENERAL, "k", Trigger.COMMAND, messages)
+    with pytest.raises(LeaseLost):  # nobody holds the channel: no token is current
+        await store.record_sent(digest.id, 0, 90, NOW, lease=1)
+    assert await store.take_leases([GENERAL], "a", NOW, NOW + LEASE_TTL) == {GENERAL: 1}
+    await store.record_sent(digest.id, 0, 90, NOW, lease=1)
+    later = NOW + LEASE_TTL + timedelta(seconds=1)
+    assert await store.take_leases([GENERAL], "b", later, later + LEASE_TTL) == {GENERAL: 2}
+    with pytest.raises(LeaseLost) as lost:
+        await store.record_sent(digest.id, 1, 91, later, lease=1)
+    assert lost.value.channel_id == GENERAL
+    [unfinished] = await store.unfinished_digests()
+    assert [m.message_id for m in unfinished.messages] == [90, None]  # nothing recorded
+    assert [d.message_id for d in await store.deliveries(item_id)] == [90]
+    await store.record_sent(digest.id, 1, 91, later, lease=2)
+    [unfinished] = await store.unfinished_digests()
+    assert [m.message_id for m in unfinished.messages] == [90, 91]
+
+
+async def test_processes_racing_for_a_free_channel_give_it_one_holder(store: Store) -> None:
+    # Each its own connection (as separate processes have), all asking at once.
+    others = [await reopen(store) for _ in range(6)]
+    try:
+        taken = await asyncio.gather(
+            *(
+                other.take_leases([GENERAL, SCIENCE], f"p{n}", NOW, NOW + LEASE_TTL)
+                for n, other in enumerate(others)
+            )
+        )
+    finally:
+        for other in others:
+            await other.close()
+    assert [t for t in taken if t] == [{GENERAL: 1, SCIENCE: 1}]
+    winner = f"p{next(n for n, t in enumerate(taken) if t)}"
+    assert await store.lease_holder(GENERAL, NOW) == winner
+    assert await store.lease_holder(SCIENCE, NOW) == winner
 
 
 async def test_a_second_publisher_of_a_busy_channel_posts_nothing_until_the_lease_is_free(

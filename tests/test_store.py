@@ -1,7 +1,8 @@
-"""The queue store, tested through the Store protocol over a real SQLite file.
+"""The queue store, tested through the Store protocol on both engines: a real SQLite file and
+a fresh PostgreSQL database (see tests/pg.py; skipped, saying how to enable it, without one).
 
-The ``store`` fixture is the only place that names SQLite, so a second backend can run this
-same suite by adding itself to the fixture's params.
+The ``store`` fixture is the only place that names the engines; the tests of SQLite's own
+migrations and files open SQLiteStore themselves.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bot.store import (
     Trigger,
 )
 from bot.store.migrations import MIGRATIONS
+from tests.pg import postgres_store
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -53,11 +55,15 @@ def make_article(n: int, **changes: object) -> Article:
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await SQLiteStore.open(tmp_path / "queue.db", ManualClock(NOW))
-    yield opened
-    await opened.close()
+    if request.param == "postgresql":
+        async with postgres_store(request, ManualClock(NOW)) as opened:
+            yield opened
+        return
+    sqlite = await SQLiteStore.open(tmp_path / "queue.db", ManualClock(NOW))
+    yield sqlite
+    await sqlite.close()
 
 
 async def test_new_articles_are_pending_with_related_and_audit(store: Store) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.articles import Article, Image, Provider, Related, canonical_url
+from bot.articles import Article, Provider, Related, canonical_url
 from bot.articles.urls import outlet_key
 from bot.clock import Clock
 from bot.errors import InvalidTransition, LeaseLost, NotFound, StoreError
@@ -57,56 +57,28 @@ from bot.store.models import (
     Trigger,
     WaitingCrosspost,
 )
+from bot.store.rows import DIGEST_COLUMNS as _DIGEST_COLUMNS
+from bot.store.rows import DRAFT_COLUMNS as _DRAFT_COLUMNS
+from bot.store.rows import FEED_STATE_COLUMNS as _FEED_STATE_COLUMNS
+from bot.store.rows import ITEM_COLUMNS as _ITEM_COLUMNS
+from bot.store.rows import ORDER_SQL as _ORDER_SQL
+from bot.store.rows import article_row as _article_row
+from bot.store.rows import chunks as _chunks
+from bot.store.rows import draft as _draft
+from bot.store.rows import feed_state as _feed_state
+from bot.store.rows import initial_status as _initial_status
+from bot.store.rows import iso as _ts
+from bot.store.rows import item as _item
+from bot.store.rows import related_rows as _related_rows
+from bot.store.rows import time_of as _at
+from bot.store.rows import time_or_none as _dt
+from bot.store.rows import to_json as _json
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 500  # stays well under SQLite's limit of bound parameters per statement
-# json.dumps(..., ensure_ascii=False) builds a new encoder on every call; ingest encodes two
-# values per article, so one encoder is kept (same output).
-_json = json.JSONEncoder(ensure_ascii=False).encode
 # How long a write waits for another process's lock. Under Discord's 3 s deadline for a first
 # answer, so a slash command on a locked database still gets its 'not available' reply.
 _BUSY_TIMEOUT_MS = 2_000
-
-_ITEM_COLUMNS = (
-    "id, url, web_url, title, excerpt, published_at, category, type, provider_name, "
-    "provider_domain, topics, images, quality, heat, source_published, source, body, "
-    "source_hash, status, reason, submitted_by, decided_by, decided_at, first_published_at, "
-    "created_at, updated_at, origin, retracted_at, retraction_reason, corrected_at"
-)
-
-_ORDER_SQL = {
-    "quality": "quality IS NULL, quality DESC",
-    "heat": "heat IS NULL, heat DESC",
-    "newest": "published_at IS NULL, published_at DESC",
-}
-
-
-def _ts(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a fixed width, so text order is time order."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-_DIGEST_COLUMNS = (
-    "SELECT id, channel_id, key, status, created_at, trigger, error, thread_id, post_started_at,"
-    " thread_name"
-)
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _at(value: str) -> datetime:
-    """A NOT NULL timestamp column: always written, so never replaced by a guess."""
-    return datetime.fromisoformat(value)
-
-
-def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _placeholders(count: int) -> str:
@@ -139,160 +111,15 @@ def _store_error(exc: sqlite3.Error, path: Path) -> StoreError:
     return StoreError(f"{path}: database error: {exc} ({hint})")
 
 
-def _article_row(article: Article) -> tuple[Any, ...]:
-    images = [
-        {"url": i.url, "width": i.width, "height": i.height, "title": i.title}
-        for i in article.images
-    ]
-    provider = article.provider
-    return (
-        article.web_url,
-        article.title,
-        article.excerpt,
-        _ts(article.published_at),
-        article.category,
-        article.type,
-        provider.name if provider else None,
-        provider.domain if provider else None,
-        _json(list(article.topics)),
-        _json(images),
-        article.quality,
-        article.heat,
-        int(article.published),
-        article.source,
-        article.body,
-        article.source_hash,
-        article.origin,
-    )
-
-
 _INSERT_RELATED = (
     "INSERT INTO related (article_id, position, url, title, excerpt, provider_name,"
     " provider_domain, published_at, quality, image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_DRAFT_COLUMNS = (
-    "id, channel_id, scheduled_for, state, item_ids, dropped, version, control_message_id,"
-    " decided_by, updated_at"
-)
-
-
-def _draft(row: Sequence[Any]) -> DraftRecord:
-    when = _dt(row[2])
-    updated = _dt(row[9])
-    assert when is not None and updated is not None  # NOT NULL columns
-    return DraftRecord(
-        id=int(row[0]),
-        channel_id=int(row[1]),
-        scheduled_for=when,
-        state=DraftState(row[3]),
-        item_ids=tuple(json.loads(row[4])),
-        dropped=tuple(json.loads(row[5])),
-        version=int(row[6]),
-        control_message_id=row[7],
-        decided_by=row[8],
-        updated_at=updated,
-    )
-
 
 _INSERT_AUDIT = (
     "INSERT INTO audit_log (article_id, action, actor, from_status, to_status, reason, at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-def _initial_status(article: Article, approval: Approval | None) -> Status:
-    if article.published:
-        return Status.PUBLISHED
-    return Status.PENDING if approval is None else Status.APPROVED
-
-
-def _related_rows(article_id: int, article: Article) -> list[tuple[Any, ...]]:
-    return [
-        (
-            article_id,
-            position,
-            r.url,
-            r.title,
-            r.excerpt,
-            r.provider.name if r.provider else None,
-            r.provider.domain if r.provider else None,
-            _ts(r.published_at),
-            r.quality,
-            r.image,
-        )
-        for position, r in enumerate(article.related)
-    ]
-
-
-def _item(row: sqlite3.Row | tuple[Any, ...], related: tuple[Related, ...] = ()) -> QueueItem:
-    (
-        item_id,
-        url,
-        web_url,
-        title,
-        excerpt,
-        published_at,
-        category,
-        type_,
-        provider_name,
-        provider_domain,
-        topics,
-        images,
-        quality,
-        heat,
-        source_published,
-        source,
-        body,
-        source_hash,
-        status,
-        reason,
-        submitted_by,
-        decided_by,
-        decided_at,
-        first_published_at,
-        created_at,
-        updated_at,
-        origin,
-        retracted_at,
-        retraction_reason,
-        corrected_at,
-    ) = tuple(row)
-    provider = Provider(provider_name or "", provider_domain or "") if provider_name else None
-    article = Article(
-        url=url,
-        web_url=web_url,
-        title=title,
-        excerpt=excerpt,
-        published_at=_dt(published_at),
-        category=category,
-        type=type_,
-        provider=provider,
-        topics=tuple(json.loads(topics)),
-        images=tuple(Image(**image) for image in json.loads(images)),
-        quality=quality,
-        heat=heat,
-        published=bool(source_published),
-        related=related,
-        source=source,
-        body=body,
-        source_hash=source_hash,
-        origin=origin,
-    )
-    return QueueItem(
-        id=item_id,
-        article=article,
-        status=Status(status),
-        created_at=_at(created_at),
-        updated_at=_at(updated_at),
-        submitted_by=submitted_by,
-        decided_by=decided_by,
-        decided_at=_dt(decided_at),
-        reason=reason,
-        published_at=_dt(first_published_at),
-        retracted_at=_dt(retracted_at),
-        retraction_reason=retraction_reason,
-        corrected_at=_dt(corrected_at),
-    )
 
 
 class SQLiteStore:
@@ -2062,26 +1889,3 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO feed_entries (feed_url, guid, article_url) VALUES (?, ?, ?)",
                 [(feed_url, guid, url) for guid, url in entries.items()],
             )
-
-
-_FEED_STATE_COLUMNS = (
-    "url, etag, last_modified, body_hash, last_fetch_at, last_status, entries, failures,"
-    " next_fetch_at, first_success_at, failing_since, reported"
-)
-
-
-def _feed_state(row: tuple[Any, ...]) -> FeedState:
-    return FeedState(
-        url=row[0],
-        etag=row[1],
-        last_modified=row[2],
-        body_hash=row[3],
-        last_fetch_at=_dt(row[4]),
-        last_status=row[5],
-        entries=row[6],
-        failures=row[7],
-        next_fetch_at=_dt(row[8]),
-        first_success_at=_dt(row[9]),
-        failing_since=_dt(row[10]),
-        reported=bool(row[11]),
-    )
