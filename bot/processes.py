@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -88,9 +88,14 @@ class Membership:
         self._set(share_of(live) if live == 1 else 1)
 
     async def run(self) -> None:
-        """Heartbeat until cancelled; a database error is logged and the share kept."""
+        """Heartbeat until cancelled; a database error is logged and the share kept.
+
+        A smaller share applies at once. A larger one (a process left) only from the next
+        heartbeat on: what the process that left sent in its last second still counts at
+        Discord."""
         settle = self.heartbeat + timedelta(seconds=1.5)
         joined = self.clock.now()
+        larger_since: datetime | None = None
         while True:
             await asyncio.sleep(self.heartbeat.total_seconds())
             try:
@@ -98,9 +103,15 @@ class Membership:
             except Exception:
                 log.exception("could not heartbeat the database; keeping this process's share")
                 continue
-            if self.share == 1 and self.clock.now() - joined < settle and live > 1:
+            now = self.clock.now()
+            if self.share == 1 and now - joined < settle and live > 1:
                 continue  # the others may not have slowed down for us yet
-            self._set(share_of(live))
+            share = share_of(live)
+            if self.share is not None and share > self.share and larger_since is None:
+                larger_since = now  # applied at the next heartbeat, if it still holds
+                continue
+            larger_since = None
+            self._set(share)
 
     async def leave(self) -> None:
         with contextlib.suppress(Exception):  # ending anyway; the row goes stale by itself
@@ -129,7 +140,8 @@ class Duty:
     """Runs ``work`` while this process holds the duty ``name``, and only then.
 
     ``run()`` loops until cancelled: claim the duty (taking it over from a holder gone from
-    this machine), start ``work()`` and renew the claim every third of ``ttl``; when a renewal
+    this machine; tried every ``retry`` while another holds it), start ``work()`` and renew
+    the claim every third of ``ttl``; when a renewal
     fails (another process took it after this one stalled) the work is cancelled and the
     claim tried again later. ``work`` is started again if it ends or fails.
     """
@@ -143,8 +155,10 @@ class Duty:
         *,
         clock: Clock | None = None,
         ttl: timedelta = DUTY_TTL,
+        retry: timedelta = HEARTBEAT,
     ) -> None:
         self.name = name
+        self.retry = min(retry, ttl / 3)
         self.store = store
         self.owner = owner
         self.work = work
@@ -175,7 +189,8 @@ class Duty:
                 if self.held:
                     log.info("%s: this process does it now", self.name)
                     await self._hold(pause)
-                await asyncio.sleep(pause)
+                # Soon again: a holder that ended or died here is replaced within ``retry``.
+                await asyncio.sleep(self.retry.total_seconds())
         finally:
             if self.held:
                 self.held = False

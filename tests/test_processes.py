@@ -17,17 +17,22 @@ from bot.clock import ManualClock
 from bot.places import Places
 from bot.processes import Duty, Membership, share_of
 from bot.store import SQLiteStore, Store
+from tests.pg import postgres_store
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await SQLiteStore.open(tmp_path / "newsbot.db", ManualClock(NOW))
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    if request.param == "postgresql":
+        async with postgres_store(request, ManualClock(NOW)) as opened:
+            yield opened
+        return
+    sqlite = await SQLiteStore.open(tmp_path / "newsbot.db", ManualClock(NOW))
     try:
-        yield opened
+        yield sqlite
     finally:
-        await opened.close()
+        await sqlite.close()
 
 
 def dead_owner() -> str:

@@ -293,17 +293,16 @@ class NewsBot(commands.Bot):
 
     async def join(self) -> None:
         """Count among the database's processes (``newsbot publish`` too, while it posts):
-        this one's share of the global limit."""
+        this one's share of the global limit. Before logging in, so that no request of this
+        process goes out beyond it."""
         await self.membership.join()
         self.spawn(self.membership.run(), "heartbeat")
 
     async def _serve_gateway(self) -> None:
         """A gateway answers commands and buttons; the workers do the rest."""
-        await self.join()
         self.serving.set()
 
     async def _start_background(self) -> None:
-        await self.join()
         results = await self.publisher.resume_unfinished()
         for result in results:
             log.info("resumed: %s", describe_result(result, f"channel {result.channel}"))
@@ -331,7 +330,6 @@ class NewsBot(commands.Bot):
         in the database, posts review items, polls the feeds, edits corrected messages and
         crossposts."""
         app, settings, store = self.app, self.app.settings, self.app.store
-        await self.join()
         for result in await self.publisher.resume_unfinished():
             if result.status is not PublishStatus.BUSY:
                 log.info("resumed: %s", describe_result(result, f"channel {result.channel}"))

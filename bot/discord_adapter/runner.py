@@ -51,10 +51,16 @@ def _require_token(settings: Settings, command: str) -> None:
 
 
 @asynccontextmanager
-async def _logged_in(settings: Settings, app: App) -> AsyncIterator[NewsBot]:
-    """A client logged in over REST only (no gateway), closed on exit."""
+async def _logged_in(
+    settings: Settings, app: App, *, role: str | None = None
+) -> AsyncIterator[NewsBot]:
+    """A client logged in over REST only (no gateway), closed on exit; with ``role``, counted
+    among the database's processes for its share of the global limit."""
     bot = NewsBot(app, sync_on_start=False)
     try:
+        if role is not None:
+            bot.membership.role = role
+            await bot.join()
         await bot.login(settings.token.reveal())
         yield bot
     finally:
@@ -146,6 +152,7 @@ async def _serve(settings: Settings, app: App, bot: NewsBot, *, gateway: bool) -
             )
         with _talking_to_discord(settings):
             async with bot:
+                await bot.join()
                 if gateway:
                     await bot.start(settings.token.reveal(), reconnect=True)
                 else:
@@ -166,9 +173,7 @@ async def publish_once(settings: Settings, channel: int | None) -> PublishRun:
     configure_endpoints(settings)
     async with open_app(settings) as app:
         with _talking_to_discord(settings):
-            async with _logged_in(settings, app) as bot:
-                bot.membership.role = "publish"
-                await bot.join()  # its share of the global limit, beside running workers
+            async with _logged_in(settings, app, role="publish") as bot:
                 resumed = await bot.publisher.resume_unfinished()
                 results = await bot.publisher.publish_many(channels, trigger=Trigger.CLI)
                 # One pass over the crosspost queue; what must wait is left for the next run.

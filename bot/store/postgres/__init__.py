@@ -9,11 +9,12 @@ from __future__ import annotations
 from bot.clock import Clock
 from bot.store.dsn import DatabaseUrl
 from bot.store.postgres.digests import DigestsPart
+from bot.store.postgres.processes import ProcessesPart
 from bot.store.postgres.review import ReviewPart
 from bot.store.postgres.schedules import SchedulesPart
 
 
-class PostgresStore(DigestsPart, ReviewPart, SchedulesPart):
+class PostgresStore(DigestsPart, ReviewPart, SchedulesPart, ProcessesPart):
     """The queue in one PostgreSQL database. Open with :meth:`open`; close with :meth:`close`."""
 
     @classmethod

@@ -389,6 +389,24 @@ _STEPS: dict[int, tuple[str, ...]] = {
         )
         """,
     ),
+    13: (
+        # As SQLite's: the live processes (their heartbeats), and the one-at-a-time duties.
+        """
+        CREATE TABLE processes (
+            owner TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL,
+            seen_at TIMESTAMPTZ NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE duties (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL
+        )
+        """,
+    ),
 }
 
 MIGRATIONS: Final[tuple[Migration, ...]] = tuple(
