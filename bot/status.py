@@ -16,9 +16,10 @@ from typing import Any
 from bot.config import DraftReview, Settings
 from bot.errors import one_line
 from bot.feeds.registry import feed_statuses
+from bot.processes import STALE
 from bot.schedule.cron import next_run
 from bot.schedule.effective import effective_schedules
-from bot.store import DigestSummary, DraftRecord, DraftState, Status, Store
+from bot.store import DigestSummary, DraftRecord, DraftState, ProcessRecord, Status, Store
 
 RECENT_FAILURES = 5
 # Drafts are made a channel's draft_lead before their run; a year covers any lead.
@@ -57,6 +58,10 @@ class StatusReport:
     trusted_outlets: tuple[str, ...]
     failing_feeds: tuple[FeedProblem, ...] = field(default=())
     guild: int | None = None
+    processes: tuple[ProcessRecord, ...] = field(default=())
+    """The newsbot processes running on the database (``bot.processes``)."""
+    duties: dict[str, str] = field(default_factory=dict)
+    """Each duty held, by whom."""
 
     def link(self, digest: DigestSummary) -> str | None:
         """The link to a digest's first message; None without a known server or message."""
@@ -104,6 +109,8 @@ async def gather_status(
             if s.state is not None and s.state.failures > 0
         ),
         guild=settings.guild,
+        processes=tuple(await store.live_processes(now - STALE)),
+        duties=await store.duty_holders(now),
     )
 
 
@@ -171,6 +178,16 @@ def status_json(report: StatusReport) -> dict[str, Any]:
             for f in report.failing_feeds
         ],
         "trusted_outlets": list(report.trusted_outlets),
+        "processes": [
+            {
+                "role": p.role,
+                "process": process_name(p.owner),
+                "started_at": _when(p.started_at),
+                "seen_at": _when(p.seen_at),
+                "duties": sorted(name for name, owner in report.duties.items() if owner == p.owner),
+            }
+            for p in report.processes
+        ],
     }
 
 
@@ -216,4 +233,24 @@ def status_lines(
         lines.extend(f"  {text(f.feed)}: {text(f.error)}" for f in report.failing_feeds)
     if report.trusted_outlets:
         lines.append("Trusted outlets: " + ", ".join(map(text, report.trusted_outlets)))
+    lines.extend(process_lines(report))
+    return lines
+
+
+def process_name(owner: str) -> str:
+    """``host:pid`` of a process's owner name (``host:pid:random``)."""
+    return owner.rpartition(":")[0] or owner
+
+
+def process_lines(report: StatusReport) -> list[str]:
+    """Which newsbot processes run on the database, and which of them does each duty."""
+    if not report.processes:
+        return ["No newsbot process is running on this database."]
+    lines = [f"Processes ({len(report.processes)}):"]
+    for p in report.processes:
+        duties = sorted(name for name, owner in report.duties.items() if owner == p.owner)
+        doing = f"; does {', '.join(duties)}" if duties else ""
+        lines.append(
+            f"  {p.role} {process_name(p.owner)} since {p.started_at:%Y-%m-%d %H:%M} UTC{doing}"
+        )
     return lines

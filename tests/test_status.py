@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -183,3 +183,30 @@ async def test_news_status_is_for_moderators_only(
     assert reply.data["content"].startswith("Queue: 0 pending, 0 approved")
     assert f"<#{general}>: no digest yet; no schedule" in reply.data["content"]
     assert reply.data["allowed_mentions"] == {"parse": []}
+
+
+async def test_the_status_lists_the_running_processes_and_their_duties(config: Path) -> None:
+    settings = load_settings(config, environ={})
+    async with open_app(settings, clock=ManualClock(NOW)) as app:
+        store = app.store
+        assert status_lines(await gather_status(app.settings, store, NOW))[-1] == (
+            "No newsbot process is running on this database."
+        )
+        await store.heartbeat("hostA:101:ab", "gateway", NOW, NOW - timedelta(seconds=6))
+        later = NOW + timedelta(seconds=1)
+        await store.heartbeat("hostB:202:cd", "worker", later, later - timedelta(seconds=6))
+        await store.claim_duty("review posts", "hostB:202:cd", later, later + timedelta(seconds=30))
+        await store.claim_duty("feeds", "hostB:202:cd", later, later + timedelta(seconds=30))
+        # One that stopped heartbeating long ago is not listed.
+        old = NOW - timedelta(minutes=5)
+        await store.heartbeat("hostC:303:ef", "worker", old, old - timedelta(seconds=6))
+        report = await gather_status(app.settings, store, later)
+    assert status_lines(report)[-3:] == [
+        "Processes (2):",
+        "  gateway hostA:101 since 2026-12-01 07:30 UTC",
+        "  worker hostB:202 since 2026-12-01 07:30 UTC; does feeds, review posts",
+    ]
+    assert [(p["role"], p["process"], p["duties"]) for p in status_json(report)["processes"]] == [
+        ("gateway", "hostA:101", []),
+        ("worker", "hostB:202", ["feeds", "review posts"]),
+    ]

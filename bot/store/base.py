@@ -205,6 +205,14 @@ class Store(Protocol):
         """The process ends: it no longer counts (its duties are released separately)."""
         ...
 
+    async def live_processes(self, stale_before: datetime) -> list[ProcessRecord]:
+        """The processes heard from since ``stale_before``, oldest first (``newsbot status``)."""
+        ...
+
+    async def duty_holders(self, now: datetime) -> dict[str, str]:
+        """Each duty held now, and by whom."""
+        ...
+
     async def claim_duty(
         self,
         name: str,

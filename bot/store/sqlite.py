@@ -1192,6 +1192,20 @@ class SQLiteStore:
         async with self._transaction() as db:
             await db.execute("DELETE FROM processes WHERE owner = ?", (owner,))
 
+    async def live_processes(self, stale_before: datetime) -> list[ProcessRecord]:
+        rows = await self._read(
+            "SELECT owner, role, started_at, seen_at FROM processes WHERE seen_at >= ?"
+            " ORDER BY started_at",
+            (_ts(stale_before),),
+        )
+        return [ProcessRecord(r[0], r[1], _at(r[2]), _at(r[3])) for r in rows]
+
+    async def duty_holders(self, now: datetime) -> dict[str, str]:
+        rows = await self._read(
+            "SELECT name, owner FROM duties WHERE expires_at > ? ORDER BY name", (_ts(now),)
+        )
+        return {r[0]: r[1] for r in rows}
+
     async def claim_duty(
         self,
         name: str,

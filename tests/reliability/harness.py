@@ -23,6 +23,7 @@ from bot.config import DigestChannel, Secret, Settings
 from bot.discord_adapter.client import NewsBot
 from bot.discord_adapter.endpoints import configure_endpoints
 from bot.ingest import ingest
+from bot.processes import Role
 from tests.discord_double import DiscordDouble
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,11 +213,15 @@ async def running_bot(
     clock: Clock | None = None,
     *,
     sync_on_start: bool = True,
+    role: Role = Role.RUN,
 ) -> AsyncIterator[NewsBot]:
-    """Start the bot as ``newsbot run`` does and wait until it is ready; stop it on exit."""
+    """Start the bot as ``newsbot run`` (or ``newsbot gateway``: ``role``) does and wait until
+    it is ready; stop it on exit."""
     configure_endpoints(settings)
-    async with open_app(settings, clock=clock, schedules=True) as app:
-        bot = NewsBot(app, review_poll=timedelta(seconds=0.1), sync_on_start=sync_on_start)
+    async with open_app(settings, clock=clock, schedules=role is Role.RUN) as app:
+        bot = NewsBot(
+            app, review_poll=timedelta(seconds=0.1), sync_on_start=sync_on_start, role=role
+        )
         ready = double.gateway.count("ready")
         task = asyncio.create_task(bot.start(settings.token.reveal()))
         try:

@@ -34,6 +34,20 @@ class ProcessesPart(PostgresCore):
         async with self._transaction() as db:
             await db.execute("DELETE FROM processes WHERE owner = $1", owner)
 
+    async def live_processes(self, stale_before: datetime) -> list[ProcessRecord]:
+        rows = await self._read(
+            "SELECT owner, role, started_at, seen_at FROM processes WHERE seen_at >= $1"
+            " ORDER BY started_at",
+            (utc(stale_before),),
+        )
+        return [ProcessRecord(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def duty_holders(self, now: datetime) -> dict[str, str]:
+        rows = await self._read(
+            "SELECT name, owner FROM duties WHERE expires_at > $1 ORDER BY name", (utc(now),)
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
+
     async def claim_duty(
         self,
         name: str,
