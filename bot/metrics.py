@@ -60,6 +60,14 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.share = Gauge(
+            "newsbot_request_share",
+            "Discord requests a second this process may make (its share of the global limit)",
+            registry=r,
+        )
+        self.processes = Gauge(
+            "newsbot_processes", "newsbot processes alive on the database", registry=r
+        )
         self.interactions = Histogram(
             "newsbot_interaction_seconds",
             "From Discord creating an interaction to the bot finishing its command",

@@ -72,7 +72,9 @@ class Membership:
         *,
         clock: Clock | None = None,
         heartbeat: timedelta = HEARTBEAT,
+        on_alive: Callable[[int], None] | None = None,
     ) -> None:
+        self.on_alive = on_alive
         self.store = store
         self.owner = owner
         self.role = role
@@ -122,6 +124,8 @@ class Membership:
         rows = await self.store.heartbeat(self.owner, self.role, now, now - STALE)
         # A process of this machine that was killed counts no more, without waiting.
         self.alive = sum(1 for row in rows if not holder_is_gone(row.owner))
+        if self.on_alive is not None:
+            self.on_alive(self.alive)
         return self.alive
 
     def _set(self, share: int) -> None:

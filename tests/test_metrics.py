@@ -18,9 +18,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import open_app
 from bot.config import DigestChannel, MetricsSettings, Settings
+from bot.discord_adapter.client import NewsBot
 from bot.errors import StartupError
 from bot.feeds.poll import FeedResult, FetchReport
 from bot.metrics import Metrics, serve
+from bot.processes import Role, share_of
 from bot.store import Store
 from tests.discord_double import DiscordDouble
 from tests.reliability import harness
@@ -133,3 +135,21 @@ def test_feed_polls_are_counted_by_outcome() -> None:
     assert found[("newsbot_feed_fetches_total", (("outcome", "new"),))] == 1
     assert found[("newsbot_feed_fetches_total", (("outcome", "unchanged"),))] == 2
     assert found[("newsbot_feed_fetches_total", (("outcome", "failed"),))] == 1
+
+
+async def test_the_share_of_the_global_limit_and_the_processes_are_gauges(tmp_path: Path) -> None:
+    async with open_app(Settings(database=tmp_path / "newsbot.db")) as app:
+        first = NewsBot(app, role=Role.WORKER, sync_on_start=False)
+        await first.join()
+        assert samples(generate_latest(app.metrics.registry).decode())[
+            ("newsbot_request_share", ())
+        ] == share_of(1)
+        assert first.poster.pacer.limit == share_of(1)
+        second = NewsBot(app, role=Role.WORKER, sync_on_start=False)
+        await second.join()  # a newcomer: one place until the others have slowed down
+        assert second.poster.pacer.limit == 1
+        assert (
+            samples(generate_latest(app.metrics.registry).decode())[("newsbot_processes", ())] == 2
+        )
+        await second.close()
+        await first.close()

@@ -112,7 +112,9 @@ class NewsBot(commands.Bot):
         self.review_poll = review_poll
         self.sync_on_start = sync_on_start
         owner = self.publisher.leases.owner  # one name per process: leases, duties, heartbeat
-        self.membership = Membership(app.store, owner, role, self.on_share)
+        self.membership = Membership(
+            app.store, owner, role, self.on_share, on_alive=app.metrics.processes.set
+        )
         self.run_slots = Places(2 * GLOBAL_LIMIT)
         """How many scheduled runs a worker makes at once (see ``on_share``)."""
         self._closed = asyncio.Event()
@@ -393,6 +395,7 @@ class NewsBot(commands.Bot):
     def on_share(self, share: int) -> None:
         """This process's share of the global limit changed (see ``bot.processes``)."""
         self.poster.pacer.resize(share)
+        self.app.metrics.share.set(share)
         # Twice as many channels under way as requests a second keeps the share in use (a
         # channel's parts go one after the other) while leaving the rest to other workers.
         self.run_slots.resize(2 * share)
