@@ -172,7 +172,7 @@ class NewsBot(commands.Bot):
             await self.close()
             return
         if self.role is Role.GATEWAY:
-            self.spawn(self._serve_gateway(), "start-up work")
+            self.serving.set()  # it answers commands and buttons; the workers do the rest
         else:
             self.spawn(self._start_background(), "start-up work")
         self.started.set()
@@ -300,10 +300,6 @@ class NewsBot(commands.Bot):
         await self.membership.join()
         self.spawn(self.membership.run(), "heartbeat")
 
-    async def _serve_gateway(self) -> None:
-        """A gateway answers commands and buttons; the workers do the rest."""
-        self.serving.set()
-
     async def _start_background(self) -> None:
         results = await self.publisher.resume_unfinished()
         for result in results:
@@ -377,16 +373,7 @@ class NewsBot(commands.Bot):
 
     async def _poll_feeds(self) -> None:
         """The feeds duty: a feed loop of its own for as long as the duty is held."""
-        app = self.app
-        loop = FeedLoop(
-            app.settings,
-            app.store,
-            app.clock,
-            alerts=FeedAlertPoster(self.poster, app.settings.review_channel),
-            cluster=app.clusterer,
-            on_report=app.metrics.fetched,
-        )
-        self.feed_loop = loop
+        self.feed_loop = loop = self._feed_loop()
         try:
             await loop.run()
         finally:
@@ -404,19 +391,21 @@ class NewsBot(commands.Bot):
         """Poll the feeds from now on; like the schedules, only in the process holding the
         database's scheduler lock. Without feeds there is no loop (the first /feed add
         starts it)."""
-        app = self.app
-        if self.feed_loop is not None or not app.runs_schedules:
+        if self.feed_loop is not None or not self.app.runs_schedules:
             return
-        alerts = FeedAlertPoster(self.poster, app.settings.review_channel)
-        self.feed_loop = FeedLoop(
+        self.feed_loop = self._feed_loop()
+        self.spawn(self.feed_loop.run(), "feeds")
+
+    def _feed_loop(self) -> FeedLoop:
+        app = self.app
+        return FeedLoop(
             app.settings,
             app.store,
             app.clock,
-            alerts=alerts,
+            alerts=FeedAlertPoster(self.poster, app.settings.review_channel),
             cluster=app.clusterer,
             on_report=app.metrics.fetched,
         )
-        self.spawn(self.feed_loop.run(), "feeds")
 
     def spawn(self, coro: Any, name: str) -> None:
         """Start a background task and keep a reference to it until it ends."""
