@@ -4,8 +4,9 @@ limit, and the duties one of them does at a time.
 Discord counts the global limit (50 requests a second) per bot, not per process, so processes
 that each kept to 50 would together be refused. Every process heartbeats a row in the store;
 the live ones split the limit evenly (:func:`share_of`). One place is kept back for a process
-that has just started: it uses that one place until the others have seen it and slowed down
-(one heartbeat, plus the second a request's place is held after its answer), then its share.
+that has just started: it uses that one place until every other process has slowed down for
+it (each says, with its heartbeat, how many processes it paces for) and a request's place has
+come back since, then its share.
 
 A duty (posting review items, polling the feeds, the edits outbox, crossposts) is work that
 two processes must not do at once. :class:`Duty` claims it in the store, renews it while the
@@ -19,13 +20,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 from bot.clock import Clock, SystemClock
 from bot.leases import holder_is_gone
-from bot.store import Store
+from bot.store import ProcessRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -83,50 +84,63 @@ class Membership:
         self.heartbeat = heartbeat
         self.share: int | None = None
         self.alive = 0
+        self.paced_for = 0
+        """How many processes this one's share assumes at most (see ``run``)."""
+        self._ready = False
 
     async def join(self) -> None:
         """The first heartbeat: the share to start with (see the module docstring)."""
         live = await self._beat()
-        self._set(share_of(live) if live == 1 else 1)
+        self.paced_for = len(live)
+        self._set(share_of(len(live)) if len(live) == 1 else 1)
 
     async def run(self) -> None:
         """Heartbeat until cancelled; a database error is logged and the share kept.
 
-        A smaller share applies at once. A larger one (a process left) only from the next
-        heartbeat on: what the process that left sent in its last second still counts at
-        Discord."""
-        settle = self.heartbeat + timedelta(seconds=1.5)
-        joined = self.clock.now()
-        larger_since: datetime | None = None
+        A smaller share applies at once. A larger one (this process has just joined, or
+        another left) waits until every other live process says it paces for as many
+        processes as there are now (``paced_for``, written with its heartbeat), and for one
+        more heartbeat after that: the places the others had beyond their new share, and
+        what a process that left sent in its last second, still count at Discord for a
+        second. Nothing here compares clocks of different machines."""
         while True:
             await asyncio.sleep(self.heartbeat.total_seconds())
             try:
-                live = await self._beat()
+                await self.step()
             except Exception:
                 log.exception("could not heartbeat the database; keeping this process's share")
-                continue
-            now = self.clock.now()
-            if self.share == 1 and now - joined < settle and live > 1:
-                continue  # the others may not have slowed down for us yet
-            share = share_of(live)
-            if self.share is not None and share > self.share and larger_since is None:
-                larger_since = now  # applied at the next heartbeat, if it still holds
-                continue
-            larger_since = None
+
+    async def step(self) -> None:
+        """One heartbeat and what follows from it (see :meth:`run`)."""
+        live = await self._beat()
+        count = len(live)
+        share = share_of(count)
+        # Whatever is decided, this process's share is now one for ``count`` or less.
+        self.paced_for = count
+        if self.share is None or share <= self.share:
+            self._ready = False
             self._set(share)
+            return
+        adapted = all(r.paced_for >= count for r in live if r.owner != self.owner)
+        if adapted and self._ready:
+            self._set(share)
+        self._ready = adapted
 
     async def leave(self) -> None:
         with contextlib.suppress(Exception):  # ending anyway; the row goes stale by itself
             await self.store.leave(self.owner)
 
-    async def _beat(self) -> int:
+    async def _beat(self) -> list[ProcessRecord]:
         now = self.clock.now()
-        rows = await self.store.heartbeat(self.owner, self.role, now, now - STALE)
+        rows = await self.store.heartbeat(
+            self.owner, self.role, now, now - STALE, paced_for=self.paced_for
+        )
         # A process of this machine that was killed counts no more, without waiting.
-        self.alive = sum(1 for row in rows if not holder_is_gone(row.owner))
+        live = [row for row in rows if not holder_is_gone(row.owner)]
+        self.alive = len(live)
         if self.on_alive is not None:
             self.on_alive(self.alive)
-        return self.alive
+        return live
 
     def _set(self, share: int) -> None:
         if share != self.share:

@@ -102,17 +102,31 @@ async def test_heartbeats_list_the_live_processes_and_forget_the_stale(store: St
     assert [r.owner for r in rows] == ["c"]
 
 
-async def test_a_newcomer_starts_on_one_place_then_takes_its_share(store: Store) -> None:
-    first: list[int] = []
-    second: list[int] = []
-    alone = Membership(store, "a", "worker", first.append)
-    await alone.join()
-    assert first == [49]  # nobody else: the whole share at once
-    other = Membership(store, "b", "worker", second.append)
-    await other.join()
-    assert second == [1]  # the first one has not slowed down yet
-    await alone._beat()
-    assert alone.alive == 2
+async def test_a_newcomer_takes_its_share_once_the_others_slowed_down(store: Store) -> None:
+    shares: dict[str, list[int]] = {"a": [], "b": []}
+    a = Membership(store, "a", "worker", shares["a"].append)
+    await a.join()
+    assert shares["a"] == [49]  # nobody else: the whole share at once
+    b = Membership(store, "b", "worker", shares["b"].append)
+    await b.join()
+    assert shares["b"] == [1]  # a has not slowed down yet
+    await b.step()
+    assert shares["b"] == [1]  # a still paces for one process
+    await a.step()
+    assert shares["a"] == [49, 24]  # a sees b: smaller at once
+    await b.step()
+    assert shares["b"] == [1]  # a says so only with its next heartbeat
+    await a.step()
+    await b.step()  # a says it paces for two now; its extra places still count for a second
+    assert shares["b"] == [1]
+    await b.step()
+    assert shares["b"] == [1, 24]
+    # b leaves: a grows back only after the heartbeat that saw it go, and one more.
+    await b.leave()
+    await a.step()
+    assert shares["a"] == [49, 24]
+    await a.step()
+    assert shares["a"] == [49, 24, 49]
 
 
 async def test_a_killed_process_of_this_machine_no_longer_counts(store: Store) -> None:

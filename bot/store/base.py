@@ -195,10 +195,11 @@ class Store(Protocol):
 
     # --- processes sharing the database -----------------------------------------------------
     async def heartbeat(
-        self, owner: str, role: str, now: datetime, stale_before: datetime
+        self, owner: str, role: str, now: datetime, stale_before: datetime, *, paced_for: int = 0
     ) -> list[ProcessRecord]:
-        """Say that process ``owner`` is alive at ``now`` (joining on its first call), forget
-        processes last seen before ``stale_before``, and return the live ones, itself too."""
+        """Say that process ``owner`` is alive at ``now`` (joining on its first call) and
+        paces for ``paced_for`` processes, forget processes last seen before
+        ``stale_before``, and return the live ones, itself too."""
         ...
 
     async def leave(self, owner: str) -> None:

@@ -444,7 +444,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
                 owner TEXT PRIMARY KEY,
                 role TEXT NOT NULL,
                 started_at TEXT NOT NULL,
-                seen_at TEXT NOT NULL
+                seen_at TEXT NOT NULL,
+                paced_for INTEGER NOT NULL DEFAULT 0
             )
             """,
             # Work that one process does at a time (the review feed, feed polling, the edits

@@ -402,3 +402,5 @@ class ProcessRecord:
     """``run``, ``gateway``, ``worker``, or a one-off command (``publish``)."""
     started_at: datetime
     seen_at: datetime
+    paced_for: int = 0
+    """How many processes its share of the global limit assumes at most."""

@@ -1173,20 +1173,22 @@ class SQLiteStore:
 
     # --- processes and duties --------------------------------------------------------------
     async def heartbeat(
-        self, owner: str, role: str, now: datetime, stale_before: datetime
+        self, owner: str, role: str, now: datetime, stale_before: datetime, *, paced_for: int = 0
     ) -> list[ProcessRecord]:
         async with self._transaction() as db:
             await db.execute("DELETE FROM processes WHERE seen_at < ?", (_ts(stale_before),))
             await db.execute(
-                "INSERT INTO processes (owner, role, started_at, seen_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at",
-                (owner, role, _ts(now), _ts(now)),
+                "INSERT INTO processes (owner, role, started_at, seen_at, paced_for)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner) DO UPDATE SET"
+                " seen_at = excluded.seen_at, paced_for = excluded.paced_for",
+                (owner, role, _ts(now), _ts(now), paced_for),
             )
             rows = await self._read(
-                "SELECT owner, role, started_at, seen_at FROM processes ORDER BY started_at",
+                "SELECT owner, role, started_at, seen_at, paced_for FROM processes"
+                " ORDER BY started_at",
                 via=db,
             )
-        return [ProcessRecord(r[0], r[1], _at(r[2]), _at(r[3])) for r in rows]
+        return [ProcessRecord(r[0], r[1], _at(r[2]), _at(r[3]), r[4]) for r in rows]
 
     async def leave(self, owner: str) -> None:
         async with self._transaction() as db:
@@ -1194,11 +1196,11 @@ class SQLiteStore:
 
     async def live_processes(self, stale_before: datetime) -> list[ProcessRecord]:
         rows = await self._read(
-            "SELECT owner, role, started_at, seen_at FROM processes WHERE seen_at >= ?"
+            "SELECT owner, role, started_at, seen_at, paced_for FROM processes WHERE seen_at >= ?"
             " ORDER BY started_at",
             (_ts(stale_before),),
         )
-        return [ProcessRecord(r[0], r[1], _at(r[2]), _at(r[3])) for r in rows]
+        return [ProcessRecord(r[0], r[1], _at(r[2]), _at(r[3]), r[4]) for r in rows]
 
     async def duty_holders(self, now: datetime) -> dict[str, str]:
         rows = await self._read(

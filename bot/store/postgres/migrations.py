@@ -396,7 +396,8 @@ _STEPS: dict[int, tuple[str, ...]] = {
             owner TEXT PRIMARY KEY,
             role TEXT NOT NULL,
             started_at TIMESTAMPTZ NOT NULL,
-            seen_at TIMESTAMPTZ NOT NULL
+            seen_at TIMESTAMPTZ NOT NULL,
+            paced_for INTEGER NOT NULL DEFAULT 0
         )
         """,
         """

@@ -14,21 +14,24 @@ from bot.store.rows import utc
 
 class ProcessesPart(PostgresCore):
     async def heartbeat(
-        self, owner: str, role: str, now: datetime, stale_before: datetime
+        self, owner: str, role: str, now: datetime, stale_before: datetime, *, paced_for: int = 0
     ) -> list[ProcessRecord]:
         async with self._transaction() as db:
             await db.execute("DELETE FROM processes WHERE seen_at < $1", utc(stale_before))
             await db.execute(
-                "INSERT INTO processes (owner, role, started_at, seen_at) VALUES ($1, $2, $3, $3)"
-                " ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at",
+                "INSERT INTO processes (owner, role, started_at, seen_at, paced_for)"
+                " VALUES ($1, $2, $3, $3, $4) ON CONFLICT (owner) DO UPDATE SET"
+                " seen_at = excluded.seen_at, paced_for = excluded.paced_for",
                 owner,
                 role,
                 utc(now),
+                paced_for,
             )
             rows = await db.fetch(
-                "SELECT owner, role, started_at, seen_at FROM processes ORDER BY started_at"
+                "SELECT owner, role, started_at, seen_at, paced_for FROM processes"
+                " ORDER BY started_at"
             )
-        return [ProcessRecord(r[0], r[1], r[2], r[3]) for r in rows]
+        return [ProcessRecord(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     async def leave(self, owner: str) -> None:
         async with self._transaction() as db:
@@ -36,11 +39,11 @@ class ProcessesPart(PostgresCore):
 
     async def live_processes(self, stale_before: datetime) -> list[ProcessRecord]:
         rows = await self._read(
-            "SELECT owner, role, started_at, seen_at FROM processes WHERE seen_at >= $1"
+            "SELECT owner, role, started_at, seen_at, paced_for FROM processes WHERE seen_at >= $1"
             " ORDER BY started_at",
             (utc(stale_before),),
         )
-        return [ProcessRecord(r[0], r[1], r[2], r[3]) for r in rows]
+        return [ProcessRecord(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
     async def duty_holders(self, now: datetime) -> dict[str, str]:
         rows = await self._read(
