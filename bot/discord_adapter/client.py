@@ -185,6 +185,13 @@ class NewsBot(commands.Bot):
         self.app.metrics.answered("command", waited.total_seconds())
 
     @property
+    def holds_some_shards(self) -> bool:
+        """Whether this process holds only some of the bot's shards (``--shard-ids``)."""
+        ids = getattr(self, "shard_ids", None)
+        count = self.shard_count
+        return ids is not None and count is not None and len(set(ids)) < count
+
+    @property
     def ready_to_serve(self) -> bool:
         """For ``/readyz``: connected, start-up checks passed, unfinished digests resumed."""
         connected = self.is_ready() or self.role is Role.WORKER  # a worker has no gateway
@@ -207,6 +214,15 @@ class NewsBot(commands.Bot):
             if channel_id is None:
                 continue
             channel = self.get_channel(channel_id)
+            if channel is None and self.holds_some_shards:
+                # Its guild may be on a shard another gateway process holds; that one checks.
+                log.info(
+                    "%s: %s: channel %d is not on this process's shards",
+                    settings.source,
+                    key,
+                    channel_id,
+                )
+                continue
             # Discord lists every channel of a guild, hidden ones too; permissions decide.
             perms = (
                 channel.permissions_for(channel.guild.me)

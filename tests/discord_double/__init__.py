@@ -24,6 +24,8 @@ from .gateway import (
     PRIVILEGED_INTENTS,
     GatewayLogEntry,
     GatewaySession,
+    on_shard,
+    shard_of,
 )
 from .interactions import CallbackRecord, CallbackType, InteractionHandle, InteractionType
 from .permissions import ALL_PERMISSIONS, EVERYONE_DEFAULT, Overwrite, OverwriteType, Permission
@@ -81,4 +83,6 @@ __all__ = [
     "User",
     "assert_no_unknown_routes",
     "default_guild",
+    "on_shard",
+    "shard_of",
 ]

@@ -88,6 +88,10 @@ class DiscordDouble:
         """How many edits a message older than an hour takes before 30046."""
         self.interaction_token_ttl = interaction_token_ttl
         self.privileged_intents = privileged_intents
+        self.recommended_shards = 1
+        """``shards`` in GET /gateway/bot: the shard count Discord recommends."""
+        self.max_concurrency = 1
+        """``session_start_limit.max_concurrency`` in GET /gateway/bot."""
         self.application_id = self.ids()
         self.application_name = application_name
         self.bot_user = User(id=self.application_id, username=application_name, bot=True)
@@ -109,6 +113,7 @@ class DiscordDouble:
                 guild_payloads=self._guild_payloads,
                 member_chunk=self._member_chunk,
                 allowed_privileged_intents=lambda: self.privileged_intents,
+                ready_payload_guilds=lambda: list(self.guilds),
             ),
             clock=clock,
             notifier=self.notifier,

@@ -28,6 +28,7 @@ JsonObject = dict[str, Any]
 OP_DISPATCH = 0
 OP_HEARTBEAT = 1
 OP_IDENTIFY = 2
+MAX_GUILDS_PER_SHARD = 2500
 OP_PRESENCE_UPDATE = 3
 OP_VOICE_STATE_UPDATE = 4
 OP_RESUME = 6
@@ -77,6 +78,26 @@ class GatewayLogEntry:
     detail: JsonObject = field(default_factory=dict)
 
 
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """Discord's rule: a guild's events go to shard ``(guild_id >> 22) % num_shards``."""
+    return (guild_id >> 22) % shard_count
+
+
+def on_shard(snowflake: int, shard_id: int, shard_count: int) -> int:
+    """A snowflake near ``snowflake`` whose guild would be on ``shard_id`` (tests place guilds
+    on the shard they want: ``GuildBuilder(id=on_shard(ids(), 1, 2))``)."""
+    stamp = snowflake >> 22
+    stamp += (shard_id - stamp) % shard_count
+    return (stamp << 22) | (snowflake & ((1 << 22) - 1))
+
+
+def event_guild(event: str, data: JsonObject) -> int | None:
+    """The guild an event belongs to (a guild's own events carry it as ``id``)."""
+    raw = data.get("id") if event.startswith("GUILD_") and "guild_id" not in data else None
+    raw = data.get("guild_id", raw)
+    return int(raw) if raw is not None else None
+
+
 @dataclass
 class GatewaySession:
     id: str
@@ -87,6 +108,16 @@ class GatewaySession:
     socket: web.WebSocketResponse | None = None
     valid: bool = True
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    shard: tuple[int, int] = (0, 1)
+    """``[shard_id, num_shards]`` from IDENTIFY; [0, 1] (every guild) without one."""
+
+    def holds(self, guild_id: int | None) -> bool:
+        """Whether an event of ``guild_id`` goes to this session: its guild is on the
+        session's shard; an event with no guild (a DM) goes to shard 0, as Discord sends it."""
+        shard_id, count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return shard_of(guild_id, count) == shard_id
 
     def can_replay_from(self, seq: int | None) -> bool:
         if seq is None or seq > self.seq:
@@ -121,6 +152,7 @@ class GatewayWorld:
     guild_payloads: Callable[[GatewaySession], list[JsonObject]]
     member_chunk: Callable[[JsonObject], list[JsonObject]]
     allowed_privileged_intents: Callable[[], int]
+    ready_payload_guilds: Callable[[], list[int]]
 
 
 class Gateway:
@@ -143,6 +175,8 @@ class Gateway:
         self.connections = 0
         self._open: asyncio.Event | None = None
         self._server_closed: set[int] = set()
+        self.max_guilds_per_shard = MAX_GUILDS_PER_SHARD
+        """More guilds than this and an unsharded IDENTIFY is closed with 4011."""
 
     # ------------------------------------------------------------------ test controls
 
@@ -182,15 +216,22 @@ class Gateway:
     # ------------------------------------------------------------------ dispatch
 
     async def dispatch(self, event: str, data: JsonObject) -> None:
-        """Send an event to the current session (buffered for replay if it is offline)."""
-        session = self.current
-        if session is None or not session.valid:
-            return
-        needed = EVENT_INTENTS.get(event)
-        if needed is not None and not session.intents & needed:
-            return
-        seq = await session.send_dispatch(event, data)
-        self._record("dispatch", event=event, seq=seq, delivered=session.socket is not None)
+        """Send an event to the valid session of the shard its guild is on (buffered for
+        replay if it is offline). A new IDENTIFY of a shard ends that shard's older session
+        (and every session of another shard count), as one bot user's sessions do here."""
+        guild = event_guild(event, data)
+        for session in [s for s in self.sessions.values() if s.valid and s.holds(guild)]:
+            needed = EVENT_INTENTS.get(event)
+            if needed is not None and not session.intents & needed:
+                continue
+            seq = await session.send_dispatch(event, data)
+            self._record(
+                "dispatch",
+                event=event,
+                seq=seq,
+                delivered=session.socket is not None,
+                shard=session.shard[0],
+            )
 
     def count(self, kind: str) -> int:
         return sum(1 for entry in self.log if entry.kind == kind)
@@ -234,6 +275,18 @@ class Gateway:
             if not server_closed:
                 self._record("client_close", code=code)
         return socket
+
+
+def _shard(value: Any) -> tuple[int, int] | None:
+    """IDENTIFY's ``shard`` as (id, count), or None when Discord would close with 4010."""
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    shard_id, count = value
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in value):
+        return None
+    if count < 1 or not 0 <= shard_id < count:
+        return None
+    return shard_id, count
 
 
 class _Connection:
@@ -308,17 +361,32 @@ class _Connection:
             gw._record("identify_rejected", intents=intents)
             await self.socket.close(code=4014, message=b"Disallowed intent(s).")
             return False
+        shard = _shard(data.get("shard", [0, 1]))
+        if shard is None:
+            gw._record("identify_rejected", shard=data.get("shard"))
+            await self.socket.close(code=4010, message=b"Invalid shard.")
+            return False
+        if shard[1] == 1 and len(gw._world.ready_payload_guilds()) > gw.max_guilds_per_shard:
+            gw._record("identify_rejected", sharding_required=True)
+            await self.socket.close(code=4011, message=b"Sharding required.")
+            return False
         for old in gw.sessions.values():
-            old.valid = False
-        session = GatewaySession(id=uuid.uuid4().hex, intents=intents, identify=data)
+            if old.shard[0] == shard[0] or old.shard[1] != shard[1]:
+                old.valid = False  # a new session of a shard replaces the shard's old one
+        session = GatewaySession(id=uuid.uuid4().hex, intents=intents, identify=data, shard=shard)
         session.socket = self.socket
         gw.sessions[session.id] = session
         gw.current = session
         self.session = session
-        await session.send_dispatch("READY", gw._world.ready_payload(session))
+        ready = gw._world.ready_payload(session)
+        ready["guilds"] = [g for g in ready["guilds"] if session.holds(int(g["id"]))]
+        if data.get("shard") is not None:
+            ready["shard"] = list(shard)
+        await session.send_dispatch("READY", ready)
         for guild in gw._world.guild_payloads(session):
-            await session.send_dispatch("GUILD_CREATE", guild)
-        gw._record("ready", session_id=session.id, intents=intents)
+            if session.holds(int(guild["id"])):
+                await session.send_dispatch("GUILD_CREATE", guild)
+        gw._record("ready", session_id=session.id, intents=intents, shard=list(shard))
         return True
 
     async def resume(self, data: JsonObject) -> bool:

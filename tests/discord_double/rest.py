@@ -455,12 +455,12 @@ class RestApi:
         return json_response(
             {
                 "url": self.d.gateway_url,
-                "shards": 1,
+                "shards": self.d.recommended_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,
                     "reset_after": 86_400_000,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.d.max_concurrency,
                 },
             }
         )
