@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -33,8 +33,10 @@ log = logging.getLogger(__name__)
 GLOBAL_LIMIT = 50
 """Discord's requests a second for one bot, interactions and webhooks aside."""
 HEARTBEAT = timedelta(seconds=2)
-STALE = HEARTBEAT * 3
-"""A process not heard from for this long no longer counts (it died, or hangs)."""
+STALE = HEARTBEAT * 5
+"""A process not heard from for this long no longer counts (it died, or hangs). A process of
+this machine that died stops counting at once; one that was this late itself starts again
+from one place (see ``Membership.step``)."""
 DUTY_TTL = timedelta(seconds=30)
 
 
@@ -87,6 +89,7 @@ class Membership:
         self.paced_for = 0
         """How many processes this one's share assumes at most (see ``run``)."""
         self._ready = False
+        self._last_beat: datetime | None = None
 
     async def join(self) -> None:
         """The first heartbeat: the share to start with (see the module docstring)."""
@@ -112,7 +115,14 @@ class Membership:
 
     async def step(self) -> None:
         """One heartbeat and what follows from it (see :meth:`run`)."""
+        before = self._last_beat
         live = await self._beat()
+        waited = self.clock.now() - before if before is not None else timedelta(0)
+        if waited >= STALE - self.heartbeat:
+            # This process was starved so long that the others may have counted it gone and
+            # grown into its share: back to one place, and up again as a newcomer does.
+            log.warning("no heartbeat for %s; this process slows down to rejoin", waited)
+            self._set(1)
         count = len(live)
         share = share_of(count)
         # Whatever is decided, this process's share is now one for ``count`` or less.
@@ -131,7 +141,7 @@ class Membership:
             await self.store.leave(self.owner)
 
     async def _beat(self) -> list[ProcessRecord]:
-        now = self.clock.now()
+        now = self._last_beat = self.clock.now()
         rows = await self.store.heartbeat(
             self.owner, self.role, now, now - STALE, paced_for=self.paced_for
         )

@@ -24,6 +24,7 @@ from bot.app import open_app
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.ingest import ingest
+from bot.processes import STALE
 from bot.store import Status
 from bot.store.dsn import DatabaseUrl
 from tests.discord_double import (
@@ -118,8 +119,25 @@ class Fleet:
         process.kill()
         await process.wait()
 
+    async def joined(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109 (a bounded wait)
+        """Until every running worker has joined the database's processes: by then it handles
+        SIGTERM (a process still importing Python would just die of it)."""
+        async with open_app(Settings(database=self.database)) as app:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while True:
+                now = datetime.now(UTC)
+                rows = await app.store.live_processes(now - STALE)
+                pids = {int(r.owner.split(":")[1]) for r in rows}
+                if all(p.pid in pids for p in self.running()):
+                    return
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"workers not started: {self.log_tail()}")
+                await asyncio.sleep(0.1)  # another process's state: looked at again
+
     async def stop(self) -> list[int]:
-        """SIGTERM every worker still running, as a service manager does; their exit codes."""
+        """SIGTERM every worker still running, as a service manager does, once each has
+        started; their exit codes."""
+        await self.joined()
         codes: list[int] = []
         for process in self.running():
             process.terminate()

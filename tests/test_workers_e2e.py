@@ -66,7 +66,9 @@ async def test_four_workers_killed_ten_times_post_every_digest_once_in_order(
         raise
     assert codes and all(code == 0 for code in codes), fleet.log_tail()
     assert fleet.started == WORKERS + KILLS
-    limited = [(r.route, round(r.at, 3)) for r in double.requests if r.status == 429]
+    limited = [
+        (r.route, r.path, r.limit_scope, round(r.at, 3)) for r in double.requests if r.status == 429
+    ]
     assert double.count_429 == 0, limited
     async with open_app(Settings(database=fleet.database)) as app:
         assert await app.store.unfinished_digests() == []

@@ -156,8 +156,14 @@ async def _serve(settings: Settings, app: App, bot: NewsBot, *, gateway: bool) -
                 if gateway:
                     await bot.start(settings.token.reveal(), reconnect=True)
                 else:
-                    await bot.login(settings.token.reveal())
-                    await bot.work()
+                    try:
+                        await bot.login(settings.token.reveal())
+                    except Exception:
+                        if bot.is_closed():
+                            return  # SIGTERM while logging in: stopped, nothing begun
+                        raise
+                    if not bot.is_closed():
+                        await bot.work()
     if bot.startup_error is not None:
         raise StartupError(bot.startup_error)
 

@@ -29,6 +29,8 @@ class RecordedRequest:
     """File names of multipart uploads."""
     status: int | None = None
     """Status the double answered with (None while in flight)."""
+    limit_scope: str | None = None
+    """``X-RateLimit-Scope`` of a 429 answer (``global``, ``user``, ``shared``)."""
 
 
 BODY: web.RequestKey[Any] = web.RequestKey("discord_double_body", object)

@@ -301,6 +301,7 @@ class RestApi:
         record.status = response.status
         if response.status == 429:
             d.count_429 += 1
+            record.limit_scope = response.headers.get("X-RateLimit-Scope")
         if response.status in (401, 403, 429):
             d.invalid_requests += 1
         d.notifier.notify()
