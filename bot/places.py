@@ -2,7 +2,8 @@
 
 ``asyncio.Semaphore`` has a fixed size; the places here are resized when processes join or
 leave a database (each gets its share of Discord's limit, ``bot.processes``). A smaller
-limit takes effect as places come back; waiters are served first come, first served.
+limit takes effect as places come back; waiters are served first come, first served. A
+limit of 0 holds everyone until it grows.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ from types import TracebackType
 
 class Places:
     def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
+        self.limit = max(0, limit)
         self.used = 0
         self._waiting: deque[asyncio.Future[None]] = deque()
 
     def resize(self, limit: int) -> None:
-        self.limit = max(1, limit)
+        self.limit = max(0, limit)
         self._hand_out()
 
     async def take(self) -> None:

@@ -3,10 +3,11 @@ limit, and the duties one of them does at a time.
 
 Discord counts the global limit (50 requests a second) per bot, not per process, so processes
 that each kept to 50 would together be refused. Every process heartbeats a row in the store;
-the live ones split the limit evenly (:func:`share_of`). One place is kept back for a process
-that has just started: it uses that one place until every other process has slowed down for
-it (each says, with its heartbeat, how many processes it paces for) and a request's place has
-come back since, then its share.
+the live ones split the limit evenly (:func:`share_of`, one place kept back). A process that
+starts beside others sends nothing until every other process has slowed down for it (each
+says, with its heartbeat, how many processes it paces for) and a request's place has come back
+since, then takes its share; several starting at once would each overrun a place kept for
+one. A process that finds itself alone takes the whole share at once.
 
 A duty (posting review items, polling the feeds, the edits outbox, crossposts) is work that
 two processes must not do at once. :class:`Duty` claims it in the store, renews it while the
@@ -36,7 +37,7 @@ HEARTBEAT = timedelta(seconds=2)
 STALE = HEARTBEAT * 5
 """A process not heard from for this long no longer counts (it died, or hangs). A process of
 this machine that died stops counting at once; one that was this late itself starts again
-from one place (see ``Membership.step``)."""
+from nothing (see ``Membership.step``)."""
 DUTY_TTL = timedelta(seconds=30)
 
 
@@ -53,7 +54,7 @@ class Role(StrEnum):
 
 
 def share_of(processes: int, limit: int = GLOBAL_LIMIT) -> int:
-    """Requests a second for each of ``processes``: one place stays free for a newcomer."""
+    """Requests a second for each of ``processes``, one place kept spare."""
     return max(1, (limit - 1) // max(1, processes))
 
 
@@ -61,7 +62,8 @@ class Membership:
     """This process's row among the database's processes, and its share of the limit.
 
     ``on_share`` is called with the requests a second this process may make, whenever that
-    changes (first with 1, or the whole share when no other process is alive). It runs on
+    changes (first with 0 until the others made room, or the whole share when no other
+    process is alive). It runs on
     the wall clock (``clock``, the system's by default): the limit is Discord's, in real
     seconds, whatever clock the schedules run on.
     """
@@ -95,7 +97,7 @@ class Membership:
         """The first heartbeat: the share to start with (see the module docstring)."""
         live = await self._beat()
         self.paced_for = len(live)
-        self._set(share_of(len(live)) if len(live) == 1 else 1)
+        self._set(share_of(len(live)) if len(live) == 1 else 0)
 
     async def run(self) -> None:
         """Heartbeat until cancelled; a database error is logged and the share kept.
@@ -120,9 +122,9 @@ class Membership:
         waited = self.clock.now() - before if before is not None else timedelta(0)
         if waited >= STALE - self.heartbeat:
             # This process was starved so long that the others may have counted it gone and
-            # grown into its share: back to one place, and up again as a newcomer does.
-            log.warning("no heartbeat for %s; this process slows down to rejoin", waited)
-            self._set(1)
+            # grown into its share: nothing more until it has rejoined, as a newcomer does.
+            log.warning("no heartbeat for %s; this process waits to rejoin", waited)
+            self._set(0)
         count = len(live)
         share = share_of(count)
         # Whatever is decided, this process's share is now one for ``count`` or less.

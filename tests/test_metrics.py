@@ -146,8 +146,8 @@ async def test_the_share_of_the_global_limit_and_the_processes_are_gauges(tmp_pa
         ] == share_of(1)
         assert first.poster.pacer.limit == share_of(1)
         second = NewsBot(app, role=Role.WORKER, sync_on_start=False)
-        await second.join()  # a newcomer: one place until the others have slowed down
-        assert second.poster.pacer.limit == 1
+        await second.join()  # a newcomer: nothing until the others have slowed down
+        assert second.poster.pacer.limit == 0
         assert (
             samples(generate_latest(app.metrics.registry).decode())[("newsbot_processes", ())] == 2
         )

@@ -46,7 +46,7 @@ def dead_owner() -> str:
     return f"{socket.gethostname()}:{int(child.stdout)}:dead"
 
 
-def test_the_processes_split_the_limit_and_keep_one_place_for_a_newcomer() -> None:
+def test_the_processes_split_the_limit_and_keep_one_place_spare() -> None:
     assert [share_of(n) for n in (1, 2, 4, 5, 49, 60)] == [49, 24, 12, 9, 1, 1]
     assert all(share_of(n) * n < 50 for n in range(1, 50))
 
@@ -69,6 +69,16 @@ async def test_places_follow_a_new_limit_while_others_wait() -> None:
     assert not fourth.done() and places.used == 1
     places.give()
     await asyncio.wait_for(fourth, 1)
+    assert places.used == 1
+
+
+async def test_no_places_hold_everyone_until_there_are_some() -> None:
+    places = Places(0)
+    waiting = asyncio.ensure_future(places.take())
+    await asyncio.sleep(0)
+    assert not waiting.done() and places.used == 0
+    places.resize(1)
+    await asyncio.wait_for(waiting, 1)
     assert places.used == 1
 
 
@@ -109,18 +119,18 @@ async def test_a_newcomer_takes_its_share_once_the_others_slowed_down(store: Sto
     assert shares["a"] == [49]  # nobody else: the whole share at once
     b = Membership(store, "b", "worker", shares["b"].append)
     await b.join()
-    assert shares["b"] == [1]  # a has not slowed down yet
+    assert shares["b"] == [0]  # a has not slowed down yet: b sends nothing
     await b.step()
-    assert shares["b"] == [1]  # a still paces for one process
+    assert shares["b"] == [0]  # a still paces for one process
     await a.step()
     assert shares["a"] == [49, 24]  # a sees b: smaller at once
     await b.step()
-    assert shares["b"] == [1]  # a says so only with its next heartbeat
+    assert shares["b"] == [0]  # a says so only with its next heartbeat
     await a.step()
     await b.step()  # a says it paces for two now; its extra places still count for a second
-    assert shares["b"] == [1]
+    assert shares["b"] == [0]
     await b.step()
-    assert shares["b"] == [1, 24]
+    assert shares["b"] == [0, 24]
     # b leaves: a grows back only after the heartbeat that saw it go, and one more.
     await b.leave()
     await a.step()

@@ -75,7 +75,7 @@ class GlobalPacer:
 
     def resize(self, limit: int) -> None:
         """Allow ``limit`` places from now on; a smaller limit takes effect as places return."""
-        self.limit = max(1, limit)
+        self.limit = max(0, limit)
         self.places.resize(limit)
 
     @staticmethod
