@@ -38,6 +38,14 @@ class Places:
                 self._waiting.remove(place)
             raise
 
+    def close(self) -> None:
+        """Fail every wait: what waited for a place is not to be sent any more (the process
+        is stopping, perhaps before it ever had places)."""
+        waiting, self._waiting = self._waiting, deque()
+        for place in waiting:
+            if not place.done():
+                place.set_exception(ConnectionAbortedError("closing: the request was not sent"))
+
     def give(self) -> None:
         self.used -= 1
         self._hand_out()

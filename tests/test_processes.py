@@ -82,6 +82,15 @@ async def test_no_places_hold_everyone_until_there_are_some() -> None:
     assert places.used == 1
 
 
+async def test_closing_fails_every_wait() -> None:
+    places = Places(0)
+    waiting = asyncio.ensure_future(places.take())
+    await asyncio.sleep(0)
+    places.close()
+    with pytest.raises(ConnectionAbortedError):
+        await waiting
+
+
 async def test_a_cancelled_wait_gives_its_place_back() -> None:
     places = Places(1)
     await places.take()

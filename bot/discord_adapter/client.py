@@ -450,6 +450,8 @@ class NewsBot(commands.Bot):
         await self.membership.leave()
         self._closed.set()
         await super().close()  # removes the cogs: the review feed stops in its cog_unload
+        # A request still waiting for its place (a newcomer has none at first) ends now.
+        self.poster.pacer.places.close()
 
     async def wait_until_closed(self) -> None:
         await self._closed.wait()
