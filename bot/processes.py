@@ -53,6 +53,13 @@ class Role(StrEnum):
     """No gateway: schedules, publishing, review posts, feeds, edits and crossposts."""
 
 
+async def live_owners(store: Store, clock: Clock | None = None) -> set[str]:
+    """The processes alive on the database now, by owner: heard from within ``STALE`` (on the
+    wall clock, as heartbeats are written) and, when of this machine, still running."""
+    now = (clock or SystemClock()).now()
+    return {r.owner for r in await store.live_processes(now - STALE) if not holder_is_gone(r.owner)}
+
+
 def share_of(processes: int, limit: int = GLOBAL_LIMIT) -> int:
     """Requests a second for each of ``processes``, one place kept spare."""
     return max(1, (limit - 1) // max(1, processes))

@@ -21,6 +21,7 @@ from bot.clock import ManualClock
 from bot.config import AutoApprove
 from bot.errors import InvalidTransition, NotFound, StoreError
 from bot.store import (
+    ClaimedRun,
     DigestStatus,
     DraftState,
     Outcome,
@@ -322,8 +323,9 @@ async def test_review_posts_and_schedules(store: Store) -> None:
         "mod",
     )
     run = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-    assert await store.claim_scheduled_run(5, run)
-    assert not await store.claim_scheduled_run(5, run)
+    assert await store.claim_scheduled_run(5, run, "host:1:a")
+    assert not await store.claim_scheduled_run(5, run, "host:2:b")
+    assert await store.orphaned_runs() == [ClaimedRun(5, run, "host:1:a")]
     assert await store.last_scheduled_run(5) == run
     assert await store.clear_schedule(5) and not await store.clear_schedule(5)
 

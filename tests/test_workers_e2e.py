@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from tests.fleet import PARTS, Fleet, newsroom, prepare_fleet
 CHANNELS = 200
 WORKERS = 4
 KILLS = 10
+INTERRUPTED = re.compile(r"making it now \((?:its claimer [^:\s]+:(\d+):\w+ is gone|(.+?))\)")
 
 
 @pytest.fixture
@@ -52,11 +54,14 @@ async def test_four_workers_killed_ten_times_post_every_digest_once_in_order(
     for _ in range(WORKERS):
         await fleet.start()
     rng = random.Random(16)
+    killed: set[int] = set()
     # Kill a random worker each time publishing has moved on, and start another in its place.
     for kill in range(KILLS):
         goal = (kill + 1) * expected // (KILLS + 2)
         await double.wait_until(functools.partial(fleet.reached, goal), 120, f"{goal} messages")
-        await fleet.kill(rng.choice(fleet.running()))
+        victim = rng.choice(fleet.running())
+        killed.add(victim.pid)
+        await fleet.kill(victim)
         await fleet.start()
     try:
         await double.wait_until(functools.partial(fleet.reached, expected), 180, "every digest")
@@ -66,6 +71,10 @@ async def test_four_workers_killed_ten_times_post_every_digest_once_in_order(
         raise
     assert codes and all(code == 0 for code in codes), fleet.log_tail()
     assert fleet.started == WORKERS + KILLS
+    # A run is taken for interrupted only when the worker that claimed it was killed, never
+    # while a live worker is still writing its digest.
+    claimers = INTERRUPTED.findall(fleet.log_tail(lines=100_000))
+    assert {int(pid) if pid else why for pid, why in claimers} <= killed, (claimers, killed)
     limited = [
         (r.route, r.path, r.limit_scope, round(r.at, 3)) for r in double.requests if r.status == 429
     ]

@@ -4,6 +4,7 @@ unfinished digests, the scheduler). It builds the cogs and hands each the servic
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from bot.draft import Drafts
 from bot.feeds.loop import FeedLoop
 from bot.feeds.registry import all_feeds
 from bot.places import Places
-from bot.processes import GLOBAL_LIMIT, Duty, Membership, Role
+from bot.processes import GLOBAL_LIMIT, Duty, Membership, Role, live_owners
 from bot.publish import Publisher, PublishStatus, describe_result
 from bot.schedule.loop import Scheduler
 
@@ -328,8 +329,15 @@ class NewsBot(commands.Bot):
             self.spawn(self.editor.run(), "editor")
         if self.app.settings.digests and self.app.runs_schedules:
             app = self.app
+            # The only scheduler on the database (it holds the scheduler lock): every run
+            # claimed and not written when it starts is an orphan.
             self.scheduler = Scheduler(
-                app.settings, app.store, app.clock, self.publisher, drafts=self.drafts
+                app.settings,
+                app.store,
+                app.clock,
+                self.publisher,
+                drafts=self.drafts,
+                owner=self.membership.owner,
             )
             self.spawn(self.scheduler.run(), "scheduler")
         if has_feeds:
@@ -357,6 +365,8 @@ class NewsBot(commands.Bot):
                 drafts=self.drafts,
                 poll=WORKER_POLL,
                 slots=self.run_slots,
+                owner=self.membership.owner,
+                live=functools.partial(live_owners, store),
             )
             self.spawn(self.scheduler.run(), "scheduler")
         self.spawn(self._take_over(), "take-over")

@@ -11,9 +11,11 @@ loop (discord.py issues #2151, #10450 are about loops that do).
 (``open_app(..., schedules=True)``). So at its start, a claimed run with no digest was
 interrupted (the publish links its digest as it writes it), and it is made then while the
 missed-run policy allows. Workers (``newsbot worker``) each run one on a shared database,
-bounded by ``slots``: the claim decides who makes a run, and a run a starting worker takes
-for interrupted although a live one is making it is stopped by the channel's lease and by
-items going to a channel once, so it posts nothing twice.
+bounded by ``slots``: the claim decides who makes a run, and records who claimed it
+(``owner``). A worker takes a run for interrupted only once the process that claimed it is
+no longer alive (``live``), and looks for such runs every ``poll``, so a worker killed
+between its claim and its digest has the run made by another, and none of the runs a live
+worker is making is recorded as interrupted or made twice.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -96,7 +98,8 @@ class Scheduler:
     Several workers may run schedulers on one database: each run is made by whichever claims
     it first (the claim is a unique key). ``slots`` bounds the runs this one makes at once,
     so that the runs due together spread over the workers rather than all going to the
-    quickest claimer.
+    quickest claimer. ``owner`` names this process in its claims; ``live()`` gives the owners
+    of the processes alive on the database, so that a run claimed by one of them is left to it.
     """
 
     def __init__(
@@ -117,10 +120,14 @@ class Scheduler:
         drafts: Drafts | None = None,
         poll: timedelta | None = None,
         slots: Places | None = None,
+        owner: str | None = None,
+        live: Callable[[], Awaitable[Set[str]]] | None = None,
     ) -> None:
         self._settings = settings
         self._poll = poll
         self._slots = slots
+        self._owner = owner
+        self._live = live
         self._store = store
         self._clock = clock
         self._publisher = publisher
@@ -134,7 +141,7 @@ class Scheduler:
         self._stopping = False
         self._running = False
         self._started_at: datetime | None = None
-        self._orphans_resumed = False
+        self._orphans_checked: datetime | None = None
         self._seen: dict[int, _Seen] = {}
         self._retries: dict[int, _Retry] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -160,7 +167,7 @@ class Scheduler:
             raise RuntimeError("this Scheduler is already running")
         self._running = True
         self._stopping = False
-        self._orphans_resumed = False  # another process may have run the schedules meanwhile
+        self._orphans_checked = None  # another process may have run the schedules meanwhile
         self._started_at = self._clock.now()
         log.info("scheduler started (missed runs: %s)", self._describe_policy())
         failures = 0
@@ -201,15 +208,24 @@ class Scheduler:
         """Runs claimed by a process that stopped before it wrote their digest (nothing was
         posted for them) are recorded as ``interrupted`` and made now, like a retry, when the
         channel still has a schedule and the missed-run policy still allows it; the others are
-        recorded as ``missed``. Recorded either way, so no later start finds them again."""
+        recorded as ``missed``. Recorded either way, so no later start finds them again.
+
+        A run claimed by another live process is that process's work in progress. This
+        scheduler's own runs are never in progress here: a pass waits for all it started."""
         scheduled = {s.channel for s in schedules if s.spec is not None}
-        for channel, run_at in await self._store.orphaned_runs():
+        runs = await self._store.orphaned_runs()
+        live = await self._live() if self._live is not None and runs else frozenset()
+        for run in runs:
+            channel, run_at, claimer = run.channel_id, run.scheduled_for, run.claimed_by
+            if claimer is not None and claimer != self._owner and claimer in live:
+                continue
             if channel in scheduled and now - run_at <= self._policy.window:
                 log.warning(
                     "channel %d: the run for %s was interrupted before its digest was written;"
-                    " making it now",
+                    " making it now (%s)",
                     channel,
                     run_at.isoformat(),
+                    f"its claimer {claimer} is gone" if claimer else "claimed before a restart",
                 )
                 await self._store.finish_scheduled_run(
                     channel, run_at, RunOutcome.INTERRUPTED, None
@@ -226,7 +242,7 @@ class Scheduler:
                 else f"too old: {self._describe_policy()}",
             )
             await self._store.finish_scheduled_run(channel, run_at, RunOutcome.MISSED, None)
-        self._orphans_resumed = True
+        self._orphans_checked = now
 
     # --- one pass ------------------------------------------------------------------------------
     async def _pass(self) -> datetime | None:
@@ -235,7 +251,8 @@ class Scheduler:
         clock = self._clock
         now = clock.now()
         schedules = effective_schedules(self._settings, await self._store.schedules())
-        if not self._orphans_resumed:
+        checked = self._orphans_checked
+        if checked is None or (self._poll is not None and now - checked >= self._poll):
             await self._resume_orphans(schedules, now)
         wakes: list[datetime] = []
         # Each due channel publishes in its own task, started at once: channels publish
@@ -409,11 +426,11 @@ class Scheduler:
                 channel,
                 run_at.isoformat(),
             )
-            if await self._store.claim_scheduled_run(channel, run_at):
+            if await self._store.claim_scheduled_run(channel, run_at, self._owner):
                 await self._store.finish_scheduled_run(channel, run_at, RunOutcome.SKIPPED, None)
             return None
         if draft.state in (DraftState.SKIPPED, DraftState.EXPIRED):
-            if await self._store.claim_scheduled_run(channel, run_at):
+            if await self._store.claim_scheduled_run(channel, run_at, self._owner):
                 log.info("channel %d: the run for %s was skipped", channel, run_at.isoformat())
                 await self._store.finish_scheduled_run(channel, run_at, RunOutcome.SKIPPED, None)
             return None
@@ -428,7 +445,7 @@ class Scheduler:
         self, channel: int, run_at: datetime, now: datetime
     ) -> datetime | None:
         try:
-            claimed = await self._store.claim_scheduled_run(channel, run_at)
+            claimed = await self._store.claim_scheduled_run(channel, run_at, self._owner)
         except Exception:
             log.exception(
                 "channel %d: could not claim the run for %s; trying again in %s",

@@ -16,6 +16,7 @@ from bot.store.models import (
     Approval,
     AuditEntry,
     BotMessage,
+    ClaimedRun,
     CrosspostOutcome,
     Delivery,
     DigestRecord,
@@ -380,18 +381,21 @@ class Store(Protocol):
 
     async def last_scheduled_run(self, channel_id: int) -> datetime | None: ...
 
-    async def claim_scheduled_run(self, channel_id: int, scheduled_for: datetime) -> bool:
-        """Record that the run (channel, scheduled time) is being done; False if it was."""
+    async def claim_scheduled_run(
+        self, channel_id: int, scheduled_for: datetime, owner: str | None = None
+    ) -> bool:
+        """Record that the run (channel, scheduled time) is being done, by the process
+        ``owner``; False if it was (the unique key on the pair decides between processes)."""
         ...
 
     async def finish_scheduled_run(
         self, channel_id: int, scheduled_for: datetime, outcome: RunOutcome, digest_id: int | None
     ) -> None: ...
 
-    async def orphaned_runs(self) -> list[tuple[int, datetime]]:
-        """Claimed scheduled runs with neither a digest nor an outcome, as (channel, scheduled
-        time): when no scheduler is running, the process making them stopped before it wrote
-        their digest, so nothing was posted for them."""
+    async def orphaned_runs(self) -> list[ClaimedRun]:
+        """Claimed scheduled runs with neither a digest nor an outcome, oldest first: those
+        whose claimer is no longer running stopped before they wrote their digest, so nothing
+        was posted for them."""
         ...
 
     # --- drafts (review: draft) -----------------------------------------------------------

@@ -457,6 +457,9 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
                 expires_at TEXT NOT NULL
             )
             """,
+            # Who claimed a scheduled run: a run still running without a digest is another
+            # process's work in progress while that process is alive, an orphan once it is not.
+            "ALTER TABLE schedule_runs ADD COLUMN claimed_by TEXT",
         ),
     ),
 )

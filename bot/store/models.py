@@ -284,6 +284,16 @@ class ReviewPost:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimedRun:
+    """A scheduled run claimed and still running, with no digest written for it yet."""
+
+    channel_id: int
+    scheduled_for: datetime
+    claimed_by: str | None
+    """The process that claimed it (``bot.leases.lease_owner``); None when unknown."""
+
+
+@dataclass(frozen=True, slots=True)
 class StoredSchedule:
     """A schedule set from Discord; it wins over the config file."""
 

@@ -30,6 +30,7 @@ from bot.store.models import (
     Approval,
     AuditEntry,
     BotMessage,
+    ClaimedRun,
     CrosspostOutcome,
     Delivery,
     DigestRecord,
@@ -1721,24 +1722,26 @@ class SQLiteStore:
         )
         return _dt(rows[0][0]) if rows and rows[0][0] else None
 
-    async def claim_scheduled_run(self, channel_id: int, scheduled_for: datetime) -> bool:
+    async def claim_scheduled_run(
+        self, channel_id: int, scheduled_for: datetime, owner: str | None = None
+    ) -> bool:
         async with self._transaction() as db:
             cursor = await db.execute(
-                "INSERT OR IGNORE INTO schedule_runs (channel_id, scheduled_for, outcome, ran_at)"
-                " VALUES (?, ?, ?, ?)",
-                (channel_id, _ts(scheduled_for), RunOutcome.RUNNING, self._now()),
+                "INSERT OR IGNORE INTO schedule_runs"
+                " (channel_id, scheduled_for, outcome, ran_at, claimed_by) VALUES (?, ?, ?, ?, ?)",
+                (channel_id, _ts(scheduled_for), RunOutcome.RUNNING, self._now(), owner),
             )
             claimed = cursor.rowcount > 0
             await cursor.close()
         return claimed
 
-    async def orphaned_runs(self) -> list[tuple[int, datetime]]:
+    async def orphaned_runs(self) -> list[ClaimedRun]:
         rows = await self._read(
-            "SELECT channel_id, scheduled_for FROM schedule_runs"
+            "SELECT channel_id, scheduled_for, claimed_by FROM schedule_runs"
             " WHERE outcome = ? AND digest_id IS NULL ORDER BY scheduled_for",
             (RunOutcome.RUNNING,),
         )
-        return [(int(channel), datetime.fromisoformat(when)) for channel, when in rows]
+        return [ClaimedRun(int(c), datetime.fromisoformat(when), by) for c, when, by in rows]
 
     async def finish_scheduled_run(
         self, channel_id: int, scheduled_for: datetime, outcome: RunOutcome, digest_id: int | None

@@ -40,6 +40,7 @@ HANG = 5  # seconds; a safety net so a broken loop fails the test instead of han
 A, B = 456, 457
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)
 LOGGER = "bot.schedule.loop"
 
 
@@ -314,9 +315,11 @@ class RacingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    async def claim_scheduled_run(self, channel_id: int, scheduled_for: datetime) -> bool:
+    async def claim_scheduled_run(
+        self, channel_id: int, scheduled_for: datetime, owner: str | None = None
+    ) -> bool:
         assert await self._store.claim_scheduled_run(channel_id, scheduled_for)  # the other one
-        claimed: bool = await self._store.claim_scheduled_run(channel_id, scheduled_for)
+        claimed: bool = await self._store.claim_scheduled_run(channel_id, scheduled_for, owner)
         return claimed
 
 
@@ -360,6 +363,39 @@ async def test_a_run_claimed_before_a_crash_without_its_digest_is_caught_up(
             "channel 456: the run for 2026-03-02T09:00:00+00:00 was interrupted before its"
             " digest was written; making it now"
         ) in caplog.text
+
+
+async def test_a_worker_leaves_a_run_to_the_live_worker_that_claimed_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Another worker claimed the 09:00 run and is still writing its digest when this one
+    # starts: it is that worker's run, not an orphan. Once that worker is gone (killed before
+    # it wrote the digest), the next look, a poll later, makes the run here.
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    clock = ManualClock(utc(3, 2, 9, 0, 5))
+    publisher = RecordingPublisher(clock)
+    alive = {"me", "other"}
+
+    async def live() -> set[str]:
+        return set(alive)
+
+    async with make_app(tmp_path, clock, digest(A, "0 9 * * *")) as app:
+        assert await app.store.claim_scheduled_run(A, utc(3, 2, 9), "other")
+        [claimed] = await app.store.orphaned_runs()
+        assert claimed.claimed_by == "other"
+        scheduler = Scheduler(
+            app.settings, app.store, clock, publisher, poll=30 * SECOND, owner="me", live=live
+        )
+        async with running(scheduler, clock):
+            await clock.wait_for_sleepers(1)
+            assert publisher.calls == []
+            assert run_rows(app) == [(A, "2026-03-02T09:00:00.000000+00:00", "running")]
+            assert "interrupted" not in caplog.text
+            alive.discard("other")
+            await move(clock, utc(3, 2, 9, 0, 35))
+        assert publisher.runs == [utc(3, 2, 9)]
+        assert run_rows(app) == [(A, "2026-03-02T09:00:00.000000+00:00", "posted")]
+        assert "the run for 2026-03-02T09:00:00+00:00 was interrupted" in caplog.text
 
 
 async def test_an_interrupted_run_too_old_to_make_is_recorded_as_missed(

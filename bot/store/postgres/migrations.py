@@ -407,6 +407,7 @@ _STEPS: dict[int, tuple[str, ...]] = {
             expires_at TIMESTAMPTZ NOT NULL
         )
         """,
+        "ALTER TABLE schedule_runs ADD COLUMN claimed_by TEXT",
     ),
 }
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.store.models import (
+    ClaimedRun,
     DraftRecord,
     DraftState,
     FeedState,
@@ -61,25 +62,28 @@ class SchedulesPart(PostgresCore):
         )
         return _at(rows[0][0]) if rows and rows[0][0] else None
 
-    async def claim_scheduled_run(self, channel_id: int, scheduled_for: datetime) -> bool:
+    async def claim_scheduled_run(
+        self, channel_id: int, scheduled_for: datetime, owner: str | None = None
+    ) -> bool:
         async with self._transaction() as db:
             status = await db.execute(
-                "INSERT INTO schedule_runs (channel_id, scheduled_for, outcome, ran_at)"
-                " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                "INSERT INTO schedule_runs (channel_id, scheduled_for, outcome, ran_at,"
+                " claimed_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                 channel_id,
                 utc(scheduled_for),
                 RunOutcome.RUNNING,
                 self._now(),
+                owner,
             )
         return changed(status) > 0
 
-    async def orphaned_runs(self) -> list[tuple[int, datetime]]:
+    async def orphaned_runs(self) -> list[ClaimedRun]:
         rows = await self._read(
-            "SELECT channel_id, scheduled_for FROM schedule_runs"
+            "SELECT channel_id, scheduled_for, claimed_by FROM schedule_runs"
             " WHERE outcome = $1 AND digest_id IS NULL ORDER BY scheduled_for",
             (RunOutcome.RUNNING,),
         )
-        return [(int(channel), _at(when)) for channel, when in rows]
+        return [ClaimedRun(int(c), _at(when), by) for c, when, by in rows]
 
     async def finish_scheduled_run(
         self, channel_id: int, scheduled_for: datetime, outcome: RunOutcome, digest_id: int | None
